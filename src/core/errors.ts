@@ -1,0 +1,93 @@
+/**
+ * Every error the engine raises on purpose is a SwitchboardError with a stable `code`,
+ * so adapters can branch on the class (or code) and show `message` to a person as it is.
+ */
+export class SwitchboardError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A configuration file (or value) that cannot be used; names the file and the path inside it. */
+export class ConfigError extends SwitchboardError {
+  readonly file: string | undefined;
+  readonly issues: readonly { path: string; message: string }[];
+  constructor(message: string, opts: { file?: string; issues?: { path: string; message: string }[] } = {}) {
+    super('config_invalid', message);
+    this.file = opts.file;
+    this.issues = opts.issues ?? [];
+  }
+}
+
+/** No credentials or endpoint for the model provider an agent needs. */
+export class ModelNotConfiguredError extends SwitchboardError {
+  constructor(message: string) {
+    super('model_not_configured', message);
+  }
+}
+
+/** The model API failed after retries (or with an error that retrying cannot fix). */
+export class ModelCallError extends SwitchboardError {
+  readonly status: number | undefined;
+  constructor(message: string, opts: { status?: number; cause?: unknown } = {}) {
+    super('model_call_failed', message, { cause: opts.cause });
+    this.status = opts.status;
+  }
+}
+
+export class UnknownAgentError extends SwitchboardError {
+  readonly agent: string;
+  readonly available: readonly string[];
+  constructor(agent: string, available: readonly string[]) {
+    super('unknown_agent', `Unknown agent "${agent}". Valid agents: ${available.join(', ') || '(none)'}.`);
+    this.agent = agent;
+    this.available = available;
+  }
+}
+
+export class NotFoundError extends SwitchboardError {
+  readonly kind: string;
+  readonly id: string;
+  constructor(kind: string, id: string) {
+    super('not_found', `No ${kind} with id "${id}".`);
+    this.kind = kind;
+    this.id = id;
+  }
+}
+
+/** The principal may not see or act on this object. Deliberately as vague as NotFound to outsiders. */
+export class ForbiddenError extends SwitchboardError {
+  constructor(message: string) {
+    super('forbidden', message);
+  }
+}
+
+/** A run ended without an answer: failed, cancelled or stalled. */
+export class RunFailedError extends SwitchboardError {
+  readonly runId: string;
+  readonly status: string;
+  constructor(runId: string, status: string, message: string) {
+    super('run_failed', message);
+    this.runId = runId;
+    this.status = status;
+  }
+}
+
+/**
+ * Thrown by a tool to tell the model what went wrong. It goes back to the model as the tool
+ * result (so it can correct itself); it never fails the run.
+ */
+export class ToolError extends SwitchboardError {
+  constructor(message: string) {
+    super('tool_error', message);
+  }
+}
+
+export class InvalidInputError extends SwitchboardError {
+  constructor(message: string) {
+    super('invalid_input', message);
+  }
+}

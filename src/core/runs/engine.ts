@@ -1,0 +1,247 @@
+import { hostname } from 'node:os';
+import type { AgentRegistry } from '../agents/registry.js';
+import type { Config } from '../agents/spec.js';
+import type { EventBus } from '../events.js';
+import type { IdGenerator } from '../ids.js';
+import type { Logger } from '../logger.js';
+import type { ModelClient } from '../model/types.js';
+import { FINAL_RUN_STATUSES, type NewRun, type Run, type Store } from '../store/types.js';
+import type { ToolApprovalGate } from './approval-gate.js';
+import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal } from './executor.js';
+import { ThreadCache } from './thread-cache.js';
+import type { ToolDefinition } from './tool.js';
+
+export interface EngineDeps {
+  store: Store;
+  model: ModelClient;
+  agents: AgentRegistry;
+  /** Every tool an agent may name, by name (built-ins plus any registered in code). */
+  tools: ReadonlyMap<string, ToolDefinition>;
+  events: EventBus;
+  config: Config;
+  logger: Logger;
+  ids: IdGenerator;
+  clock: () => number;
+  /** Root folder of per-conversation workspaces. */
+  workspaceRoot: string;
+  approvals?: ToolApprovalGate;
+  /** How long a claim on a run holds without a heartbeat (another process may take it over after). */
+  leaseMs?: number;
+  /** How often to look for work other processes left (queued runs behind their runs, results of runs they took). */
+  pollMs?: number;
+}
+
+/**
+ * Runs runs. Per thread, runs execute one at a time in the order they were queued (the store's
+ * claim makes that hold across processes); different threads run concurrently. Callers queue a run
+ * and wait for it; nobody ever gets a "thread is busy" error.
+ */
+export class RunEngine {
+  /** Identifies this process's claims on runs. */
+  readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  readonly #deps: EngineDeps;
+  readonly #executor: RunExecutor;
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
+  /** Threads being drained by this process; a kick during a drain asks for another pass. */
+  readonly #draining = new Map<string, boolean>();
+  /** Runs this process queued and has not seen start yet: their threads are re-tried on each poll. */
+  readonly #queued = new Map<string, string>();
+  readonly #waiters = new Map<string, ((run: Run) => void)[]>();
+  #timer: NodeJS.Timeout | null = null;
+  #lastRenew = 0;
+  #closed = false;
+
+  constructor(deps: EngineDeps) {
+    this.#deps = deps;
+    this.#leaseMs = deps.leaseMs ?? 30_000;
+    this.#pollMs = deps.pollMs ?? 200;
+    this.#executor = new RunExecutor({
+      ...deps,
+      cache: new ThreadCache(deps.store),
+    });
+  }
+
+  /** Starts the heartbeat: lease renewal, stall detection and polling for other processes' work. */
+  start(): void {
+    if (this.#timer || this.#closed) return;
+    this.#timer = setInterval(() => void this.#tick(), this.#pollMs);
+    this.#timer.unref();
+  }
+
+  /**
+   * Stops taking work. Runs still working are left as they are in the store (not cancelled): their
+   * lease runs out and the next process to start resumes them.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#executor.shutdown();
+  }
+
+  /** Queues a run on its thread; it starts as soon as the thread is free. */
+  async enqueue(newRun: NewRun): Promise<Run> {
+    const { store, ids, events, clock } = this.#deps;
+    const run = await store.createRun({ ...newRun, id: ids('run') });
+    this.#queued.set(run.id, run.threadId);
+    this.start();
+    if (events.hasListeners(run.conversationId)) {
+      events.emit({ type: 'run.queued', conversationId: run.conversationId, runId: run.id, agent: run.agent, depth: run.depth, at: clock() });
+    }
+    this.kick(run.threadId);
+    return run;
+  }
+
+  /** Queues a run and resolves with it once it has ended (completed, failed or cancelled). */
+  async runToEnd(newRun: NewRun): Promise<Run> {
+    const run = await this.enqueue(newRun);
+    return this.wait(run.id);
+  }
+
+  /** Resolves when the run has ended, wherever it runs (this process or another on the same store). */
+  async wait(runId: string): Promise<Run> {
+    const run = await this.#deps.store.getRun(runId);
+    if (!run) throw new Error(`No run with id "${runId}".`);
+    if (FINAL_RUN_STATUSES.includes(run.status)) return run;
+    return new Promise<Run>((resolve) => {
+      const list = this.#waiters.get(runId) ?? [];
+      list.push(resolve);
+      this.#waiters.set(runId, list);
+      this.start();
+    });
+  }
+
+  /** Cancels a queued or running run and, through its signal, the delegations under it. */
+  async cancel(runId: string, reason = 'cancelled'): Promise<Run> {
+    const { store } = this.#deps;
+    if (this.#executor.abort(runId, new CancelSignal(reason))) return this.wait(runId);
+    const run = await store.getRun(runId);
+    if (!run) throw new Error(`No run with id "${runId}".`);
+    if (FINAL_RUN_STATUSES.includes(run.status)) return run;
+    // Queued, or held by another process: mark it; the holder sees it on its next step.
+    const ended = await store.updateRun(runId, { status: 'cancelled', error: reason, endedAt: this.#deps.clock() });
+    this.#queued.delete(runId);
+    this.#settle(ended);
+    for (const child of await store.listRuns({ parentRunId: runId })) {
+      if (!FINAL_RUN_STATUSES.includes(child.status)) await this.cancel(child.id, reason);
+    }
+    this.kick(run.threadId);
+    return ended;
+  }
+
+  /** Starts the next queued run of the thread when it is free; keeps going until the queue is empty. */
+  kick(threadId: string): void {
+    if (this.#closed) return;
+    if (this.#draining.has(threadId)) {
+      this.#draining.set(threadId, true);
+      return;
+    }
+    this.#draining.set(threadId, false);
+    void this.#drain(threadId);
+  }
+
+  /**
+   * Picks up work a dead process left behind: runs whose lease expired are resumed from their
+   * last persisted step; queued runs are started. Called at start-up and on the heartbeat.
+   */
+  async resumeOrphans(): Promise<number> {
+    const { store, clock } = this.#deps;
+    const now = clock();
+    let resumed = 0;
+    const threads = new Set<string>();
+    for (const run of await store.listOrphanedRuns(now)) {
+      if (run.status === 'queued') {
+        threads.add(run.threadId);
+        continue;
+      }
+      if (this.#executor.isActive(run.id)) continue;
+      if (!(await store.adoptRun(run.id, this.owner, now + this.#leaseMs, now))) continue;
+      resumed++;
+      this.#deps.logger.info('resuming run', { runId: run.id, agent: run.agent, status: run.status });
+      void this.#execute({ ...run, leaseOwner: this.owner }, threads);
+    }
+    for (const t of threads) this.kick(t);
+    return resumed;
+  }
+
+  async #drain(threadId: string): Promise<void> {
+    const { store, clock } = this.#deps;
+    try {
+      for (;;) {
+        const now = clock();
+        const run = await store.claimNextRun(threadId, this.owner, now + this.#leaseMs, now);
+        if (!run) {
+          if (this.#draining.get(threadId)) {
+            this.#draining.set(threadId, false);
+            continue;
+          }
+          break;
+        }
+        this.#queued.delete(run.id);
+        await this.#execute(run);
+      }
+    } catch (err) {
+      this.#deps.logger.error('thread drain failed', { threadId, error: err });
+    } finally {
+      this.#draining.delete(threadId);
+    }
+  }
+
+  async #execute(run: Run, kickAfter?: Set<string>): Promise<void> {
+    const ended = await this.#executor.execute(run);
+    if (ended) this.#settle(ended);
+    if (kickAfter) kickAfter.add(run.threadId);
+    else if (!this.#draining.has(run.threadId)) this.kick(run.threadId);
+  }
+
+  #settle(run: Run): void {
+    const list = this.#waiters.get(run.id);
+    if (!list) return;
+    this.#waiters.delete(run.id);
+    for (const resolve of list) resolve(run);
+  }
+
+  async #tick(): Promise<void> {
+    const { store, clock } = this.#deps;
+    const now = clock();
+    try {
+      if (now - this.#lastRenew > this.#leaseMs / 3) {
+        this.#lastRenew = now;
+        await store.renewLeases(this.owner, now + this.#leaseMs);
+        await this.resumeOrphans();
+      }
+      this.#executor.checkStalls(now, this.#deps.config.limits.stallTimeoutMs, (id) => new StallSignal(id));
+      await this.#executor.checkRemoteCancels();
+      // Queued runs held up by another process's run on the same thread.
+      for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
+      // Runs another process finished for our waiters.
+      for (const runId of this.#waiters.keys()) {
+        if (this.#executor.isActive(runId)) continue;
+        const run = await store.getRun(runId);
+        if (run && FINAL_RUN_STATUSES.includes(run.status)) {
+          this.#queued.delete(runId);
+          this.#settle(run);
+        }
+      }
+    } catch (err) {
+      this.#deps.logger.warn('heartbeat failed', { error: err });
+    }
+    if (this.#waiters.size === 0 && this.#queued.size === 0 && !this.#executor.hasActive()) {
+      // Nothing to watch: let the process exit when its work is done.
+      if (this.#timer) clearInterval(this.#timer);
+      this.#timer = null;
+    } else if (this.#waiters.size > 0 && !this.#executor.hasActive()) {
+      // Someone waits on work another process does: keep this process alive for the answer.
+      this.#timer?.ref();
+    } else {
+      this.#timer?.unref();
+    }
+  }
+
+  get executor(): RunExecutor {
+    return this.#executor;
+  }
+}
+
+export { ShutdownSignal };

@@ -1,0 +1,382 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { AgentRegistry } from '../agents/registry.js';
+import type { AgentSpec, Config } from '../agents/spec.js';
+import { SwitchboardError } from '../errors.js';
+import type { EventBus, SwitchboardEvent } from '../events.js';
+import type { IdGenerator } from '../ids.js';
+import type { Logger } from '../logger.js';
+import type { ChatMessage, ModelClient, ToolCall, ToolSchema, Usage } from '../model/types.js';
+import type { Message, Run, RunStep, Store } from '../store/types.js';
+import { needsApproval, type ToolApprovalGate } from './approval-gate.js';
+import { selectContext } from './budget.js';
+import type { ThreadCache } from './thread-cache.js';
+import { executeTool, INTERRUPTED_RESULT, parseToolCall } from './tool-calls.js';
+import type { ToolContext, ToolDefinition, ToolResult } from './tool.js';
+
+/** Why a run's signal was aborted: each reason ends the run differently. */
+export class CancelSignal {
+  constructor(readonly reason: string) {}
+}
+/** The process is shutting down: leave the run as it is so a restart resumes it. */
+export class ShutdownSignal {}
+export class StallSignal {
+  constructor(readonly runId: string) {}
+}
+
+export interface ExecutorDeps {
+  store: Store;
+  model: ModelClient;
+  agents: AgentRegistry;
+  tools: ReadonlyMap<string, ToolDefinition>;
+  events: EventBus;
+  config: Config;
+  logger: Logger;
+  ids: IdGenerator;
+  clock: () => number;
+  workspaceRoot: string;
+  approvals?: ToolApprovalGate;
+  cache: ThreadCache;
+}
+
+/** A run this process is working on. */
+export interface ActiveRun {
+  run: Run;
+  agent: AgentSpec;
+  controller: AbortController;
+  parent: ActiveRun | undefined;
+  progressAt: number;
+  /** Tool calls waiting on a person; the run is `requires_action` while this is above 0. */
+  awaiting: number;
+}
+
+class RunLimitError extends SwitchboardError {
+  constructor(message: string) {
+    super('run_limit', message);
+  }
+}
+
+/**
+ * The run loop. Its state is the thread itself: after each step it looks at this run's last
+ * messages to decide what comes next (call the model, run pending tool calls, or finish). Every
+ * step is persisted before the next begins, so a run picked up after a crash continues from where
+ * the thread says it stopped — completed model calls and tool results are never repeated.
+ */
+export class RunExecutor {
+  readonly #d: ExecutorDeps;
+  readonly #active = new Map<string, ActiveRun>();
+  readonly #schemas = new Map<string, { tools: Map<string, ToolDefinition>; schemas: ToolSchema[]; tokens: number }>();
+
+  constructor(deps: ExecutorDeps) {
+    this.#d = deps;
+  }
+
+  isActive(runId: string): boolean {
+    return this.#active.has(runId);
+  }
+
+  hasActive(): boolean {
+    return this.#active.size > 0;
+  }
+
+  get(runId: string): ActiveRun | undefined {
+    return this.#active.get(runId);
+  }
+
+  abort(runId: string, reason: unknown): boolean {
+    const active = this.#active.get(runId);
+    if (!active) return false;
+    active.controller.abort(reason);
+    return true;
+  }
+
+  async shutdown(): Promise<void> {
+    for (const a of this.#active.values()) a.controller.abort(new ShutdownSignal());
+    // Give loops a moment to observe the abort and stop writing.
+    const deadline = Date.now() + 2_000;
+    while (this.#active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** Fails runs (not waiting on a person) that made no progress for `timeoutMs`. */
+  checkStalls(now: number, timeoutMs: number, reason: (runId: string) => unknown): void {
+    for (const a of this.#active.values()) {
+      if (a.awaiting === 0 && now - a.progressAt > timeoutMs && !a.controller.signal.aborted) {
+        a.controller.abort(reason(a.run.id));
+      }
+    }
+  }
+
+  /** Runs cancelled by another process through the store are aborted here. */
+  async checkRemoteCancels(): Promise<void> {
+    for (const a of this.#active.values()) {
+      if (a.run.depth > 0) continue; // children are cancelled through their root
+      const stored = await this.#d.store.getRun(a.run.id);
+      if (stored?.status === 'cancelled') a.controller.abort(new CancelSignal(stored.error ?? 'cancelled'));
+    }
+  }
+
+  /** Executes a claimed run to its end. Returns the ended run, or null when shut down mid-run. */
+  async execute(run: Run): Promise<Run | null> {
+    const { store, clock, logger } = this.#d;
+    let agent: AgentSpec;
+    try {
+      agent = this.#d.agents.get(run.agent);
+    } catch (err) {
+      return this.#end(run, 'failed', (err as Error).message);
+    }
+    const parent = run.parentRunId ? this.#active.get(run.parentRunId) : undefined;
+    const controller = new AbortController();
+    if (parent) {
+      const onParentAbort = () => controller.abort(parent.controller.signal.reason);
+      if (parent.controller.signal.aborted) onParentAbort();
+      else parent.controller.signal.addEventListener('abort', onParentAbort, { once: true });
+    }
+    const active: ActiveRun = { run, agent, controller, parent, progressAt: clock(), awaiting: 0 };
+    this.#active.set(run.id, active);
+    this.#emit(active, { type: 'run.started' });
+    try {
+      const reply = await this.#loop(active);
+      const ended = await store.updateRun(run.id, { status: 'completed', reply, endedAt: clock(), leaseOwner: null, leaseUntil: null });
+      this.#emit(active, { type: 'run.completed', reply, usage: ended.usage });
+      return ended;
+    } catch (err) {
+      const reason = controller.signal.aborted ? controller.signal.reason : undefined;
+      if (reason instanceof ShutdownSignal) return null;
+      if (reason instanceof CancelSignal) return this.#end(run, 'cancelled', reason.reason, active);
+      if (reason instanceof StallSignal) {
+        const secs = Math.round(this.#d.config.limits.stallTimeoutMs / 1000);
+        return this.#end(run, 'failed', `The run made no progress for ${secs} s and was stopped.`, active);
+      }
+      if (!(err instanceof SwitchboardError)) logger.error('run crashed', { runId: run.id, error: err });
+      const message = err instanceof SwitchboardError ? err.message : `Internal error: ${(err as Error)?.message ?? String(err)}`;
+      return this.#end(run, 'failed', message, active);
+    } finally {
+      this.#active.delete(run.id);
+    }
+  }
+
+  async #end(run: Run, status: 'failed' | 'cancelled', error: string, active?: ActiveRun): Promise<Run> {
+    const ended = await this.#d.store.updateRun(run.id, { status, error, endedAt: this.#d.clock(), leaseOwner: null, leaseUntil: null });
+    const target = active ?? { run, agent: undefined as never, controller: new AbortController(), parent: undefined, progressAt: 0, awaiting: 0 };
+    this.#emit(target, status === 'failed' ? { type: 'run.failed', error } : { type: 'run.cancelled', reason: error });
+    return ended;
+  }
+
+  async #loop(active: ActiveRun): Promise<string> {
+    const { run, agent, controller } = active;
+    const { cache, store, ids } = this.#d;
+    const entry = await cache.load(run.threadId);
+    const { tools, schemas, tokens: toolTokens } = this.#toolsFor(agent);
+    const resumed = entry.messages.some((m) => m.runId === run.id);
+    if (!resumed && run.input) {
+      const appended = await store.appendMessages(run.threadId, [
+        { id: ids('msg'), role: 'user', author: run.input.author, content: run.input.content, images: run.input.images, runId: run.id },
+      ]);
+      cache.append(run.threadId, appended);
+    }
+    const steps: RunStep[] = resumed ? await store.listRunSteps(run.id) : [];
+    let turns = entry.messages.filter((m) => m.runId === run.id && m.role === 'assistant').length;
+    const system = systemPrompt(agent, this.#d.agents);
+    const maxTurns = agent.maxTurns ?? this.#d.config.defaults.maxTurns;
+    const budget = (agent.contextBudget ?? this.#d.config.defaults.contextBudget) - Math.ceil(system.length / 4) - toolTokens;
+
+    for (;;) {
+      controller.signal.throwIfAborted();
+      const msgs = entry.messages;
+      let last = msgs.length - 1;
+      while (last >= 0 && !(msgs[last]!.runId === run.id && msgs[last]!.role === 'assistant')) last--;
+      const assistant = last >= 0 ? msgs[last]! : undefined;
+      // A run's assistant message is the newest assistant message of the thread: earlier runs ended before it began.
+      if (assistant && !assistant.toolCalls?.length) return assistant.content;
+      if (assistant?.toolCalls?.length) {
+        const answered = new Set(msgs.slice(last + 1).filter((m) => m.role === 'tool').map((m) => m.toolCallId));
+        const pending = assistant.toolCalls.filter((c) => !answered.has(c.id));
+        if (pending.length > 0) {
+          await Promise.all(pending.map((call) => this.#runToolCall(active, call, tools, steps)));
+          continue;
+        }
+      }
+      if (turns >= maxTurns) {
+        throw new RunLimitError(`${agent.name} reached its limit of ${maxTurns} model calls in one run without a final answer.`);
+      }
+      const window = selectContext(msgs, entry.tokens, Math.max(budget, 256));
+      const request: ChatMessage[] = [{ role: 'system', content: system }, ...window.map(toChatMessage)];
+      const wantDeltas = this.#d.events.hasListeners(run.conversationId);
+      const result = await this.#d.model.chat(
+        { provider: agent.provider ?? 'default', model: agent.model!, messages: request, tools: schemas, temperature: agent.temperature },
+        {
+          signal: controller.signal,
+          onDelta: (delta) => {
+            this.#progress(active);
+            if (wantDeltas) this.#emit(active, { type: 'text.delta', delta });
+          },
+        },
+      );
+      const cost = this.#cost(result.model || agent.model!, result.usage);
+      const { message } = await store.recordModelStep(
+        { id: ids('step'), runId: run.id, data: { model: result.model || agent.model, finishReason: result.finishReason, latencyMs: result.latencyMs }, usage: result.usage, cost },
+        {
+          id: ids('msg'),
+          threadId: run.threadId,
+          role: 'assistant',
+          author: agent.name,
+          content: result.content ?? '',
+          toolCalls: result.toolCalls.length > 0 ? result.toolCalls : undefined,
+          runId: run.id,
+        },
+      );
+      cache.append(run.threadId, [message]);
+      cache.trim(run.threadId, (agent.contextBudget ?? this.#d.config.defaults.contextBudget) * 2);
+      turns++;
+      this.#progress(active);
+      if (result.content && wantDeltas) this.#emit(active, { type: 'message', content: result.content });
+    }
+  }
+
+  async #runToolCall(active: ActiveRun, call: ToolCall, tools: Map<string, ToolDefinition>, steps: RunStep[]): Promise<void> {
+    const { run, agent, controller } = active;
+    const { store, ids, approvals, logger } = this.#d;
+    const parsed = parseToolCall(call, tools);
+    const previous = steps.find((s) => s.type === 'tool_call' && s.data.toolCallId === call.id);
+    this.#emit(active, { type: 'tool.call', toolCallId: call.id, name: call.name, arguments: call.arguments });
+
+    let result: ToolResult;
+    let stepId: string;
+    if (!parsed.ok) {
+      stepId = previous?.id ?? (await store.startToolStep({ id: ids('step'), runId: run.id, data: { toolCallId: call.id, name: call.name } })).id;
+      result = { content: parsed.error, isError: true };
+    } else if (previous && !parsed.tool.idempotent) {
+      // It started before a crash and may have had effects: tell the model rather than repeat it.
+      stepId = previous.id;
+      result = { content: INTERRUPTED_RESULT, isError: true };
+    } else {
+      if (needsApproval(agent, parsed.tool)) {
+        if (approvals) {
+          active.awaiting++;
+          if (active.awaiting === 1) await store.updateRun(run.id, { status: 'requires_action' });
+          const decision = await approvals.request({ run, agent, toolCallId: call.id, tool: parsed.tool, args: parsed.args, signal: controller.signal }).finally(() => {
+            active.awaiting--;
+          });
+          if (active.awaiting === 0) await store.updateRun(run.id, { status: 'in_progress' });
+          this.#progress(active);
+          if (!decision.approved) {
+            const step = previous ?? (await store.startToolStep({ id: ids('step'), runId: run.id, data: { toolCallId: call.id, name: call.name, declined: true } }));
+            await this.#finishTool(active, step.id, call, {
+              content: `A person declined this call${decision.by ? ` (${decision.by})` : ''}.${decision.feedback ? ` Feedback: ${decision.feedback}` : ''} Do not retry it unchanged.`,
+              isError: true,
+            });
+            return;
+          }
+        } else {
+          logger.warn('tool needs approval but no approval gate is configured; running it', { tool: call.name });
+        }
+      }
+      stepId = previous?.id ?? (await store.startToolStep({ id: ids('step'), runId: run.id, data: { toolCallId: call.id, name: call.name, arguments: call.arguments } })).id;
+      result = await executeTool(parsed.tool, parsed.args, this.#toolContext(active, call));
+    }
+    await this.#finishTool(active, stepId, call, result);
+  }
+
+  async #finishTool(active: ActiveRun, stepId: string, call: ToolCall, result: ToolResult): Promise<void> {
+    const { run, agent } = active;
+    const { message } = await this.#d.store.finishToolStep(stepId, result.isError ? 'failed' : 'completed', {
+      id: this.#d.ids('msg'),
+      threadId: run.threadId,
+      role: 'tool',
+      author: agent.name,
+      content: result.content,
+      toolCallId: call.id,
+      isError: result.isError || undefined,
+      runId: run.id,
+    });
+    this.#d.cache.append(run.threadId, [message]);
+    this.#progress(active);
+    this.#emit(active, { type: 'tool.result', toolCallId: call.id, name: call.name, content: result.content, isError: Boolean(result.isError) });
+  }
+
+  #toolContext(active: ActiveRun, call: ToolCall): ToolContext {
+    const { run, agent, controller } = active;
+    return {
+      conversationId: run.conversationId,
+      runId: run.id,
+      threadId: run.threadId,
+      agent,
+      toolCallId: call.id,
+      workspaceDir: join(this.#d.workspaceRoot, run.conversationId),
+      signal: controller.signal,
+      model: this.#d.model,
+      logger: this.#d.logger,
+      limits: { codeTimeoutMs: this.#d.config.limits.codeTimeoutMs, codeOutputBytes: this.#d.config.limits.codeOutputBytes },
+      progress: (message) => {
+        this.#progress(active);
+        this.#emit(active, { type: 'tool.progress', toolCallId: call.id, name: call.name, message });
+      },
+    };
+  }
+
+  /** A run waiting on a delegation is making progress whenever the delegate is. */
+  #progress(active: ActiveRun): void {
+    const now = this.#d.clock();
+    for (let a: ActiveRun | undefined = active; a; a = a.parent) a.progressAt = now;
+  }
+
+  #emit(active: ActiveRun, event: DistributiveOmit<SwitchboardEvent, 'conversationId' | 'runId' | 'agent' | 'depth' | 'at'>): void {
+    const { run } = active;
+    if (!this.#d.events.hasListeners(run.conversationId)) return;
+    this.#d.events.emit({ ...event, conversationId: run.conversationId, runId: run.id, agent: run.agent, depth: run.depth, at: this.#d.clock() } as SwitchboardEvent);
+  }
+
+  emitFor(runId: string, event: DistributiveOmit<SwitchboardEvent, 'conversationId' | 'runId' | 'agent' | 'depth' | 'at'>): void {
+    const active = this.#active.get(runId);
+    if (active) this.#emit(active, event);
+  }
+
+  #cost(model: string, usage: Usage): number {
+    const price = this.#d.config.pricing[model];
+    if (!price) return 0;
+    return (usage.promptTokens * price.input + usage.completionTokens * price.output) / 1_000_000;
+  }
+
+  #toolsFor(agent: AgentSpec): { tools: Map<string, ToolDefinition>; schemas: ToolSchema[]; tokens: number } {
+    let cached = this.#schemas.get(agent.name);
+    if (!cached) {
+      const tools = new Map<string, ToolDefinition>();
+      for (const name of agent.tools) {
+        const tool = this.#d.tools.get(name);
+        if (tool) tools.set(name, tool);
+      }
+      const schemas = [...tools.values()].map((t) => ({
+        name: t.name,
+        description: t.description,
+        parameters: z.toJSONSchema(t.parameters, { io: 'input' }) as Record<string, unknown>,
+      }));
+      const tokens = Math.ceil(JSON.stringify(schemas).length / 4);
+      cached = { tools, schemas, tokens };
+      this.#schemas.set(agent.name, cached);
+    }
+    return cached;
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function toChatMessage(m: Message): ChatMessage {
+  switch (m.role) {
+    case 'user':
+      return m.images?.length ? { role: 'user', content: m.content, images: m.images } : { role: 'user', content: m.content };
+    case 'assistant':
+      return m.toolCalls?.length ? { role: 'assistant', content: m.content || null, toolCalls: m.toolCalls } : { role: 'assistant', content: m.content };
+    case 'tool':
+      return { role: 'tool', toolCallId: m.toolCallId ?? '', content: m.content };
+  }
+}
+
+/** The system prompt names the agent first: it anchors the model, and the test fakes route on it. */
+export function systemPrompt(agent: AgentSpec, agents: AgentRegistry): string {
+  const parts = [`You are the agent "${agent.name}" in Switchboard, a team of AI agents.`, agent.instructions];
+  if (agent.tools.includes('send_message')) {
+    const team = agents.list().filter((a) => a.role === 'specialist' && a.name !== agent.name);
+    parts.push('Agents you can delegate to with send_message:\n' + team.map((a) => `- ${a.name}: ${a.description}`).join('\n'));
+  }
+  return parts.filter(Boolean).join('\n\n');
+}

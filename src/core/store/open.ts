@@ -1,0 +1,13 @@
+import { resolve } from 'node:path';
+import type { Config } from '../agents/spec.js';
+import type { Store } from './types.js';
+
+/** Opens the store the config names. Drivers load on demand, so an unused one costs nothing at start-up. */
+export async function openStore(config: Config['store'], cwd: string): Promise<Store> {
+  if (config.type === 'sqlite') {
+    const { SqliteStore } = await import('./sqlite.js');
+    return new SqliteStore({ path: config.path === ':memory:' ? ':memory:' : resolve(cwd, config.path) });
+  }
+  const { PostgresStore } = await import('./postgres.js');
+  return new PostgresStore({ url: config.url });
+}

@@ -1,0 +1,181 @@
+import type { ToolCall, Usage } from '../model/types.js';
+
+/**
+ * The Store persists everything the engine knows. It is async so that SQLite (embedded) and
+ * PostgreSQL (replicas) fit behind it. Writes that belong together (a model step and the message it
+ * produced) go through one call, so a crash never leaves half a step behind.
+ */
+
+export interface Principal {
+  /** `cli`, `mcp`, `slack`, `teams`, ... */
+  surface: string;
+  /** User id within the surface. */
+  userId: string;
+  /** Tenant, workspace or team, when the surface has one. */
+  tenant?: string;
+  displayName?: string;
+}
+
+/** `slack:U123`, `cli:alice`: how approver lists and MCP tokens name a principal. */
+export function principalId(p: Principal): string {
+  return `${p.surface}:${p.tenant ? p.tenant + ':' : ''}${p.userId}`;
+}
+
+export interface Conversation {
+  id: string;
+  /** Surface key, unique: `slack:T1:C1:1700000000.000100`, `cli:my-notes`, `mcp:...`. */
+  key: string;
+  /** Who started it; owner for isolation. */
+  owner: Principal;
+  title: string | null;
+  createdAt: number;
+}
+
+export interface Thread {
+  id: string;
+  conversationId: string;
+  agent: string;
+  createdAt: number;
+}
+
+export type MessageRole = 'user' | 'assistant' | 'tool';
+
+export interface Message {
+  id: string;
+  threadId: string;
+  /** Position in the thread, from 1, gapless. */
+  seq: number;
+  role: MessageRole;
+  /** Who wrote it: an agent name for assistant/tool messages, the sender agent or principal id for user messages. */
+  author: string;
+  content: string;
+  images?: string[];
+  toolCalls?: ToolCall[];
+  toolCallId?: string;
+  /** For tool results: the tool failed and the model was told so. */
+  isError?: boolean;
+  /** The run that wrote it. */
+  runId: string | null;
+  createdAt: number;
+}
+
+export type NewMessage = Omit<Message, 'id' | 'seq' | 'createdAt' | 'threadId'>;
+
+export type RunStatus = 'queued' | 'in_progress' | 'requires_action' | 'completed' | 'failed' | 'cancelled';
+export const ACTIVE_RUN_STATUSES: readonly RunStatus[] = ['in_progress', 'requires_action'];
+export const FINAL_RUN_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
+
+export interface RunUsage extends Usage {
+  /** USD, when a price for the model is configured. */
+  cost: number;
+  modelCalls: number;
+}
+
+export interface Run {
+  id: string;
+  conversationId: string;
+  threadId: string;
+  agent: string;
+  status: RunStatus;
+  /** The message that starts the run; appended to the thread when the run starts, so queued messages keep order. */
+  input: { content: string; images?: string[]; author: string } | null;
+  /** Who asked (for approvals and isolation). */
+  requestedBy: Principal | null;
+  parentRunId: string | null;
+  /** The parent's send_message tool call this run answers. */
+  parentToolCallId: string | null;
+  depth: number;
+  reply: string | null;
+  error: string | null;
+  usage: RunUsage;
+  /** Which process works on it, and until when its claim holds without a heartbeat. */
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  /** Last time the run made progress (a step, a delta, a tool); stalled runs are failed from this. */
+  progressAt: number;
+}
+
+export type NewRun = Pick<Run, 'conversationId' | 'threadId' | 'agent' | 'input' | 'requestedBy' | 'parentRunId' | 'parentToolCallId' | 'depth'>;
+
+export type RunStepType = 'model_call' | 'tool_call';
+export type RunStepStatus = 'started' | 'completed' | 'failed' | 'interrupted';
+
+export interface RunStep {
+  id: string;
+  runId: string;
+  seq: number;
+  type: RunStepType;
+  status: RunStepStatus;
+  /** model_call: { model, finishReason, latencyMs }; tool_call: { toolCallId, name, arguments }. */
+  data: Record<string, unknown>;
+  usage: Usage | null;
+  cost: number;
+  createdAt: number;
+  endedAt: number | null;
+}
+
+export interface UsageTotals extends RunUsage {
+  /** Grouping key (agent name, model or conversation id). */
+  key: string;
+}
+
+export interface Store {
+  /** Creates tables and applies migrations; safe to call more than once. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+
+  // conversations and threads
+  getOrCreateConversation(key: string, owner: Principal, id: string): Promise<{ conversation: Conversation; created: boolean }>;
+  getConversation(id: string): Promise<Conversation | null>;
+  getConversationByKey(key: string): Promise<Conversation | null>;
+  listConversations(filter?: { ownerSurface?: string; ownerUserId?: string; limit?: number }): Promise<Conversation[]>;
+  getOrCreateThread(conversationId: string, agent: string, id: string): Promise<Thread>;
+  getThread(id: string): Promise<Thread | null>;
+  listThreads(conversationId: string): Promise<Thread[]>;
+
+  // messages: append-only
+  /** Appends messages in order (one transaction); assigns seq. Returns them as stored. */
+  appendMessages(threadId: string, messages: (NewMessage & { id: string })[]): Promise<Message[]>;
+  /** Messages with seq > afterSeq, in order (all when afterSeq is 0). */
+  listMessages(threadId: string, opts?: { afterSeq?: number; limit?: number }): Promise<Message[]>;
+  /** The most recent `limit` messages, in order. */
+  tailMessages(threadId: string, limit: number): Promise<Message[]>;
+
+  // runs
+  createRun(run: NewRun & { id: string }): Promise<Run>;
+  getRun(id: string): Promise<Run | null>;
+  listRuns(filter: { conversationId?: string; threadId?: string; statuses?: RunStatus[]; parentRunId?: string; limit?: number }): Promise<Run[]>;
+  /** The child run that answers a parent's tool call, if it was already created (makes delegation idempotent on resume). */
+  findChildRun(parentRunId: string, parentToolCallId: string): Promise<Run | null>;
+  /**
+   * Atomically claims the oldest queued run of the thread for `owner`, if no other run of the thread
+   * is active (in_progress / requires_action with a live lease). This is the one-active-run rule, and it
+   * holds across processes sharing the database.
+   */
+  claimNextRun(threadId: string, owner: string, leaseUntil: number, now: number): Promise<Run | null>;
+  /** Extends the leases of all runs held by owner. */
+  renewLeases(owner: string, leaseUntil: number): Promise<void>;
+  /** Runs whose lease expired (their process died): candidates for resumption. */
+  listOrphanedRuns(now: number): Promise<Run[]>;
+  /** Takes over an orphaned (or own) active run, if its lease expired or owner matches; false if someone else holds it. */
+  adoptRun(runId: string, owner: string, leaseUntil: number, now: number): Promise<boolean>;
+  updateRun(id: string, patch: Partial<Pick<Run, 'status' | 'reply' | 'error' | 'startedAt' | 'endedAt' | 'progressAt' | 'leaseOwner' | 'leaseUntil'>>): Promise<Run>;
+
+  // run steps
+  /**
+   * Records a completed model call and the assistant message it produced in one transaction,
+   * adding its usage to the run.
+   */
+  recordModelStep(step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number }, message: NewMessage & { id: string; threadId: string }): Promise<{ step: RunStep; message: Message }>;
+  /** Marks a tool call as started before it runs (so a crash can tell it was interrupted). */
+  startToolStep(step: { id: string; runId: string; data: Record<string, unknown> }): Promise<RunStep>;
+  /** Ends a tool step and appends its result message in one transaction. */
+  finishToolStep(stepId: string, status: RunStepStatus, message: NewMessage & { id: string; threadId: string }): Promise<{ step: RunStep; message: Message }>;
+  listRunSteps(runId: string): Promise<RunStep[]>;
+
+  // usage roll-ups
+  usageBy(group: 'agent' | 'model' | 'conversation', filter?: { conversationId?: string }): Promise<UsageTotals[]>;
+}

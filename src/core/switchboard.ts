@@ -1,0 +1,199 @@
+import { resolve } from 'node:path';
+import { AgentRegistry } from './agents/registry.js';
+import type { Config, ConfigInput } from './agents/spec.js';
+import { parseConfig } from './agents/load.js';
+import { ForbiddenError, InvalidInputError, NotFoundError, RunFailedError } from './errors.js';
+import { EventBus, type EventListener, type SwitchboardEvent } from './events.js';
+import { defaultIds, type IdGenerator } from './ids.js';
+import { createLogger, type Logger } from './logger.js';
+import { createModelClient } from './model/openai-client.js';
+import type { ModelClient } from './model/types.js';
+import type { ToolApprovalGate } from './runs/approval-gate.js';
+import { createSendMessageTool } from './runs/delegation.js';
+import { RunEngine } from './runs/engine.js';
+import type { ToolDefinition } from './runs/tool.js';
+import { openStore } from './store/open.js';
+import { principalId, type Conversation, type Message, type Principal, type Run, type RunUsage, type Store, type Thread, type UsageTotals } from './store/types.js';
+import { builtinTools } from './tools/index.js';
+
+export interface SwitchboardOptions {
+  /** A validated config, or raw input to validate (see `loadConfigFile` for files). */
+  config?: Config | ConfigInput;
+  /** Defaults to the store the config names (SQLite file unless configured). */
+  store?: Store;
+  /** Defaults to the OpenAI-compatible client over the config's providers and the environment. */
+  model?: ModelClient;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  ids?: IdGenerator;
+  clock?: () => number;
+  /** Tools beyond the built-ins, for agents to name in their `tools`. */
+  tools?: ToolDefinition[];
+  /** Base for relative paths in the config (store, workspaces). */
+  cwd?: string;
+  /** Decides tool calls that need approval. */
+  approvals?: ToolApprovalGate;
+  /** Resume runs a previous process left unfinished (default true). */
+  resume?: boolean;
+  /** Engine timing, for tests: lease length and polling interval. */
+  engine?: { leaseMs?: number; pollMs?: number };
+}
+
+export interface SendInput {
+  text: string;
+  images?: string[];
+  from: Principal;
+  /** The agent whose thread receives the message; the proxy by default. */
+  agent?: string;
+}
+
+export interface AskResult {
+  conversationId: string;
+  agent: string;
+  runId: string;
+  reply: string;
+  usage: RunUsage;
+}
+
+export interface Switchboard {
+  readonly config: Config;
+  readonly agents: AgentRegistry;
+  readonly store: Store;
+  /** The event bus behind `events` and `on`, for adapters that fan out themselves. */
+  readonly bus: EventBus;
+  readonly engine: RunEngine;
+  /** The conversation for a surface key, created on first use and owned by `principal`. */
+  conversation(key: string, principal: Principal): Promise<Conversation>;
+  /** A conversation by id, if `principal` (when given) may see it. */
+  getConversation(id: string, principal?: Principal): Promise<Conversation>;
+  /** Queues a message for an agent's thread (the proxy's by default) and returns its run. Never "busy". */
+  send(conversationId: string, input: SendInput): Promise<Run>;
+  /** Resolves when the run has ended. */
+  wait(runId: string): Promise<Run>;
+  /** One message to one agent, on its own thread in the conversation (new when not given); resolves with the reply. */
+  ask(agent: string, input: { text: string; images?: string[]; conversationId?: string; from?: Principal }): Promise<AskResult>;
+  events(conversationId: string, signal?: AbortSignal): AsyncIterable<SwitchboardEvent>;
+  on(conversationId: string | '*', listener: EventListener): () => void;
+  cancel(runId: string, reason?: string): Promise<Run>;
+  /** Every thread of a conversation with its messages. */
+  transcript(conversationId: string): Promise<{ thread: Thread; messages: Message[] }[]>;
+  usage(group: 'agent' | 'model' | 'conversation', filter?: { conversationId?: string }): Promise<UsageTotals[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the engine once; every adapter (CLI, MCP, bots) shares the result.
+ */
+export async function createSwitchboard(options: SwitchboardOptions = {}): Promise<Switchboard> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  // Parsing is idempotent, so an already-validated config goes through the same gate.
+  const config = parseConfig(options.config as ConfigInput | undefined);
+  const logger = options.logger ?? createLogger({ level: (env.SWITCHBOARD_LOG_LEVEL as never) ?? 'warn' });
+  const ids = options.ids ?? defaultIds;
+  const clock = options.clock ?? Date.now;
+
+  const tools = new Map<string, ToolDefinition>();
+  for (const tool of [...builtinTools, ...(options.tools ?? [])]) tools.set(tool.name, tool);
+  const knownTools = new Set([...tools.keys(), 'send_message']);
+  const agents = AgentRegistry.fromConfig(config, knownTools);
+
+  const store = options.store ?? (await openStore(config.store, cwd));
+  await store.init();
+  const model =
+    options.model ??
+    createModelClient({ providers: config.providers, env, retries: config.limits.modelRetries, timeoutMs: config.limits.modelTimeoutMs, logger });
+  const events = new EventBus();
+
+  let engine: RunEngine | undefined;
+  tools.set('send_message', createSendMessageTool({ agents, store, ids, engine: () => engine!, maxDepth: config.limits.maxDelegationDepth }));
+  engine = new RunEngine({
+    store,
+    model,
+    agents,
+    tools,
+    events,
+    config,
+    logger,
+    ids,
+    clock,
+    workspaceRoot: resolve(cwd, config.workspaceDir),
+    approvals: options.approvals,
+    ...options.engine,
+  });
+  const runs = engine;
+  if (options.resume !== false) await runs.resumeOrphans();
+
+  const getConversation = async (id: string, principal?: Principal): Promise<Conversation> => {
+    const conversation = await store.getConversation(id);
+    if (!conversation) throw new NotFoundError('conversation', id);
+    if (principal && !mayAccess(conversation, principal)) {
+      throw new ForbiddenError(`Conversation "${id}" belongs to someone else.`);
+    }
+    return conversation;
+  };
+
+  const send = async (conversationId: string, input: SendInput): Promise<Run> => {
+    if (input.text.length > config.limits.maxMessageChars) {
+      throw new InvalidInputError(`The message has ${input.text.length} characters; the limit is ${config.limits.maxMessageChars}.`);
+    }
+    if (input.text.trim() === '' && !input.images?.length) throw new InvalidInputError('The message is empty.');
+    const agent = agents.get(input.agent ?? agents.proxy.name);
+    const conversation = await getConversation(conversationId);
+    const thread = await store.getOrCreateThread(conversation.id, agent.name, ids('thr'));
+    return runs.enqueue({
+      conversationId: conversation.id,
+      threadId: thread.id,
+      agent: agent.name,
+      input: { content: input.text, images: input.images, author: principalId(input.from) },
+      requestedBy: input.from,
+      parentRunId: null,
+      parentToolCallId: null,
+      depth: 0,
+    });
+  };
+
+  return {
+    config,
+    agents,
+    store,
+    bus: events,
+    engine: runs,
+    async conversation(key, principal) {
+      const { conversation } = await store.getOrCreateConversation(key, principal, ids('conv'));
+      return conversation;
+    },
+    getConversation,
+    send,
+    wait: (runId) => runs.wait(runId),
+    async ask(agentName, input) {
+      const from = input.from ?? { surface: 'api', userId: 'local' };
+      const conversation = input.conversationId
+        ? await getConversation(input.conversationId, input.from)
+        : await store.getOrCreateConversation(`${from.surface}:${ids('ask')}`, from, ids('conv')).then((r) => r.conversation);
+      const run = await send(conversation.id, { text: input.text, images: input.images, from, agent: agentName });
+      const ended = await runs.wait(run.id);
+      if (ended.status !== 'completed') {
+        throw new RunFailedError(ended.id, ended.status, ended.error ?? `The run ended as ${ended.status}.`);
+      }
+      return { conversationId: conversation.id, agent: agentName, runId: ended.id, reply: ended.reply ?? '', usage: ended.usage };
+    },
+    events: (conversationId, signal) => events.stream(conversationId, signal),
+    on: (conversationId, listener) => events.subscribe(conversationId, listener),
+    cancel: (runId, reason) => runs.cancel(runId, reason),
+    async transcript(conversationId) {
+      const threads = await store.listThreads(conversationId);
+      return Promise.all(threads.map(async (thread) => ({ thread, messages: await store.listMessages(thread.id) })));
+    },
+    usage: (group, filter) => store.usageBy(group, filter),
+    async close() {
+      await runs.close();
+      await store.close();
+    },
+  };
+}
+
+/** The owner of a conversation may use it; adapters widen this (a Slack thread's members) through their own keys. */
+export function mayAccess(conversation: Conversation, principal: Principal): boolean {
+  return principalId(conversation.owner) === principalId(principal);
+}

@@ -1,0 +1,43 @@
+/**
+ * Switchboard's public surface. Everything a program embedding the engine (or writing an adapter)
+ * needs is exported here by name; anything not exported is internal and may change.
+ */
+export { createSwitchboard, mayAccess } from './core/switchboard.js';
+export type { Switchboard, SwitchboardOptions, SendInput, AskResult } from './core/switchboard.js';
+
+export { ConfigSchema, AgentSpecSchema, ProviderSchema } from './core/agents/spec.js';
+export type { Config, ConfigInput, AgentSpec, AgentSpecInput, AgentRole, ProviderConfig } from './core/agents/spec.js';
+export { loadConfigFile, parseConfig, parseConfigText, findConfigFile } from './core/agents/load.js';
+export { AgentRegistry } from './core/agents/registry.js';
+export { builtinAgents } from './core/agents/defaults.js';
+
+export { EventBus } from './core/events.js';
+export type { SwitchboardEvent, SwitchboardEventType, EventListener } from './core/events.js';
+
+export { defineTool } from './core/runs/tool.js';
+export type { ToolDefinition, ToolContext, ToolResult, ToolAnnotations } from './core/runs/tool.js';
+export type { ToolApprovalGate, ToolApprovalRequest, ToolApprovalDecision } from './core/runs/approval-gate.js';
+export { builtinTools } from './core/tools/index.js';
+
+export type { ModelClient, ChatRequest, ChatResult, ChatMessage, ToolCall, Usage } from './core/model/types.js';
+export { createModelClient } from './core/model/openai-client.js';
+
+export type { Store, Conversation, Thread, Message, Run, RunStatus, RunStep, RunUsage, Principal, UsageTotals } from './core/store/types.js';
+export { principalId } from './core/store/types.js';
+export { SqliteStore } from './core/store/sqlite.js';
+
+export { createLogger, silentLogger } from './core/logger.js';
+export type { Logger, LogLevel } from './core/logger.js';
+
+export {
+  SwitchboardError,
+  ConfigError,
+  ModelNotConfiguredError,
+  ModelCallError,
+  UnknownAgentError,
+  NotFoundError,
+  ForbiddenError,
+  RunFailedError,
+  ToolError,
+  InvalidInputError,
+} from './core/errors.js';
