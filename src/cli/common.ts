@@ -1,0 +1,83 @@
+import { userInfo } from 'node:os';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { findConfigFile, loadConfigFile, parseConfig } from '../core/agents/load.js';
+import type { Config } from '../core/agents/spec.js';
+import { SwitchboardError } from '../core/errors.js';
+import { checkProviders } from '../core/model/setup.js';
+import { createSwitchboard, type Switchboard, type SwitchboardOptions } from '../core/switchboard.js';
+import type { Principal } from '../core/store/types.js';
+
+/** A failure the CLI reports as one line and an exit code, without a stack trace. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** Prints an error as a person should read it and returns the exit code. */
+export function printError(err: unknown): number {
+  if (err instanceof CliError) {
+    process.stderr.write(`switchboard: ${err.message}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof SwitchboardError) {
+    process.stderr.write(`switchboard: ${err.message}\n`);
+    return err.code === 'config_invalid' || err.code === 'model_not_configured' ? 2 : 1;
+  }
+  if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`switchboard: ${err.message}\n`);
+    return 2;
+  }
+  process.stderr.write(`switchboard: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
+}
+
+export const commonOptions = {
+  config: { type: 'string' },
+  conversation: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+export function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O, allowPositionals = true) {
+  return parseArgs({ args: argv, options: { ...commonOptions, ...options }, allowPositionals, strict: true });
+}
+
+/** The person at the terminal. */
+export function cliPrincipal(env: NodeJS.ProcessEnv = process.env): Principal {
+  let user = env.SWITCHBOARD_USER;
+  if (!user) {
+    try {
+      user = userInfo().username;
+    } catch {
+      user = 'local';
+    }
+  }
+  return { surface: 'cli', userId: user };
+}
+
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = findConfigFile({ path, env });
+  return file ? loadConfigFile(file, env) : parseConfig({});
+}
+
+/**
+ * Opens the engine for a command. Refuses up front, with what to set, when no model provider the
+ * agents need is configured.
+ */
+export async function openSwitchboard(opts: { config?: string; needsModel?: boolean } & Partial<SwitchboardOptions>): Promise<Switchboard> {
+  const env = opts.env ?? process.env;
+  const config = loadConfig(opts.config, env);
+  if (opts.needsModel !== false && !opts.model) {
+    const problem = checkProviders(config, env);
+    if (problem) throw new CliError(problem, 2);
+  }
+  return createSwitchboard({ ...opts, config, env });
+}
+
+/** `cli:NAME` for a named conversation; a fresh name otherwise. */
+export function conversationKey(name: string | undefined): string {
+  return `cli:${name ?? new Date().toISOString().replace(/[:.]/g, '-')}`;
+}

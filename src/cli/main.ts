@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/**
+ * The `switchboard` command. Each subcommand lives in its own module and is imported only when
+ * used, so `switchboard mcp` starts without loading what `chat` needs.
+ */
+import { CliError, printError } from './common.js';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default: (argv: string[]) => Promise<number> }> }> = {
+  chat: { summary: 'talk with the proxy in the terminal (or pipe lines in)', load: () => import('./commands/chat.js') },
+  run: { summary: 'send one message and print the final reply', load: () => import('./commands/run.js') },
+  agents: { summary: 'list the agents, their roles, tools and models', load: () => import('./commands/agents.js') },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    'Usage: switchboard <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Common options:',
+    '  --config FILE         agents and providers (default: ./switchboard.yaml, or $SWITCHBOARD_CONFIG)',
+    '  --conversation NAME   continue (or start) the named conversation',
+    '',
+    'Run `switchboard <command> --help` for the options of one command.',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(usage() + '\n');
+    return command ? 0 : 2;
+  }
+  if (command === '--version' || command === '-v') {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(pkg.version + '\n');
+    return 0;
+  }
+  const entry = COMMANDS[command];
+  if (!entry) throw new CliError(`Unknown command "${command}". Commands: ${Object.keys(COMMANDS).join(', ')}.`, 2);
+  const mod = await entry.load();
+  return mod.default(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.exitCode = printError(err);
+  },
+);

@@ -1,0 +1,79 @@
+import type { Switchboard } from '../core/switchboard.js';
+import type { SwitchboardEvent } from '../core/events.js';
+
+export interface ProgressOptions {
+  /** Where team activity goes (stderr for `run`, stdout for `chat`). */
+  out: NodeJS.WritableStream;
+  /** Stream the top-level reply's text to stdout as it arrives. */
+  streamReply: boolean;
+  color?: boolean;
+}
+
+const preview = (s: string, n = 80) => {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > n ? one.slice(0, n - 1) + '…' : one;
+};
+
+/**
+ * Shows the team at work in a terminal: the reply streaming in, and a line for each delegation,
+ * tool call and failure, indented by delegation depth. Returns a function that stops it.
+ */
+export function attachProgress(sb: Switchboard, conversationId: string, opts: ProgressOptions): () => void {
+  const color = opts.color ?? Boolean((opts.out as NodeJS.WriteStream).isTTY);
+  const dim = (s: string) => (color ? `\x1b[2m${s}\x1b[22m` : s);
+  const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[22m` : s);
+  let midLine = false;
+  const line = (depth: number, text: string) => {
+    if (midLine) {
+      process.stdout.write('\n');
+      midLine = false;
+    }
+    opts.out.write(dim(`${'  '.repeat(depth + 1)}${text}`) + '\n');
+  };
+  const onEvent = (e: SwitchboardEvent) => {
+    switch (e.type) {
+      case 'text.delta':
+        if (e.depth === 0 && opts.streamReply) {
+          if (!midLine) process.stdout.write(bold(`${e.agent}> `));
+          process.stdout.write(e.delta);
+          midLine = true;
+        }
+        break;
+      case 'delegation.started':
+        line(e.depth, `→ ${e.recipient}: ${preview(e.message)}`);
+        break;
+      case 'delegation.finished':
+        line(e.depth, e.ok ? `← ${e.recipient} answered` : `← ${e.recipient} failed: ${preview(e.reply)}`);
+        break;
+      case 'tool.call':
+        if (e.name !== 'send_message') line(e.depth, `${e.agent} · ${e.name} ${preview(e.arguments, 60)}`);
+        break;
+      case 'tool.result':
+        if (e.isError && e.name !== 'send_message') line(e.depth, `${e.agent} · ${e.name} failed: ${preview(e.content)}`);
+        break;
+      case 'tool.progress':
+        line(e.depth, `${e.agent} · ${e.name}: ${preview(e.message)}`);
+        break;
+      case 'approval.requested':
+        line(e.depth, `? ${e.agent} asks for approval (${e.approvalId}): ${preview(e.summary)}`);
+        break;
+      case 'run.failed':
+        if (e.depth > 0) line(e.depth, `${e.agent} failed: ${preview(e.error)}`);
+        break;
+      case 'run.completed':
+        if (e.depth === 0 && midLine) {
+          process.stdout.write('\n');
+          midLine = false;
+        }
+        break;
+      default:
+        break;
+    }
+  };
+  const off = sb.on(conversationId, onEvent);
+  return () => {
+    off();
+    if (midLine) process.stdout.write('\n');
+    midLine = false;
+  };
+}
