@@ -1,0 +1,699 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { NotFoundError } from '../errors.js';
+import type { ToolCall, Usage } from '../model/types.js';
+import { applyMigrations, appliedMigrations, sortMigrations, sqliteMigrations, type SqliteMigration } from './migrations.js';
+import type {
+  Conversation,
+  Message,
+  MessageRole,
+  NewMessage,
+  NewRun,
+  Principal,
+  Run,
+  RunStatus,
+  RunStep,
+  RunStepStatus,
+  RunStepType,
+  Store,
+  Thread,
+  UsageTotals,
+} from './types.js';
+
+/**
+ * The embedded Store: one SQLite file (WAL) through better-sqlite3.
+ *
+ * better-sqlite3 is synchronous, so every method does its work before its promise resolves; the
+ * async signatures are there so PostgreSQL fits behind the same interface. Statements are prepared
+ * once (in `init`) and reused. Every write that must be atomic across processes runs in a
+ * `BEGIN IMMEDIATE` transaction, which takes SQLite's single write lock up front, so several
+ * processes (or several connections in one process) can share the file safely.
+ *
+ * Run claiming: a thread has at most one run in `in_progress` or `requires_action`, whatever its
+ * lease. A run whose process died keeps blocking its thread until it is resumed through
+ * `listOrphanedRuns` + `adoptRun` (or ended with `updateRun`); a `requires_action` run waiting on a
+ * person blocks its thread for as long as it waits.
+ */
+
+export interface SqliteStoreOptions {
+  /** A file path, or `:memory:`. The parent directory of a file is created when missing. */
+  path: string;
+  /** Milliseconds since the epoch; `Date.now` unless a test injects one. */
+  clock?: () => number;
+  /** Migrations of other modules (plans, approvals), applied by `init` together with the core ones. */
+  extraMigrations?: readonly SqliteMigration[];
+}
+
+type Row = Record<string, unknown>;
+type Stmt = Database.Statement<unknown[], Row>;
+
+interface ConversationRow {
+  id: string;
+  key: string;
+  owner: string;
+  title: string | null;
+  created_at: number;
+}
+
+interface ThreadRow {
+  id: string;
+  conversation_id: string;
+  agent: string;
+  created_at: number;
+}
+
+interface MessageRow {
+  id: string;
+  thread_id: string;
+  seq: number;
+  role: string;
+  author: string;
+  content: string;
+  images: string | null;
+  tool_calls: string | null;
+  tool_call_id: string | null;
+  is_error: number;
+  run_id: string | null;
+  created_at: number;
+}
+
+interface RunRow {
+  id: string;
+  conversation_id: string;
+  thread_id: string;
+  agent: string;
+  status: string;
+  input: string | null;
+  requested_by: string | null;
+  parent_run_id: string | null;
+  parent_tool_call_id: string | null;
+  depth: number;
+  reply: string | null;
+  error: string | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost: number;
+  model_calls: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  progress_at: number;
+}
+
+interface StepRow {
+  id: string;
+  run_id: string;
+  seq: number;
+  type: string;
+  status: string;
+  data: string;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  cost: number;
+  created_at: number;
+  ended_at: number | null;
+}
+
+interface UsageRow {
+  key: string;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  cost: number | null;
+  model_calls: number | null;
+}
+
+const ACTIVE_SQL = "('in_progress', 'requires_action')";
+
+/** Maps `updateRun` patch keys to columns; also the whitelist of what a patch may change. */
+const RUN_PATCH_COLUMNS = {
+  status: 'status',
+  reply: 'reply',
+  error: 'error',
+  startedAt: 'started_at',
+  endedAt: 'ended_at',
+  progressAt: 'progress_at',
+  leaseOwner: 'lease_owner',
+  leaseUntil: 'lease_until',
+} as const;
+type RunPatch = Parameters<Store['updateRun']>[1];
+
+const SQL = {
+  insertConversation: `INSERT INTO conversations (id, key, owner, owner_surface, owner_user_id, title, created_at)
+    VALUES (@id, @key, @owner, @ownerSurface, @ownerUserId, NULL, @now) ON CONFLICT (key) DO NOTHING`,
+  conversationById: 'SELECT * FROM conversations WHERE id = ?',
+  conversationByKey: 'SELECT * FROM conversations WHERE key = ?',
+
+  insertThread: `INSERT INTO threads (id, conversation_id, agent, created_at)
+    VALUES (@id, @conversationId, @agent, @now) ON CONFLICT (conversation_id, agent) DO NOTHING`,
+  threadById: 'SELECT * FROM threads WHERE id = ?',
+  threadByAgent: 'SELECT * FROM threads WHERE conversation_id = ? AND agent = ?',
+  threadsOfConversation: 'SELECT * FROM threads WHERE conversation_id = ? ORDER BY created_at, id',
+
+  // seq = max + 1 inside the statement; callers run it in an IMMEDIATE transaction.
+  insertMessage: `INSERT INTO messages (id, thread_id, seq, role, author, content, images, tool_calls, tool_call_id, is_error, run_id, created_at)
+    VALUES (@id, @threadId, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE thread_id = @threadId),
+            @role, @author, @content, @images, @toolCalls, @toolCallId, @isError, @runId, @now)
+    RETURNING *`,
+  listMessages: 'SELECT * FROM messages WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+  tailMessages: 'SELECT * FROM messages WHERE thread_id = ? ORDER BY seq DESC LIMIT ?', // reversed in JS
+
+  insertRun: `INSERT INTO runs (id, conversation_id, thread_id, agent, status, input, requested_by, parent_run_id, parent_tool_call_id, depth, created_at, progress_at)
+    VALUES (@id, @conversationId, @threadId, @agent, 'queued', @input, @requestedBy, @parentRunId, @parentToolCallId, @depth, @now, @now)
+    RETURNING *`,
+  runById: 'SELECT * FROM runs WHERE id = ?',
+  childRun: 'SELECT * FROM runs WHERE parent_run_id = ? AND parent_tool_call_id = ? ORDER BY created_at, id LIMIT 1',
+  // The one-active-run rule: claims only when no run of the thread is in_progress/requires_action.
+  claimNextRun: `UPDATE runs
+    SET status = 'in_progress', lease_owner = @owner, lease_until = @leaseUntil,
+        started_at = COALESCE(started_at, @now), progress_at = @now
+    WHERE id = (SELECT id FROM runs WHERE thread_id = @threadId AND status = 'queued' ORDER BY created_at, id LIMIT 1)
+      AND NOT EXISTS (SELECT 1 FROM runs WHERE thread_id = @threadId AND status IN ${ACTIVE_SQL})
+    RETURNING *`,
+  // Uses runs_status_lease: active runs are few, so no index on lease_owner (one less page per claim).
+  renewLeases: `UPDATE runs SET lease_until = ? WHERE status IN ${ACTIVE_SQL} AND lease_owner = ?`,
+  orphanedRuns: `SELECT * FROM runs WHERE status = 'in_progress' AND (lease_until IS NULL OR lease_until < @now)
+    UNION ALL
+    SELECT * FROM runs WHERE status = 'queued'
+    ORDER BY created_at, id`,
+  adoptRun: `UPDATE runs SET lease_owner = @owner, lease_until = @leaseUntil
+    WHERE id = @id AND status IN ${ACTIVE_SQL}
+      AND (lease_owner IS NULL OR lease_owner = @owner OR lease_until IS NULL OR lease_until < @now)`,
+  addModelUsage: `UPDATE runs SET prompt_tokens = prompt_tokens + @promptTokens, completion_tokens = completion_tokens + @completionTokens,
+    cost = cost + @cost, model_calls = model_calls + 1, progress_at = @now WHERE id = @runId`,
+  touchRun: 'UPDATE runs SET progress_at = ? WHERE id = ?',
+
+  insertStep: `INSERT INTO run_steps (id, run_id, seq, type, status, data, prompt_tokens, completion_tokens, cost, created_at, ended_at)
+    VALUES (@id, @runId, (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_steps WHERE run_id = @runId),
+            @type, @status, @data, @promptTokens, @completionTokens, @cost, @now, @endedAt)
+    RETURNING *`,
+  finishStep: 'UPDATE run_steps SET status = ?, ended_at = ? WHERE id = ? RETURNING *',
+  stepsOfRun: 'SELECT * FROM run_steps WHERE run_id = ? ORDER BY seq',
+} as const;
+
+type Statements = { -readonly [K in keyof typeof SQL]: Stmt };
+
+function json(value: unknown): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
+}
+
+function parse<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+function isForeignKeyError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}
+
+function toConversation(r: ConversationRow): Conversation {
+  return { id: r.id, key: r.key, owner: JSON.parse(r.owner) as Principal, title: r.title, createdAt: r.created_at };
+}
+
+function toThread(r: ThreadRow): Thread {
+  return { id: r.id, conversationId: r.conversation_id, agent: r.agent, createdAt: r.created_at };
+}
+
+function toMessage(r: MessageRow): Message {
+  const m: Message = {
+    id: r.id,
+    threadId: r.thread_id,
+    seq: r.seq,
+    role: r.role as MessageRole,
+    author: r.author,
+    content: r.content,
+    runId: r.run_id,
+    createdAt: r.created_at,
+  };
+  if (r.images !== null) m.images = JSON.parse(r.images) as string[];
+  if (r.tool_calls !== null) m.toolCalls = JSON.parse(r.tool_calls) as ToolCall[];
+  if (r.tool_call_id !== null) m.toolCallId = r.tool_call_id;
+  if (r.is_error) m.isError = true;
+  return m;
+}
+
+function toRun(r: RunRow): Run {
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    threadId: r.thread_id,
+    agent: r.agent,
+    status: r.status as RunStatus,
+    input: parse<Run['input']>(r.input),
+    requestedBy: parse<Principal>(r.requested_by),
+    parentRunId: r.parent_run_id,
+    parentToolCallId: r.parent_tool_call_id,
+    depth: r.depth,
+    reply: r.reply,
+    error: r.error,
+    usage: { promptTokens: r.prompt_tokens, completionTokens: r.completion_tokens, cost: r.cost, modelCalls: r.model_calls },
+    leaseOwner: r.lease_owner,
+    leaseUntil: r.lease_until,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    progressAt: r.progress_at,
+  };
+}
+
+function toStep(r: StepRow): RunStep {
+  return {
+    id: r.id,
+    runId: r.run_id,
+    seq: r.seq,
+    type: r.type as RunStepType,
+    status: r.status as RunStepStatus,
+    data: JSON.parse(r.data) as Record<string, unknown>,
+    usage: r.prompt_tokens === null ? null : { promptTokens: r.prompt_tokens, completionTokens: r.completion_tokens ?? 0 },
+    cost: r.cost,
+    createdAt: r.created_at,
+    endedAt: r.ended_at,
+  };
+}
+
+function toTotals(r: UsageRow): UsageTotals {
+  return {
+    key: r.key,
+    promptTokens: r.prompt_tokens ?? 0,
+    completionTokens: r.completion_tokens ?? 0,
+    cost: r.cost ?? 0,
+    modelCalls: r.model_calls ?? 0,
+  };
+}
+
+export class SqliteStore implements Store {
+  /** The raw connection, for modules (plans, approvals) that keep their tables in the same file. */
+  readonly db: Database.Database;
+  readonly path: string;
+  private readonly clock: () => number;
+  private readonly migrations: SqliteMigration[];
+  private stmts: Statements | null = null;
+  /** Statements built from a filter's shape (listRuns, listConversations, updateRun, usageBy). */
+  private readonly dynamic = new Map<string, Stmt>();
+  private readonly appendTx: (threadId: string, messages: (NewMessage & { id: string })[], now: number) => Message[];
+  private readonly modelStepTx: (
+    step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number },
+    message: NewMessage & { id: string; threadId: string },
+    now: number,
+  ) => { step: RunStep; message: Message };
+  private readonly startStepTx: (step: { id: string; runId: string; data: Record<string, unknown> }, now: number) => RunStep;
+  private readonly finishStepTx: (
+    stepId: string,
+    status: RunStepStatus,
+    message: NewMessage & { id: string; threadId: string },
+    now: number,
+  ) => { step: RunStep; message: Message };
+  private readonly claimTx: (threadId: string, owner: string, leaseUntil: number, now: number) => Run | null;
+
+  constructor(opts: SqliteStoreOptions) {
+    const memory = opts.path === ':memory:' || opts.path === '';
+    this.path = memory ? ':memory:' : resolve(opts.path);
+    if (!memory) mkdirSync(dirname(this.path), { recursive: true });
+    this.clock = opts.clock ?? Date.now;
+    this.migrations = sortMigrations([...sqliteMigrations, ...(opts.extraMigrations ?? [])]);
+
+    this.db = new Database(this.path, { timeout: 5000 });
+    if (!memory) this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+
+    const immediate = <A extends unknown[], R>(fn: (...args: A) => R): ((...args: A) => R) => {
+      const tx = this.db.transaction(fn);
+      return (...args: A) => tx.immediate(...args);
+    };
+
+    this.appendTx = immediate((threadId, messages, now) => messages.map((m) => this.insertMessage(threadId, m, now)));
+
+    this.modelStepTx = immediate((step, message, now) => {
+      const s = this.s.insertStep.get({
+        id: step.id,
+        runId: step.runId,
+        type: 'model_call',
+        status: 'completed',
+        data: JSON.stringify(step.data),
+        promptTokens: step.usage.promptTokens,
+        completionTokens: step.usage.completionTokens,
+        cost: step.cost,
+        now,
+        endedAt: now,
+      }) as unknown as StepRow;
+      const m = this.insertMessage(message.threadId, message, now);
+      this.s.addModelUsage.run({
+        runId: step.runId,
+        promptTokens: step.usage.promptTokens,
+        completionTokens: step.usage.completionTokens,
+        cost: step.cost,
+        now,
+      });
+      return { step: toStep(s), message: m };
+    });
+
+    this.startStepTx = immediate((step, now) => {
+      const s = this.s.insertStep.get({
+        id: step.id,
+        runId: step.runId,
+        type: 'tool_call',
+        status: 'started',
+        data: JSON.stringify(step.data),
+        promptTokens: null,
+        completionTokens: null,
+        cost: 0,
+        now,
+        endedAt: null,
+      }) as unknown as StepRow;
+      this.s.touchRun.run(now, step.runId);
+      return toStep(s);
+    });
+
+    this.finishStepTx = immediate((stepId, status, message, now) => {
+      const s = this.s.finishStep.get(status, now, stepId) as unknown as StepRow | undefined;
+      if (!s) throw new NotFoundError('run step', stepId);
+      const m = this.insertMessage(message.threadId, message, now);
+      this.s.touchRun.run(now, s.run_id);
+      return { step: toStep(s), message: m };
+    });
+
+    this.claimTx = immediate((threadId, owner, leaseUntil, now) => {
+      const r = this.s.claimNextRun.get({ threadId, owner, leaseUntil, now }) as unknown as RunRow | undefined;
+      return r ? toRun(r) : null;
+    });
+  }
+
+  private get s(): Statements {
+    if (!this.stmts) throw new Error('SqliteStore: call init() before using the store.');
+    return this.stmts;
+  }
+
+  private cached(sql: string): Stmt {
+    let stmt = this.dynamic.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare<unknown[], Row>(sql);
+      this.dynamic.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  private insertMessage(threadId: string, m: NewMessage & { id: string }, now: number): Message {
+    try {
+      const row = this.s.insertMessage.get({
+        id: m.id,
+        threadId,
+        role: m.role,
+        author: m.author,
+        content: m.content,
+        images: json(m.images),
+        toolCalls: json(m.toolCalls),
+        toolCallId: m.toolCallId ?? null,
+        isError: m.isError ? 1 : 0,
+        runId: m.runId ?? null,
+        now,
+      }) as unknown as MessageRow;
+      return toMessage(row);
+    } catch (err) {
+      if (isForeignKeyError(err)) throw new NotFoundError('thread', threadId);
+      throw err;
+    }
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------
+
+  async init(): Promise<void> {
+    this.initSync();
+  }
+
+  /** Synchronous `init`, for callers that need the schema before their first await. */
+  initSync(): void {
+    applyMigrations(this.db, this.migrations, this.clock);
+    if (this.stmts) return;
+    const stmts = {} as Statements;
+    for (const key of Object.keys(SQL) as (keyof typeof SQL)[]) stmts[key] = this.db.prepare<unknown[], Row>(SQL[key]);
+    this.stmts = stmts;
+  }
+
+  /** Applies further migrations (e.g. the plans module's tables) on this connection; idempotent. */
+  migrate(migrations: readonly SqliteMigration[]): number[] {
+    return applyMigrations(this.db, migrations, this.clock);
+  }
+
+  /** Versions recorded in `schema_migrations`. */
+  schemaVersions(): { version: number; name: string; appliedAt: number }[] {
+    return appliedMigrations(this.db);
+  }
+
+  /**
+   * Runs `fn` in one IMMEDIATE transaction on this connection (nested calls become savepoints).
+   * `fn` must be synchronous: the store's own methods do their work synchronously, so calling them
+   * inside `fn` (without awaiting across statements) keeps them in the transaction.
+   */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+    this.stmts = null;
+    this.dynamic.clear();
+  }
+
+  // ---- conversations and threads --------------------------------------------------------------
+
+  async getOrCreateConversation(key: string, owner: Principal, id: string): Promise<{ conversation: Conversation; created: boolean }> {
+    // Read first: the common case (it exists) then takes no write lock.
+    const existing = this.s.conversationByKey.get(key) as unknown as ConversationRow | undefined;
+    if (existing) return { conversation: toConversation(existing), created: false };
+    const res = this.s.insertConversation.run({
+      id,
+      key,
+      owner: JSON.stringify(owner),
+      ownerSurface: owner.surface,
+      ownerUserId: owner.userId,
+      now: this.clock(),
+    });
+    const row = this.s.conversationByKey.get(key) as unknown as ConversationRow;
+    return { conversation: toConversation(row), created: res.changes === 1 };
+  }
+
+  async getConversation(id: string): Promise<Conversation | null> {
+    const row = this.s.conversationById.get(id) as unknown as ConversationRow | undefined;
+    return row ? toConversation(row) : null;
+  }
+
+  async getConversationByKey(key: string): Promise<Conversation | null> {
+    const row = this.s.conversationByKey.get(key) as unknown as ConversationRow | undefined;
+    return row ? toConversation(row) : null;
+  }
+
+  /** Newest first. */
+  async listConversations(filter: { ownerSurface?: string; ownerUserId?: string; limit?: number } = {}): Promise<Conversation[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.ownerSurface !== undefined) {
+      where.push('owner_surface = ?');
+      params.push(filter.ownerSurface);
+    }
+    if (filter.ownerUserId !== undefined) {
+      where.push('owner_user_id = ?');
+      params.push(filter.ownerUserId);
+    }
+    const sql = `SELECT * FROM conversations${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
+    params.push(filter.limit ?? -1);
+    return (this.cached(sql).all(...params) as unknown as ConversationRow[]).map(toConversation);
+  }
+
+  async getOrCreateThread(conversationId: string, agent: string, id: string): Promise<Thread> {
+    const existing = this.s.threadByAgent.get(conversationId, agent) as unknown as ThreadRow | undefined;
+    if (existing) return toThread(existing);
+    try {
+      this.s.insertThread.run({ id, conversationId, agent, now: this.clock() });
+    } catch (err) {
+      if (isForeignKeyError(err)) throw new NotFoundError('conversation', conversationId);
+      throw err;
+    }
+    return toThread(this.s.threadByAgent.get(conversationId, agent) as unknown as ThreadRow);
+  }
+
+  async getThread(id: string): Promise<Thread | null> {
+    const row = this.s.threadById.get(id) as unknown as ThreadRow | undefined;
+    return row ? toThread(row) : null;
+  }
+
+  async listThreads(conversationId: string): Promise<Thread[]> {
+    return (this.s.threadsOfConversation.all(conversationId) as unknown as ThreadRow[]).map(toThread);
+  }
+
+  // ---- messages ---------------------------------------------------------------------------------
+
+  async appendMessages(threadId: string, messages: (NewMessage & { id: string })[]): Promise<Message[]> {
+    if (messages.length === 0) return [];
+    return this.appendTx(threadId, messages, this.clock());
+  }
+
+  async listMessages(threadId: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<Message[]> {
+    const rows = this.s.listMessages.all(threadId, opts.afterSeq ?? 0, opts.limit ?? -1) as unknown as MessageRow[];
+    return rows.map(toMessage);
+  }
+
+  async tailMessages(threadId: string, limit: number): Promise<Message[]> {
+    if (limit <= 0) return [];
+    return (this.s.tailMessages.all(threadId, limit) as unknown as MessageRow[]).reverse().map(toMessage);
+  }
+
+  // ---- runs -------------------------------------------------------------------------------------
+
+  async createRun(run: NewRun & { id: string }): Promise<Run> {
+    try {
+      const row = this.s.insertRun.get({
+        id: run.id,
+        conversationId: run.conversationId,
+        threadId: run.threadId,
+        agent: run.agent,
+        input: json(run.input),
+        requestedBy: json(run.requestedBy),
+        parentRunId: run.parentRunId ?? null,
+        parentToolCallId: run.parentToolCallId ?? null,
+        depth: run.depth ?? 0,
+        now: this.clock(),
+      }) as unknown as RunRow;
+      return toRun(row);
+    } catch (err) {
+      if (isForeignKeyError(err)) {
+        if (!this.s.conversationById.get(run.conversationId)) throw new NotFoundError('conversation', run.conversationId);
+        throw new NotFoundError('thread', run.threadId);
+      }
+      throw err;
+    }
+  }
+
+  async getRun(id: string): Promise<Run | null> {
+    const row = this.s.runById.get(id) as unknown as RunRow | undefined;
+    return row ? toRun(row) : null;
+  }
+
+  /** Oldest first (by created_at, then id). */
+  async listRuns(filter: { conversationId?: string; threadId?: string; statuses?: RunStatus[]; parentRunId?: string; limit?: number }): Promise<Run[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.conversationId !== undefined) {
+      where.push('conversation_id = ?');
+      params.push(filter.conversationId);
+    }
+    if (filter.threadId !== undefined) {
+      where.push('thread_id = ?');
+      params.push(filter.threadId);
+    }
+    if (filter.parentRunId !== undefined) {
+      where.push('parent_run_id = ?');
+      params.push(filter.parentRunId);
+    }
+    if (filter.statuses !== undefined) {
+      if (filter.statuses.length === 0) return [];
+      where.push(`status IN (${filter.statuses.map(() => '?').join(', ')})`);
+      params.push(...filter.statuses);
+    }
+    const sql = `SELECT * FROM runs${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at, id LIMIT ?`;
+    params.push(filter.limit ?? -1);
+    return (this.cached(sql).all(...params) as unknown as RunRow[]).map(toRun);
+  }
+
+  async findChildRun(parentRunId: string, parentToolCallId: string): Promise<Run | null> {
+    const row = this.s.childRun.get(parentRunId, parentToolCallId) as unknown as RunRow | undefined;
+    return row ? toRun(row) : null;
+  }
+
+  /**
+   * Claims the oldest queued run of the thread, unless any run of the thread is in_progress or
+   * requires_action (live lease or not: an orphan is resumed with adoptRun before the queue moves).
+   */
+  async claimNextRun(threadId: string, owner: string, leaseUntil: number, now: number): Promise<Run | null> {
+    return this.claimTx(threadId, owner, leaseUntil, now);
+  }
+
+  async renewLeases(owner: string, leaseUntil: number): Promise<void> {
+    this.s.renewLeases.run(leaseUntil, owner);
+  }
+
+  /**
+   * In-progress runs whose lease expired (or was never set), then every queued run, oldest first:
+   * what a (re)started process should look at. Queued runs are included so queued work is picked
+   * up after a restart; claimNextRun still refuses them while their thread has an active run.
+   * requires_action runs are not listed: they wait on a person, not on a process.
+   */
+  async listOrphanedRuns(now: number): Promise<Run[]> {
+    return (this.s.orphanedRuns.all({ now }) as unknown as RunRow[]).map(toRun);
+  }
+
+  /**
+   * Takes the lease of an in_progress / requires_action run when it is free (no owner, no or an
+   * expired lease) or already ours. True when this owner now holds it.
+   */
+  async adoptRun(runId: string, owner: string, leaseUntil: number, now: number): Promise<boolean> {
+    return this.s.adoptRun.run({ id: runId, owner, leaseUntil, now }).changes > 0;
+  }
+
+  async updateRun(id: string, patch: RunPatch): Promise<Run> {
+    const sets: string[] = [];
+    const params: unknown[] = [];
+    for (const [key, column] of Object.entries(RUN_PATCH_COLUMNS) as [keyof RunPatch, string][]) {
+      const value = patch[key];
+      if (value === undefined) continue;
+      sets.push(`${column} = ?`);
+      params.push(value);
+    }
+    if (sets.length === 0) {
+      const run = await this.getRun(id);
+      if (!run) throw new NotFoundError('run', id);
+      return run;
+    }
+    params.push(id);
+    const row = this.cached(`UPDATE runs SET ${sets.join(', ')} WHERE id = ? RETURNING *`).get(...params) as unknown as RunRow | undefined;
+    if (!row) throw new NotFoundError('run', id);
+    return toRun(row);
+  }
+
+  // ---- run steps --------------------------------------------------------------------------------
+
+  async recordModelStep(
+    step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number },
+    message: NewMessage & { id: string; threadId: string },
+  ): Promise<{ step: RunStep; message: Message }> {
+    return this.modelStepTx(step, message, this.clock());
+  }
+
+  async startToolStep(step: { id: string; runId: string; data: Record<string, unknown> }): Promise<RunStep> {
+    return this.startStepTx(step, this.clock());
+  }
+
+  async finishToolStep(stepId: string, status: RunStepStatus, message: NewMessage & { id: string; threadId: string }): Promise<{ step: RunStep; message: Message }> {
+    return this.finishStepTx(stepId, status, message, this.clock());
+  }
+
+  async listRunSteps(runId: string): Promise<RunStep[]> {
+    return (this.s.stepsOfRun.all(runId) as unknown as StepRow[]).map(toStep);
+  }
+
+  // ---- usage ------------------------------------------------------------------------------------
+
+  /** Sorted by key. 'agent' and 'conversation' sum the runs; 'model' sums model_call steps by data.model. */
+  async usageBy(group: 'agent' | 'model' | 'conversation', filter: { conversationId?: string } = {}): Promise<UsageTotals[]> {
+    const conv = filter.conversationId;
+    let sql: string;
+    if (group === 'model') {
+      sql = `SELECT COALESCE(json_extract(s.data, '$.model'), 'unknown') AS key,
+          SUM(s.prompt_tokens) AS prompt_tokens, SUM(s.completion_tokens) AS completion_tokens,
+          SUM(s.cost) AS cost, COUNT(*) AS model_calls
+        FROM run_steps s${conv !== undefined ? ' JOIN runs r ON r.id = s.run_id' : ''}
+        WHERE s.type = 'model_call'${conv !== undefined ? ' AND r.conversation_id = ?' : ''}
+        GROUP BY 1 ORDER BY 1`;
+    } else {
+      const column = group === 'agent' ? 'agent' : 'conversation_id';
+      sql = `SELECT ${column} AS key, SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
+          SUM(cost) AS cost, SUM(model_calls) AS model_calls
+        FROM runs${conv !== undefined ? ' WHERE conversation_id = ?' : ''}
+        GROUP BY 1 ORDER BY 1`;
+    }
+    const rows = this.cached(sql).all(...(conv !== undefined ? [conv] : [])) as unknown as UsageRow[];
+    return rows.map(toTotals);
+  }
+}
