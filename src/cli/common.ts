@@ -41,8 +41,10 @@ export const commonOptions = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
+/** Parses a subcommand's arguments: the common options plus its own, strictly (unknown flags are errors). */
 export function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O, allowPositionals = true) {
-  return parseArgs({ args: argv, options: { ...commonOptions, ...options }, allowPositionals, strict: true });
+  const config = { args: argv, options: { ...commonOptions, ...options }, allowPositionals, strict: true } as const;
+  return parseArgs(config) as ReturnType<typeof parseArgs<typeof config>>;
 }
 
 /** The person at the terminal. */

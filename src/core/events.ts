@@ -73,13 +73,13 @@ export class EventBus {
    * breaks out of the loop; buffered so a slow consumer misses nothing.
    */
   stream(conversationId: string, signal?: AbortSignal): AsyncIterable<SwitchboardEvent> {
-    const bus = this;
+    const subscribe = (listener: EventListener) => this.subscribe(conversationId, listener);
     return {
       [Symbol.asyncIterator](): AsyncIterator<SwitchboardEvent> {
         const buffer: SwitchboardEvent[] = [];
         let wake: (() => void) | null = null;
         let done = false;
-        const unsubscribe = bus.subscribe(conversationId, (e) => {
+        const unsubscribe = subscribe((e) => {
           buffer.push(e);
           wake?.();
         });

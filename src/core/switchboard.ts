@@ -105,9 +105,9 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     createModelClient({ providers: config.providers, env, retries: config.limits.modelRetries, timeoutMs: config.limits.modelTimeoutMs, logger });
   const events = new EventBus();
 
-  let engine: RunEngine | undefined;
-  tools.set('send_message', createSendMessageTool({ agents, store, ids, engine: () => engine!, maxDepth: config.limits.maxDelegationDepth }));
-  engine = new RunEngine({
+  // send_message needs the engine and the engine needs its tools: the tool reaches it lazily.
+  tools.set('send_message', createSendMessageTool({ agents, store, ids, engine: () => runs, maxDepth: config.limits.maxDelegationDepth }));
+  const runs: RunEngine = new RunEngine({
     store,
     model,
     agents,
@@ -121,7 +121,6 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     approvals: options.approvals,
     ...options.engine,
   });
-  const runs = engine;
   if (options.resume !== false) await runs.resumeOrphans();
 
   const getConversation = async (id: string, principal?: Principal): Promise<Conversation> => {

@@ -9,21 +9,21 @@ export const AgentName = z
 export const AgentRole = z.enum(['proxy', 'planner', 'specialist']);
 export type AgentRole = z.infer<typeof AgentRole>;
 
-export const AgentSpecSchema = z.strictObject({
-  name: AgentName,
-  role: AgentRole.default('specialist'),
+/** An agent's fields as they may appear in a config file: all optional, so a file can override one field of a built-in. */
+const agentFields = {
+  role: AgentRole,
   description: z.string().min(1, 'is required: it is how the proxy and MCP hosts decide to use this agent'),
-  instructions: z.string().default(''),
+  instructions: z.string(),
   /** Model (or, for Azure OpenAI, deployment) name; falls back to `defaults.model`. */
   model: z.string().min(1).optional(),
   /** Provider name from `providers`; falls back to `defaults.provider`. */
   provider: z.string().min(1).optional(),
   /** Names of built-in tools this agent may call (see `switchboard agents`). */
-  tools: z.array(z.string().min(1)).default([]),
+  tools: z.array(z.string().min(1)),
   /** Tool names that need a person's approval before they run, beyond the tools' own defaults. */
-  approveTools: z.array(z.string().min(1)).default([]),
+  approveTools: z.array(z.string().min(1)),
   /** Tool names that may run without approval even if the tool asks for it by default. */
-  autoApproveTools: z.array(z.string().min(1)).default([]),
+  autoApproveTools: z.array(z.string().min(1)),
   temperature: z.number().min(0).max(2).optional(),
   /** Approximate prompt-token budget; older turns are left out of requests beyond it. */
   contextBudget: z.number().int().positive().optional(),
@@ -32,7 +32,21 @@ export const AgentSpecSchema = z.strictObject({
   /** Model used by the vision tool (needs image input) and the image tool, when they differ. */
   visionModel: z.string().min(1).optional(),
   imageModel: z.string().min(1).optional(),
+};
+
+/** A complete agent, after built-ins and the config file are merged. */
+export const AgentSpecSchema = z.strictObject({
+  ...agentFields,
+  name: AgentName,
+  role: AgentRole.default('specialist'),
+  instructions: z.string().default(''),
+  tools: agentFields.tools.default([]),
+  approveTools: agentFields.approveTools.default([]),
+  autoApproveTools: agentFields.autoApproveTools.default([]),
 });
+
+/** An `agents:` entry in a config file: a new agent (needs a description) or an override of a built-in. */
+export const AgentEntrySchema = z.strictObject(agentFields).partial().extend({ name: AgentName.optional() });
 export type AgentSpecInput = z.input<typeof AgentSpecSchema>;
 export type AgentSpec = z.output<typeof AgentSpecSchema>;
 
@@ -71,7 +85,7 @@ export const ConfigSchema = z.strictObject({
     })
     .prefault({}),
   providers: z.record(z.string(), ProviderSchema).default({}),
-  agents: z.record(z.string(), AgentSpecSchema.omit({ name: true }).extend({ name: AgentName.optional() })).default({}),
+  agents: z.record(AgentName, AgentEntrySchema).default({}),
   store: z
     .discriminatedUnion('type', [
       z.strictObject({ type: z.literal('sqlite'), path: z.string().min(1).default('.switchboard/switchboard.db') }),
