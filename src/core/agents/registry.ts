@@ -13,12 +13,18 @@ export class AgentRegistry {
     this.#agents = new Map(agents.map((a) => [a.name, a]));
   }
 
+  /**
+   * Merges the built-ins with the config's agents and checks the result. Every problem found is
+   * reported at once, each with its path in the config (`agents.helper.tools.1`), so a loader that
+   * knows the file can point at the line.
+   */
   static fromConfig(config: Config, knownTools: ReadonlySet<string>): AgentRegistry {
+    const problems: { path: string; message: string }[] = [];
     const merged: Record<string, unknown> = {};
     if (config.builtinAgents) for (const [name, spec] of Object.entries(builtinAgents)) merged[name] = { ...spec, name };
     for (const [name, spec] of Object.entries(config.agents)) {
       if (spec.name !== undefined && spec.name !== name) {
-        throw new ConfigError(`agents.${name}.name: "${spec.name}" differs from its key "${name}"; drop the name field or make them equal`);
+        problems.push({ path: `agents.${name}.name`, message: `"${spec.name}" differs from its key "${name}"; drop the name field or make them equal` });
       }
       const base = (merged[name] as object | undefined) ?? {};
       merged[name] = { ...base, ...stripUndefined(spec), name };
@@ -27,17 +33,15 @@ export class AgentRegistry {
     for (const [name, raw] of Object.entries(merged)) {
       const parsed = AgentSpecSchema.safeParse(raw);
       if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new ConfigError(`agents.${name}.${issue.path.join('.')}: ${issue.message}`, {
-          issues: [{ path: `agents.${name}.${issue.path.join('.')}`, message: issue.message }],
-        });
+        for (const issue of parsed.error.issues) problems.push({ path: ['agents', name, ...issue.path.map(String)].join('.'), message: issue.message });
+        continue;
       }
       const spec = parsed.data;
-      for (const tool of spec.tools) {
+      spec.tools.forEach((tool, i) => {
         if (!knownTools.has(tool)) {
-          throw new ConfigError(`agents.${name}.tools: unknown tool "${tool}". Known tools: ${[...knownTools].sort().join(', ')}`);
+          problems.push({ path: `agents.${name}.tools.${i}`, message: `unknown tool "${tool}". Known tools: ${[...knownTools].sort().join(', ')}` });
         }
-      }
+      });
       agents.push({
         ...spec,
         model: spec.model ?? config.defaults.model,
@@ -47,10 +51,25 @@ export class AgentRegistry {
       });
     }
     const proxies = agents.filter((a) => a.role === 'proxy');
-    if (proxies.length !== 1) {
-      throw new ConfigError(
-        `agents: exactly one agent must have role "proxy" (found ${proxies.length}${proxies.length ? ': ' + proxies.map((p) => p.name).join(', ') : ''})`,
-      );
+    if (problems.length === 0 && proxies.length === 0) {
+      problems.push({
+        path: config.builtinAgents ? 'agents' : 'builtinAgents',
+        message: config.builtinAgents
+          ? 'no agent has role "proxy": exactly one must talk with the user'
+          : 'is false, so the built-in proxy is left out: give exactly one of your agents role: proxy',
+      });
+    } else if (proxies.length > 1) {
+      const names = proxies.map((p) => p.name).join(', ');
+      // Point at the proxies the config declares (a built-in proxy has no line of its own).
+      const declared = proxies.filter((p) => config.agents[p.name]?.role === 'proxy');
+      for (const p of declared.length ? declared : proxies) {
+        problems.push({ path: `agents.${p.name}.role`, message: `exactly one agent may have role "proxy" (found ${proxies.length}: ${names})` });
+      }
+    }
+    if (problems.length > 0) {
+      const message =
+        problems.length === 1 ? `${problems[0]!.path}: ${problems[0]!.message}` : `Invalid agents:\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`;
+      throw new ConfigError(message, { issues: problems });
     }
     return new AgentRegistry(agents);
   }

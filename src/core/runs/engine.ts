@@ -207,12 +207,13 @@ export class RunEngine {
     const now = clock();
     try {
       if (now - this.#lastRenew > this.#leaseMs / 3) {
+        // Every few seconds, not every tick: these cost a query per run or per orphan.
         this.#lastRenew = now;
         await store.renewLeases(this.owner, now + this.#leaseMs);
+        await this.#executor.checkRemoteCancels();
         await this.resumeOrphans();
       }
       this.#executor.checkStalls(now, this.#deps.config.limits.stallTimeoutMs, (id) => new StallSignal(id));
-      await this.#executor.checkRemoteCancels();
       // Queued runs held up by another process's run on the same thread.
       for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
       // Runs another process finished for our waiters.
