@@ -8,5 +8,6 @@ export default defineConfig({
     // Crash and CLI tests spawn real processes; two cores is all CI has.
     pool: 'forks',
     maxWorkers: 2,
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });
