@@ -60,9 +60,9 @@ export function cliPrincipal(env: NodeJS.ProcessEnv = process.env): Principal {
   return { surface: 'cli', userId: user };
 }
 
-export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env, tools: Iterable<string> = []): Config {
   const file = findConfigFile({ path, env });
-  return file ? loadConfigFile(file, env) : parseConfig({});
+  return file ? loadConfigFile(file, env, { tools }) : parseConfig({});
 }
 
 /**
@@ -71,7 +71,11 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
  */
 export async function openSwitchboard(opts: { config?: string; needsModel?: boolean } & Partial<SwitchboardOptions>): Promise<Switchboard> {
   const env = opts.env ?? process.env;
-  const config = loadConfig(opts.config, env);
+  const config = loadConfig(
+    opts.config,
+    env,
+    (opts.tools ?? []).map((t) => t.name),
+  );
   if (opts.needsModel !== false && !opts.model) {
     const problem = checkProviders(config, env);
     if (problem) throw new CliError(problem, 2);

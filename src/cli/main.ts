@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   chat: { summary: 'talk with the proxy in the terminal (or pipe lines in)', load: () => import('./commands/chat.js') },
   run: { summary: 'send one message and print the final reply', load: () => import('./commands/run.js') },
   agents: { summary: 'list the agents, their roles, tools and models', load: () => import('./commands/agents.js') },
+  doctor: { summary: 'check config, model providers, store and workspace (no model call)', load: () => import('./commands/doctor.js') },
 };
 
 export function usage(): string {
