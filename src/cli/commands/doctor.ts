@@ -1,7 +1,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { findConfigFile } from '../../core/agents/load.js';
-import { describeModelSetup } from '../../core/model/openai-client.js';
+import { describeModelSetup } from '../../core/model/providers.js';
 import { loadConfig, parse } from '../common.js';
 
 const HELP = `Usage: switchboard doctor [--config FILE]

@@ -1,5 +1,5 @@
 import type { Config } from '../agents/spec.js';
-import { checkProvider } from './openai-client.js';
+import { checkProvider } from './providers.js';
 
 /**
  * Checks, without a request, every provider the config's agents use (the default one and any an

@@ -1,0 +1,89 @@
+/** What went wrong with a model call, whether retrying can help, and how long to wait. */
+import type * as OpenAISdk from 'openai';
+
+export type Sdk = typeof OpenAISdk;
+
+/** The stream went silent for longer than the timeout. */
+export class StreamIdleTimeout extends Error {}
+
+export interface Failure {
+  kind: 'http' | 'connection' | 'timeout' | 'stream' | 'unexpected';
+  retryable: boolean;
+  status?: number;
+  message: string;
+  retryAfterMs?: number;
+}
+
+export function retryAfterMs(headers: Headers | undefined): number | undefined {
+  const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const raw = headers?.get('retry-after');
+  if (!raw) return undefined;
+  const seconds = Number.parseFloat(raw);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(raw);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+export const RETRY_STATUS = (s: number): boolean => s === 408 || s === 409 || s === 429 || s >= 500;
+
+function serverMessage(err: unknown): string {
+  const body = (err as { error?: unknown }).error;
+  const fromBody = body && typeof body === 'object' ? (body as { message?: unknown }).message : undefined;
+  if (typeof fromBody === 'string' && fromBody) return fromBody;
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/^\d{3}\s+/, '');
+}
+
+function causeText(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause;
+  const inner = cause instanceof Error ? (cause as { cause?: unknown }).cause : undefined;
+  const deepest = inner instanceof Error ? inner : cause instanceof Error ? cause : err;
+  const code = (deepest as { code?: unknown }).code;
+  const msg = deepest instanceof Error ? deepest.message : String(deepest);
+  return typeof code === 'string' && !msg.includes(code) ? `${msg} (${code})` : msg;
+}
+
+export function classify(sdk: Sdk, err: unknown): Failure {
+  if (err instanceof StreamIdleTimeout) return { kind: 'timeout', retryable: true, message: err.message };
+  if (err instanceof sdk.APIConnectionTimeoutError) return { kind: 'timeout', retryable: true, message: 'request timed out' };
+  if (err instanceof sdk.APIConnectionError) return { kind: 'connection', retryable: true, message: causeText(err) };
+  if (err instanceof sdk.APIError) {
+    if (typeof err.status !== 'number') return { kind: 'stream', retryable: true, message: serverMessage(err) };
+    const hint = err.headers?.get('x-should-retry');
+    const retryable = hint === 'true' ? true : hint === 'false' ? false : RETRY_STATUS(err.status);
+    const wait = retryAfterMs(err.headers);
+    return { kind: 'http', retryable, status: err.status, message: serverMessage(err), ...(wait !== undefined ? { retryAfterMs: wait } : {}) };
+  }
+  // undici reports a connection dropped mid-body as `TypeError: terminated`.
+  if (err instanceof TypeError && /terminated|fetch failed|socket|ECONNRESET/i.test(`${err.message} ${causeText(err)}`)) {
+    return { kind: 'connection', retryable: true, message: causeText(err) };
+  }
+  if (err instanceof SyntaxError) return { kind: 'stream', retryable: true, message: `unreadable stream data (${err.message})` };
+  return { kind: 'unexpected', retryable: false, message: err instanceof Error ? err.message : String(err) };
+}
+
+export function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+/** True for what `chat`/`generateImage` throw when their signal is aborted. */
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || err.name === 'APIUserAbortError');
+}
+
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortError(signal!));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+

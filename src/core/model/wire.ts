@@ -1,0 +1,123 @@
+/** Our chat messages and tool schemas in the OpenAI wire format, and a streamed turn assembled back. */
+import type {
+  ChatCompletionChunk,
+  ChatCompletionContentPart,
+  ChatCompletionCreateParamsStreaming,
+  ChatCompletionMessageParam,
+} from 'openai/resources/chat/completions';
+import type { ChatMessage, ChatRequest, ChatResult, ToolCall, Usage } from './types.js';
+
+/** OpenAI accepts `name` only as [a-zA-Z0-9_-]{1,64}. */
+const wireName = (name: string): string => name.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64);
+
+export function toWireMessage(m: ChatMessage): ChatCompletionMessageParam {
+  switch (m.role) {
+    case 'system':
+      return { role: 'system', content: m.content };
+    case 'user': {
+      const named = m.name ? { name: wireName(m.name) } : {};
+      if (!m.images?.length) return { role: 'user', content: m.content, ...named };
+      const parts: ChatCompletionContentPart[] = m.content ? [{ type: 'text', text: m.content }] : [];
+      for (const url of m.images) parts.push({ type: 'image_url', image_url: { url } });
+      return { role: 'user', content: parts, ...named };
+    }
+    case 'assistant': {
+      const calls = m.toolCalls ?? [];
+      if (calls.length === 0) return { role: 'assistant', content: m.content ?? '' };
+      return {
+        role: 'assistant',
+        content: m.content,
+        tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+      };
+    }
+    case 'tool':
+      return { role: 'tool', tool_call_id: m.toolCallId, content: m.content };
+  }
+}
+
+export function toChatParams(request: ChatRequest): ChatCompletionCreateParamsStreaming {
+  const params: ChatCompletionCreateParamsStreaming = {
+    model: request.model,
+    messages: request.messages.map(toWireMessage),
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  if (request.tools?.length) {
+    params.tools = request.tools.map((t) => ({
+      type: 'function',
+      function: { name: t.name, description: t.description, parameters: t.parameters },
+    }));
+  }
+  if (request.temperature !== undefined) params.temperature = request.temperature;
+  if (request.responseSchema) {
+    params.response_format = {
+      type: 'json_schema',
+      json_schema: { name: request.responseSchema.name, schema: request.responseSchema.schema, strict: false },
+    };
+  }
+  return params;
+}
+
+/** Collects a streamed assistant turn: text, parallel tool calls by index, usage, finish reason. */
+export class TurnAccumulator {
+  private text = '';
+  private sawText = false;
+  private readonly calls = new Map<number, ToolCall>();
+  private usage: Usage = { promptTokens: 0, completionTokens: 0 };
+  private finishReason: string | null = null;
+  private model: string | undefined;
+
+  /** Returns the new text in this chunk ('' if none). */
+  add(chunk: ChatCompletionChunk): string {
+    if (chunk.model && !this.model) this.model = chunk.model;
+    if (chunk.usage) {
+      this.usage = { promptTokens: chunk.usage.prompt_tokens ?? 0, completionTokens: chunk.usage.completion_tokens ?? 0 };
+    }
+    let piece = '';
+    for (const choice of chunk.choices ?? []) {
+      if ((choice.index ?? 0) !== 0) continue;
+      const delta = choice.delta;
+      if (typeof delta?.content === 'string' && delta.content) {
+        this.text += delta.content;
+        this.sawText = true;
+        piece += delta.content;
+      }
+      for (const tc of delta?.tool_calls ?? []) this.addToolDelta(tc);
+      if (choice.finish_reason) this.finishReason = choice.finish_reason;
+    }
+    return piece;
+  }
+
+  private addToolDelta(tc: ChatCompletionChunk.Choice.Delta.ToolCall): void {
+    // Some compatible servers leave out `index`; match by id, else start a new call.
+    let index = tc.index;
+    if (typeof index !== 'number') {
+      const byId = tc.id ? [...this.calls].find(([, c]) => c.id === tc.id)?.[0] : undefined;
+      index = byId ?? (tc.id || this.calls.size === 0 ? this.calls.size : this.calls.size - 1);
+    }
+    let call = this.calls.get(index);
+    if (!call) {
+      call = { id: '', name: '', arguments: '' };
+      this.calls.set(index, call);
+    }
+    if (tc.id) call.id = tc.id;
+    const name = tc.function?.name;
+    // Some servers repeat the whole name in every delta; OpenAI sends it once.
+    if (name && name !== call.name) call.name += name;
+    if (tc.function?.arguments) call.arguments += tc.function.arguments;
+  }
+
+  result(requestedModel: string): Omit<ChatResult, 'latencyMs'> {
+    const toolCalls = [...this.calls.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([index, c]) => ({ ...c, id: c.id || `call_${index}` }));
+    return {
+      content: this.sawText ? this.text : null,
+      toolCalls,
+      usage: this.usage,
+      finishReason: this.finishReason,
+      model: this.model ?? requestedModel,
+    };
+  }
+}
+
