@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { findConfigFile, loadConfigFile, parseConfig } from '../core/agents/load.js';
 import type { Config } from '../core/agents/spec.js';
 import { SwitchboardError } from '../core/errors.js';
+import { createLogger, type LogLevel } from '../core/logger.js';
 import { checkProviders } from '../core/model/setup.js';
 import { createSwitchboard, type Switchboard, type SwitchboardOptions } from '../core/switchboard.js';
 import type { Principal } from '../core/store/types.js';
@@ -17,6 +18,9 @@ export class CliError extends Error {
   }
 }
 
+/** Engine errors that mean "fix the command or the configuration" (exit 2), not "it failed" (exit 1). */
+const USAGE_ERRORS = new Set(['config_invalid', 'model_not_configured', 'invalid_input', 'unknown_agent']);
+
 /** Prints an error as a person should read it and returns the exit code. */
 export function printError(err: unknown): number {
   if (err instanceof CliError) {
@@ -25,7 +29,7 @@ export function printError(err: unknown): number {
   }
   if (err instanceof SwitchboardError) {
     process.stderr.write(`switchboard: ${err.message}\n`);
-    return err.code === 'config_invalid' || err.code === 'model_not_configured' ? 2 : 1;
+    return USAGE_ERRORS.has(err.code) ? 2 : 1;
   }
   if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`switchboard: ${err.message}\n`);
@@ -69,8 +73,13 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
  * Opens the engine for a command. Refuses up front, with what to set, when no model provider the
  * agents need is configured.
  */
-export async function openSwitchboard(opts: { config?: string; needsModel?: boolean } & Partial<SwitchboardOptions>): Promise<Switchboard> {
+export async function openSwitchboard(
+  opts: { config?: string; needsModel?: boolean; verbose?: boolean } & Partial<SwitchboardOptions>,
+): Promise<Switchboard> {
   const env = opts.env ?? process.env;
+  // stderr is for the person at the terminal: a run's failure is reported once, as one line, by the
+  // command. Engine warnings (a retried model call) show with --verbose or SWITCHBOARD_LOG_LEVEL.
+  const logger = opts.logger ?? createLogger({ level: logLevel(env.SWITCHBOARD_LOG_LEVEL) ?? (opts.verbose ? 'warn' : 'error') });
   const config = loadConfig(
     opts.config,
     env,
@@ -80,7 +89,12 @@ export async function openSwitchboard(opts: { config?: string; needsModel?: bool
     const problem = checkProviders(config, env);
     if (problem) throw new CliError(problem, 2);
   }
-  return createSwitchboard({ ...opts, config, env });
+  return createSwitchboard({ ...opts, config, env, logger });
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+function logLevel(value: string | undefined): LogLevel | undefined {
+  return LOG_LEVELS.find((l) => l === value?.trim().toLowerCase());
 }
 
 /** `cli:NAME` for a named conversation; a fresh name otherwise. */

@@ -13,7 +13,7 @@ export default async function agents(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig(values.config);
-  const registry = AgentRegistry.fromConfig(config, new Set([...builtinToolNames(), 'send_message']));
+  const registry = AgentRegistry.fromConfig(config, new Set([...builtinToolNames(), 'send_message', 'create_plan']));
   const list = registry.list();
   if (values.json) {
     process.stdout.write(JSON.stringify(list, null, 2) + '\n');

@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
-import { cliPrincipal, conversationKey, openSwitchboard, parse } from '../common.js';
+import { SwitchboardError } from '../../core/errors.js';
+import { cliPrincipal, conversationKey, openSwitchboard, parse, printError } from '../common.js';
 import { attachProgress } from '../render.js';
 
 const HELP = `Usage: switchboard chat [--conversation NAME] [--config FILE]
@@ -38,10 +39,21 @@ export default async function chat(argv: string[]): Promise<number> {
       const text = raw.trim();
       if (text === '/exit' || text === '/quit') break;
       if (text) {
-        const run = await sb.wait((await sb.send(conversation.id, { text, from: principal })).id);
+        let queued;
+        try {
+          queued = await sb.send(conversation.id, { text, from: principal });
+        } catch (err) {
+          // A message the engine refuses (too long, say) is reported; the next line still gets its turn.
+          if (!(err instanceof SwitchboardError)) throw err;
+          failures++;
+          printError(err);
+          if (interactive) rl.prompt();
+          continue;
+        }
+        const run = await sb.wait(queued.id);
         if (run.status !== 'completed') {
           failures++;
-          process.stderr.write(`switchboard: ${run.agent} run ${run.status}: ${run.error ?? ''}\n`);
+          process.stderr.write(`switchboard: ${run.agent} run ${run.status}: ${(run.error ?? '').replace(/\s+/g, ' ').trim()}\n`);
         } else if (!streamed.has(run.id)) {
           process.stdout.write(`${run.agent}> ${run.reply ?? ''}\n`);
         }

@@ -16,8 +16,11 @@ export default async function run(argv: string[]): Promise<number> {
   }
   const text = positionals.join(' ').trim();
   if (!text) throw new CliError('Nothing to send. Usage: switchboard run "message" [--conversation NAME]', 2);
-  const sb = await openSwitchboard({ config: values.config });
+  const sb = await openSwitchboard({ config: values.config, verbose: values.verbose });
   try {
+    if (values.agent !== undefined && !sb.agents.has(values.agent)) {
+      throw new CliError(`Unknown agent "${values.agent}". Valid agents: ${sb.agents.names().join(', ')}.`, 2);
+    }
     const principal = cliPrincipal();
     const conversation = await sb.conversation(conversationKey(values.conversation), principal);
     const detach = values.verbose ? attachProgress(sb, conversation.id, { out: process.stderr, streamReply: false }) : () => {};

@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { builtinToolNames } from '../tools/index.js';
+import { AgentRegistry } from './registry.js';
 import { ConfigSchema, type Config, type ConfigInput } from './spec.js';
 
 export const CONFIG_FILE_NAMES = ['switchboard.yaml', 'switchboard.yml', 'switchboard.json'] as const;
@@ -23,28 +25,37 @@ export function findConfigFile(opts: { path?: string; env?: NodeJS.ProcessEnv; c
   return undefined;
 }
 
+/** Options for loading a config file. */
+export interface LoadConfigOptions {
+  /** Names of tools registered in code (`createSwitchboard({ tools })`) that agents may name besides the built-ins. */
+  tools?: Iterable<string>;
+}
+
 /**
  * Loads and validates a config file. Errors name the file, the line, the path inside it and what
  * is wrong, e.g. `switchboard.yaml:7 agents.vision.model: expected string, received number`.
- * `${VAR}` and `${VAR:-fallback}` in strings are replaced from the environment.
+ * `${VAR}` and `${VAR:-fallback}` in strings are replaced from the environment. The agents are
+ * checked as they will be used (merged with the built-ins, exactly one proxy, known tools), so those
+ * mistakes point at their line too.
  */
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadConfigOptions = {}): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(`Cannot read config file ${file}: ${(err as Error).message}`, { file });
   }
-  return parseConfigText(text, file, env);
+  return parseConfigText(text, file, env, opts);
 }
 
-export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadConfigOptions = {}): Config {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const line = e.linePos?.[0]?.line;
-    throw new ConfigError(`${file}${line ? ':' + line : ''}: ${e.message.split('\n')[0]}`, { file });
+    // `linePos` is only filled in with prettyErrors; the offset always is.
+    const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
+    throw new ConfigError(`${file}:${line}: ${e.message.split('\n')[0]}`, { file, issues: [{ path: '(syntax)', message: e.message.split('\n')[0]! }] });
   }
   const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -52,16 +63,54 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   }
   const expanded = expandEnv(raw, env);
   const parsed = ConfigSchema.safeParse(expanded);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((issue) => {
-    const path = issue.path.map(String);
-    const node = doc.getIn(issue.path as (string | number)[], true);
-    const offset = isNode(node) && node.range ? node.range[0] : undefined;
-    const line = offset !== undefined ? lineCounter.linePos(offset).line : undefined;
-    return { path: path.join('.') || '(top level)', message: describeIssue(issue), line };
-  });
-  const lines = issues.map((i) => `  ${file}${i.line ? ':' + i.line : ''} ${i.path}: ${i.message}`);
-  throw new ConfigError(`Invalid config ${file}:\n${lines.join('\n')}`, { file, issues });
+  const fail = (issues: { path: PropertyKey[]; message: string }[]): never => {
+    const located = issues.map((i) => ({ path: i.path.map(String).join('.') || '(top level)', message: i.message, line: lineOf(doc, lineCounter, i.path) }));
+    const lines = located.map((i) => `  ${file}${i.line ? ':' + i.line : ''} ${i.path}: ${i.message}`);
+    throw new ConfigError(`Invalid config ${file}:\n${lines.join('\n')}`, { file, issues: located });
+  };
+  if (!parsed.success) return fail(parsed.error.issues.flatMap(explainIssue));
+  try {
+    AgentRegistry.fromConfig(parsed.data, new Set([...builtinToolNames(), 'send_message', 'create_plan', ...(opts.tools ?? [])]));
+  } catch (err) {
+    if (err instanceof ConfigError && err.issues.length > 0) return fail(err.issues.map((i) => ({ path: i.path.split('.'), message: i.message })));
+    throw err;
+  }
+  return parsed.data;
+}
+
+/**
+ * The line of `path` in the document: the line of its key, or of the deepest part of the path
+ * that exists (a missing field points at the object that lacks it).
+ */
+function lineOf(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): number | undefined {
+  let node: unknown = doc.contents;
+  let line = isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : undefined;
+  for (const segment of path) {
+    let next: unknown;
+    let at: unknown;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(segment));
+      if (!pair) break;
+      at = pair.key;
+      next = pair.value;
+    } else if (isSeq(node)) {
+      next = node.items[Number(segment)];
+      at = next;
+    } else break;
+    if (isNode(at) && at.range) line = lineCounter.linePos(at.range[0]).line;
+    node = next;
+  }
+  return line;
+}
+
+/** One zod issue as people read it; unknown keys become one issue per key, at the key. */
+function explainIssue(issue: z.core.$ZodIssue): { path: PropertyKey[]; message: string }[] {
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: [...issue.path, key], message: 'unknown key' }));
+  if (issue.code === 'invalid_key' && issue.path[0] === 'agents') {
+    const why = issue.issues.map((i) => i.message).join('; ');
+    return [{ path: issue.path, message: `"${String(issue.path.at(-1))}" is not a valid agent name: it ${why}` }];
+  }
+  return [{ path: issue.path, message: describeIssue(issue) }];
 }
 
 /** Validates a config given in code (no file). */
@@ -74,6 +123,7 @@ export function parseConfig(input: ConfigInput | undefined): Config {
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) return `is required (${issue.expected})`;
   return issue.message;
 }
 
