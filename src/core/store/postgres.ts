@@ -1,23 +1,11 @@
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import { NotFoundError } from '../errors.js';
-import type { ToolCall, Usage } from '../model/types.js';
-import type {
-  Conversation,
-  Message,
-  MessageRole,
-  NewMessage,
-  NewRun,
-  Principal,
-  Run,
-  RunStatus,
-  RunStep,
-  RunStepStatus,
-  RunStepType,
-  Store,
-  Thread,
-  UsageTotals,
-} from './types.js';
+import type { Usage } from '../model/types.js';
+import { applyPgMigrations, postgresMigrations, sortPgMigrations, type PgMigration } from './postgres-migrations.js';
+import { ACTIVE_SQL, num, runPatchColumns, toConversation, toJson, toMessage, toRun, toStep, toThread, toTotals } from './rows.js';
+import type { ConversationRow, MessageRow, Num, RunPatch, RunRow, StepRow, ThreadRow, UsageRow } from './rows.js';
+import type { Conversation, Message, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, RunStepType, Store, Thread, UsageTotals } from './types.js';
 
 /**
  * The scale-out Store: PostgreSQL through `pg`, for several replicas sharing one database.
@@ -40,14 +28,7 @@ import type {
  * NUMERIC back as strings: the row mappers turn them into numbers (no global type parser is set).
  */
 
-export interface PgMigration {
-  version: number;
-  name: string;
-  /** DDL/DML run as one simple query; may hold several statements. Unqualified names land in the store's schema. */
-  sql: string;
-  /** Optional code step run after `sql`, in the same transaction (data migrations). */
-  up?: (client: PoolClient) => Promise<void>;
-}
+export { postgresMigrations, sortPgMigrations, type PgMigration } from './postgres-migrations.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:pass@host:5432/db` */
@@ -64,297 +45,12 @@ export interface PostgresStoreOptions {
   extraMigrations?: readonly PgMigration[];
 }
 
-export const postgresMigrations: PgMigration[] = [
-  {
-    version: 1,
-    name: 'core: conversations, threads, messages, runs, run_steps',
-    sql: `
-CREATE TABLE conversations (
-  id            TEXT PRIMARY KEY,
-  key           TEXT NOT NULL UNIQUE,
-  owner         JSONB NOT NULL,
-  owner_surface TEXT NOT NULL,
-  owner_user_id TEXT NOT NULL,
-  title         TEXT,
-  created_at    BIGINT NOT NULL
-);
-CREATE INDEX conversations_owner ON conversations (owner_surface, owner_user_id, created_at);
-CREATE INDEX conversations_created ON conversations (created_at);
-
-CREATE TABLE threads (
-  id              TEXT PRIMARY KEY,
-  conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-  agent           TEXT NOT NULL,
-  created_at      BIGINT NOT NULL,
-  UNIQUE (conversation_id, agent)
-);
-
-CREATE TABLE messages (
-  id           TEXT PRIMARY KEY,
-  thread_id    TEXT NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
-  seq          INTEGER NOT NULL,
-  role         TEXT NOT NULL,
-  author       TEXT NOT NULL,
-  content      TEXT NOT NULL,
-  images       JSONB,
-  tool_calls   JSONB,
-  tool_call_id TEXT,
-  is_error     BOOLEAN NOT NULL DEFAULT FALSE,
-  run_id       TEXT,
-  created_at   BIGINT NOT NULL,
-  UNIQUE (thread_id, seq)
-);
-CREATE INDEX messages_run ON messages (run_id) WHERE run_id IS NOT NULL;
-
-CREATE TABLE runs (
-  id                  TEXT PRIMARY KEY,
-  conversation_id     TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-  thread_id           TEXT NOT NULL REFERENCES threads (id) ON DELETE CASCADE,
-  agent               TEXT NOT NULL,
-  status              TEXT NOT NULL,
-  input               JSONB,
-  requested_by        JSONB,
-  parent_run_id       TEXT,
-  parent_tool_call_id TEXT,
-  depth               INTEGER NOT NULL DEFAULT 0,
-  reply               TEXT,
-  error               TEXT,
-  prompt_tokens       BIGINT NOT NULL DEFAULT 0,
-  completion_tokens   BIGINT NOT NULL DEFAULT 0,
-  cost                DOUBLE PRECISION NOT NULL DEFAULT 0,
-  model_calls         INTEGER NOT NULL DEFAULT 0,
-  lease_owner         TEXT,
-  lease_until         BIGINT,
-  created_at          BIGINT NOT NULL,
-  started_at          BIGINT,
-  ended_at            BIGINT,
-  progress_at         BIGINT NOT NULL
-);
-CREATE INDEX runs_thread_status ON runs (thread_id, status, created_at);
-CREATE INDEX runs_parent ON runs (parent_run_id, parent_tool_call_id);
-CREATE INDEX runs_status_lease ON runs (status, lease_until);
-CREATE INDEX runs_conversation ON runs (conversation_id, created_at);
-CREATE INDEX runs_lease_owner ON runs (lease_owner) WHERE lease_owner IS NOT NULL;
-
-CREATE TABLE run_steps (
-  id                TEXT PRIMARY KEY,
-  run_id            TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-  seq               INTEGER NOT NULL,
-  type              TEXT NOT NULL,
-  status            TEXT NOT NULL,
-  data              JSONB NOT NULL,
-  prompt_tokens     BIGINT,
-  completion_tokens BIGINT,
-  cost              DOUBLE PRECISION NOT NULL DEFAULT 0,
-  created_at        BIGINT NOT NULL,
-  ended_at          BIGINT,
-  UNIQUE (run_id, seq)
-);
-`,
-  },
-];
-
-/** Checks that versions are positive integers and unique; returns them sorted. */
-export function sortPgMigrations(migrations: readonly PgMigration[]): PgMigration[] {
-  const seen = new Map<number, string>();
-  for (const m of migrations) {
-    if (!Number.isInteger(m.version) || m.version < 1) throw new Error(`Migration "${m.name}" has an invalid version ${m.version}.`);
-    const other = seen.get(m.version);
-    if (other !== undefined) throw new Error(`Migrations "${other}" and "${m.name}" share version ${m.version}.`);
-    seen.set(m.version, m.name);
-  }
-  return [...migrations].sort((a, b) => a.version - b.version);
-}
-
-type Num = number | string;
-
-interface ConversationRow {
-  id: string;
-  key: string;
-  owner: Principal;
-  title: string | null;
-  created_at: Num;
-}
-
-interface ThreadRow {
-  id: string;
-  conversation_id: string;
-  agent: string;
-  created_at: Num;
-}
-
-interface MessageRow {
-  id: string;
-  thread_id: string;
-  seq: Num;
-  role: string;
-  author: string;
-  content: string;
-  images: string[] | null;
-  tool_calls: ToolCall[] | null;
-  tool_call_id: string | null;
-  is_error: boolean;
-  run_id: string | null;
-  created_at: Num;
-}
-
-interface RunRow {
-  id: string;
-  conversation_id: string;
-  thread_id: string;
-  agent: string;
-  status: string;
-  input: Run['input'];
-  requested_by: Principal | null;
-  parent_run_id: string | null;
-  parent_tool_call_id: string | null;
-  depth: Num;
-  reply: string | null;
-  error: string | null;
-  prompt_tokens: Num;
-  completion_tokens: Num;
-  cost: Num;
-  model_calls: Num;
-  lease_owner: string | null;
-  lease_until: Num | null;
-  created_at: Num;
-  started_at: Num | null;
-  ended_at: Num | null;
-  progress_at: Num;
-}
-
-interface StepRow {
-  id: string;
-  run_id: string;
-  seq: Num;
-  type: string;
-  status: string;
-  data: Record<string, unknown>;
-  prompt_tokens: Num | null;
-  completion_tokens: Num | null;
-  cost: Num;
-  created_at: Num;
-  ended_at: Num | null;
-}
-
-interface UsageRow {
-  key: string;
-  prompt_tokens: Num | null;
-  completion_tokens: Num | null;
-  cost: Num | null;
-  model_calls: Num | null;
-}
-
-const ACTIVE_SQL = "('in_progress', 'requires_action')";
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-/** First key of the two-int advisory lock taken while migrating; the second is the schema's hash. */
-const MIGRATION_LOCK = 0x5bd0;
-
-/** Maps `updateRun` patch keys to columns; also the whitelist of what a patch may change. */
-const RUN_PATCH_COLUMNS = {
-  status: 'status',
-  reply: 'reply',
-  error: 'error',
-  startedAt: 'started_at',
-  endedAt: 'ended_at',
-  progressAt: 'progress_at',
-  leaseOwner: 'lease_owner',
-  leaseUntil: 'lease_until',
-} as const;
-type RunPatch = Parameters<Store['updateRun']>[1];
 
 const MESSAGE_COLUMNS = 'id, thread_id, seq, role, author, content, images, tool_calls, tool_call_id, is_error, run_id, created_at';
 
-function num(v: Num): number {
-  return typeof v === 'number' ? v : Number(v);
-}
-
-function numOrNull(v: Num | null): number | null {
-  return v === null ? null : num(v);
-}
-
-/** JSONB parameter: pg would turn a JS array into a PostgreSQL array, so JSON goes as text. */
-function json(value: unknown): string | null {
-  return value === undefined || value === null ? null : JSON.stringify(value);
-}
-
 function isForeignKeyError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
-}
-
-function toConversation(r: ConversationRow): Conversation {
-  return { id: r.id, key: r.key, owner: r.owner, title: r.title, createdAt: num(r.created_at) };
-}
-
-function toThread(r: ThreadRow): Thread {
-  return { id: r.id, conversationId: r.conversation_id, agent: r.agent, createdAt: num(r.created_at) };
-}
-
-function toMessage(r: MessageRow): Message {
-  const m: Message = {
-    id: r.id,
-    threadId: r.thread_id,
-    seq: num(r.seq),
-    role: r.role as MessageRole,
-    author: r.author,
-    content: r.content,
-    runId: r.run_id,
-    createdAt: num(r.created_at),
-  };
-  if (r.images !== null) m.images = r.images;
-  if (r.tool_calls !== null) m.toolCalls = r.tool_calls;
-  if (r.tool_call_id !== null) m.toolCallId = r.tool_call_id;
-  if (r.is_error) m.isError = true;
-  return m;
-}
-
-function toRun(r: RunRow): Run {
-  return {
-    id: r.id,
-    conversationId: r.conversation_id,
-    threadId: r.thread_id,
-    agent: r.agent,
-    status: r.status as RunStatus,
-    input: r.input,
-    requestedBy: r.requested_by,
-    parentRunId: r.parent_run_id,
-    parentToolCallId: r.parent_tool_call_id,
-    depth: num(r.depth),
-    reply: r.reply,
-    error: r.error,
-    usage: { promptTokens: num(r.prompt_tokens), completionTokens: num(r.completion_tokens), cost: num(r.cost), modelCalls: num(r.model_calls) },
-    leaseOwner: r.lease_owner,
-    leaseUntil: numOrNull(r.lease_until),
-    createdAt: num(r.created_at),
-    startedAt: numOrNull(r.started_at),
-    endedAt: numOrNull(r.ended_at),
-    progressAt: num(r.progress_at),
-  };
-}
-
-function toStep(r: StepRow): RunStep {
-  return {
-    id: r.id,
-    runId: r.run_id,
-    seq: num(r.seq),
-    type: r.type as RunStepType,
-    status: r.status as RunStepStatus,
-    data: r.data,
-    usage: r.prompt_tokens === null ? null : { promptTokens: num(r.prompt_tokens), completionTokens: numOrNull(r.completion_tokens) ?? 0 },
-    cost: num(r.cost),
-    createdAt: num(r.created_at),
-    endedAt: numOrNull(r.ended_at),
-  };
-}
-
-function toTotals(r: UsageRow): UsageTotals {
-  return {
-    key: r.key,
-    promptTokens: numOrNull(r.prompt_tokens) ?? 0,
-    completionTokens: numOrNull(r.completion_tokens) ?? 0,
-    cost: numOrNull(r.cost) ?? 0,
-    modelCalls: numOrNull(r.model_calls) ?? 0,
-  };
 }
 
 /** Something that runs a query: the pool, or a client inside a transaction. */
@@ -438,7 +134,7 @@ export class PostgresStore implements Store {
     messages.forEach((m, i) => {
       const p = params.length;
       values.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}, $${p + 6}, $${p + 7}::jsonb, $${p + 8}::jsonb, $${p + 9}, $${p + 10}, $${p + 11}, $${p + 12})`);
-      params.push(m.id, threadId, base + i + 1, m.role, m.author, m.content, json(m.images), json(m.toolCalls), m.toolCallId ?? null, m.isError === true, m.runId ?? null, now);
+      params.push(m.id, threadId, base + i + 1, m.role, m.author, m.content, toJson(m.images), toJson(m.toolCalls), m.toolCallId ?? null, m.isError === true, m.runId ?? null, now);
     });
     const rows = await this.all<MessageRow>(client, `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES ${values.join(', ')} RETURNING *`, params);
     return rows.map(toMessage).sort((a, b) => a.seq - b.seq);
@@ -479,35 +175,7 @@ export class PostgresStore implements Store {
       byVersion.set(m.version, m);
     }
     const sorted = sortPgMigrations([...byVersion.values()]);
-    return this.transaction(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MIGRATION_LOCK, this.schema]);
-      // CREATE SCHEMA checks the CREATE privilege on the database even with IF NOT EXISTS: look first.
-      const exists = await this.one(client, 'SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schema]);
-      if (!exists) await client.query(`CREATE SCHEMA "${this.schema}"`);
-      await client.query("SELECT set_config('search_path', $1, true)", [`"${this.schema}"`]);
-      await client.query(`CREATE TABLE IF NOT EXISTS switchboard_migrations (
-        version    INTEGER PRIMARY KEY,
-        name       TEXT NOT NULL,
-        applied_at BIGINT NOT NULL
-      )`);
-      const done = new Map(
-        (await this.all<{ version: number; name: string }>(client, 'SELECT version, name FROM switchboard_migrations', [])).map((r) => [r.version, r.name]),
-      );
-      const applied: number[] = [];
-      for (const m of sorted) {
-        const recorded = done.get(m.version);
-        if (recorded !== undefined) {
-          // Two modules picked the same version: one of them would silently never run.
-          if (recorded !== m.name) throw new Error(`Migration ${m.version} "${m.name}" clashes with the applied migration "${recorded}".`);
-          continue;
-        }
-        if (m.sql.trim()) await client.query(m.sql);
-        await m.up?.(client);
-        await client.query('INSERT INTO switchboard_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, this.clock()]);
-        applied.push(m.version);
-      }
-      return applied;
-    });
+    return this.transaction((client) => applyPgMigrations(client, this.schema, sorted, this.clock));
   }
 
   /** Versions recorded in `switchboard_migrations`, ascending. */
@@ -632,7 +300,7 @@ export class PostgresStore implements Store {
         this.pool,
         `INSERT INTO runs (id, conversation_id, thread_id, agent, status, input, requested_by, parent_run_id, parent_tool_call_id, depth, created_at, progress_at)
          VALUES ($1, $2, $3, $4, 'queued', $5::jsonb, $6::jsonb, $7, $8, $9, $10, $10) RETURNING *`,
-        [run.id, run.conversationId, run.threadId, run.agent, json(run.input), json(run.requestedBy), run.parentRunId ?? null, run.parentToolCallId ?? null, run.depth ?? 0, now],
+        [run.id, run.conversationId, run.threadId, run.agent, toJson(run.input), toJson(run.requestedBy), run.parentRunId ?? null, run.parentToolCallId ?? null, run.depth ?? 0, now],
       );
       return toRun(row!);
     } catch (err) {
@@ -737,17 +405,10 @@ export class PostgresStore implements Store {
   }
 
   async updateRun(id: string, patch: RunPatch): Promise<Run> {
-    const sets: string[] = [];
-    const params: unknown[] = [id];
-    for (const [key, column] of Object.entries(RUN_PATCH_COLUMNS) as [keyof RunPatch, string][]) {
-      const value = patch[key];
-      if (value === undefined) continue;
-      params.push(value);
-      sets.push(`${column} = $${params.length}`);
-    }
+    const sets = runPatchColumns(patch);
     const row = sets.length
-      ? await this.one<RunRow>(this.pool, `UPDATE runs SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, params)
-      : await this.one<RunRow>(this.pool, 'SELECT * FROM runs WHERE id = $1', params);
+      ? await this.one<RunRow>(this.pool, `UPDATE runs SET ${sets.map((s, i) => `${s.column} = $${i + 2}`).join(', ')} WHERE id = $1 RETURNING *`, [id, ...sets.map((s) => s.value)])
+      : await this.one<RunRow>(this.pool, 'SELECT * FROM runs WHERE id = $1', [id]);
     if (!row) throw new NotFoundError('run', id);
     return toRun(row);
   }

@@ -2,24 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { NotFoundError } from '../errors.js';
-import type { ToolCall, Usage } from '../model/types.js';
+import type { Usage } from '../model/types.js';
 import { applyMigrations, appliedMigrations, sortMigrations, sqliteMigrations, type SqliteMigration } from './migrations.js';
-import type {
-  Conversation,
-  Message,
-  MessageRole,
-  NewMessage,
-  NewRun,
-  Principal,
-  Run,
-  RunStatus,
-  RunStep,
-  RunStepStatus,
-  RunStepType,
-  Store,
-  Thread,
-  UsageTotals,
-} from './types.js';
+import { ACTIVE_SQL, runPatchColumns, toConversation, toJson, toMessage, toRun, toStep, toThread, toTotals } from './rows.js';
+import type { ConversationRow, MessageRow, RunPatch, RunRow, StepRow, ThreadRow, UsageRow } from './rows.js';
+import type { Conversation, Message, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, Store, Thread, UsageTotals } from './types.js';
 
 /**
  * The embedded Store: one SQLite file (WAL) through better-sqlite3.
@@ -47,98 +34,6 @@ export interface SqliteStoreOptions {
 
 type Row = Record<string, unknown>;
 type Stmt = Database.Statement<unknown[], Row>;
-
-interface ConversationRow {
-  id: string;
-  key: string;
-  owner: string;
-  title: string | null;
-  created_at: number;
-}
-
-interface ThreadRow {
-  id: string;
-  conversation_id: string;
-  agent: string;
-  created_at: number;
-}
-
-interface MessageRow {
-  id: string;
-  thread_id: string;
-  seq: number;
-  role: string;
-  author: string;
-  content: string;
-  images: string | null;
-  tool_calls: string | null;
-  tool_call_id: string | null;
-  is_error: number;
-  run_id: string | null;
-  created_at: number;
-}
-
-interface RunRow {
-  id: string;
-  conversation_id: string;
-  thread_id: string;
-  agent: string;
-  status: string;
-  input: string | null;
-  requested_by: string | null;
-  parent_run_id: string | null;
-  parent_tool_call_id: string | null;
-  depth: number;
-  reply: string | null;
-  error: string | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost: number;
-  model_calls: number;
-  lease_owner: string | null;
-  lease_until: number | null;
-  created_at: number;
-  started_at: number | null;
-  ended_at: number | null;
-  progress_at: number;
-}
-
-interface StepRow {
-  id: string;
-  run_id: string;
-  seq: number;
-  type: string;
-  status: string;
-  data: string;
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-  cost: number;
-  created_at: number;
-  ended_at: number | null;
-}
-
-interface UsageRow {
-  key: string;
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-  cost: number | null;
-  model_calls: number | null;
-}
-
-const ACTIVE_SQL = "('in_progress', 'requires_action')";
-
-/** Maps `updateRun` patch keys to columns; also the whitelist of what a patch may change. */
-const RUN_PATCH_COLUMNS = {
-  status: 'status',
-  reply: 'reply',
-  error: 'error',
-  startedAt: 'started_at',
-  endedAt: 'ended_at',
-  progressAt: 'progress_at',
-  leaseOwner: 'lease_owner',
-  leaseUntil: 'lease_until',
-} as const;
-type RunPatch = Parameters<Store['updateRun']>[1];
 
 const SQL = {
   insertConversation: `INSERT INTO conversations (id, key, owner, owner_surface, owner_user_id, title, created_at)
@@ -195,91 +90,14 @@ const SQL = {
 
 type Statements = { -readonly [K in keyof typeof SQL]: Stmt };
 
-function json(value: unknown): string | null {
-  return value === undefined || value === null ? null : JSON.stringify(value);
-}
-
-function parse<T>(text: string | null): T | null {
-  return text === null ? null : (JSON.parse(text) as T);
-}
-
 function isForeignKeyError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
 }
 
-function toConversation(r: ConversationRow): Conversation {
-  return { id: r.id, key: r.key, owner: JSON.parse(r.owner) as Principal, title: r.title, createdAt: r.created_at };
-}
-
-function toThread(r: ThreadRow): Thread {
-  return { id: r.id, conversationId: r.conversation_id, agent: r.agent, createdAt: r.created_at };
-}
-
-function toMessage(r: MessageRow): Message {
-  const m: Message = {
-    id: r.id,
-    threadId: r.thread_id,
-    seq: r.seq,
-    role: r.role as MessageRole,
-    author: r.author,
-    content: r.content,
-    runId: r.run_id,
-    createdAt: r.created_at,
-  };
-  if (r.images !== null) m.images = JSON.parse(r.images) as string[];
-  if (r.tool_calls !== null) m.toolCalls = JSON.parse(r.tool_calls) as ToolCall[];
-  if (r.tool_call_id !== null) m.toolCallId = r.tool_call_id;
-  if (r.is_error) m.isError = true;
-  return m;
-}
-
-function toRun(r: RunRow): Run {
-  return {
-    id: r.id,
-    conversationId: r.conversation_id,
-    threadId: r.thread_id,
-    agent: r.agent,
-    status: r.status as RunStatus,
-    input: parse<Run['input']>(r.input),
-    requestedBy: parse<Principal>(r.requested_by),
-    parentRunId: r.parent_run_id,
-    parentToolCallId: r.parent_tool_call_id,
-    depth: r.depth,
-    reply: r.reply,
-    error: r.error,
-    usage: { promptTokens: r.prompt_tokens, completionTokens: r.completion_tokens, cost: r.cost, modelCalls: r.model_calls },
-    leaseOwner: r.lease_owner,
-    leaseUntil: r.lease_until,
-    createdAt: r.created_at,
-    startedAt: r.started_at,
-    endedAt: r.ended_at,
-    progressAt: r.progress_at,
-  };
-}
-
-function toStep(r: StepRow): RunStep {
-  return {
-    id: r.id,
-    runId: r.run_id,
-    seq: r.seq,
-    type: r.type as RunStepType,
-    status: r.status as RunStepStatus,
-    data: JSON.parse(r.data) as Record<string, unknown>,
-    usage: r.prompt_tokens === null ? null : { promptTokens: r.prompt_tokens, completionTokens: r.completion_tokens ?? 0 },
-    cost: r.cost,
-    createdAt: r.created_at,
-    endedAt: r.ended_at,
-  };
-}
-
-function toTotals(r: UsageRow): UsageTotals {
-  return {
-    key: r.key,
-    promptTokens: r.prompt_tokens ?? 0,
-    completionTokens: r.completion_tokens ?? 0,
-    cost: r.cost ?? 0,
-    modelCalls: r.model_calls ?? 0,
-  };
+/** `column = ?` conditions for the filter values that are set, in order, and their parameters. */
+function equalities(filters: [column: string, value: unknown][]): { where: string[]; params: unknown[] } {
+  const set = filters.filter(([, value]) => value !== undefined);
+  return { where: set.map(([column]) => `${column} = ?`), params: set.map(([, value]) => value) };
 }
 
 export class SqliteStore implements Store {
@@ -403,8 +221,8 @@ export class SqliteStore implements Store {
         role: m.role,
         author: m.author,
         content: m.content,
-        images: json(m.images),
-        toolCalls: json(m.toolCalls),
+        images: toJson(m.images),
+        toolCalls: toJson(m.toolCalls),
         toolCallId: m.toolCallId ?? null,
         isError: m.isError ? 1 : 0,
         runId: m.runId ?? null,
@@ -487,16 +305,10 @@ export class SqliteStore implements Store {
 
   /** Newest first. */
   async listConversations(filter: { ownerSurface?: string; ownerUserId?: string; limit?: number } = {}): Promise<Conversation[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.ownerSurface !== undefined) {
-      where.push('owner_surface = ?');
-      params.push(filter.ownerSurface);
-    }
-    if (filter.ownerUserId !== undefined) {
-      where.push('owner_user_id = ?');
-      params.push(filter.ownerUserId);
-    }
+    const { where, params } = equalities([
+      ['owner_surface', filter.ownerSurface],
+      ['owner_user_id', filter.ownerUserId],
+    ]);
     const sql = `SELECT * FROM conversations${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
     params.push(filter.limit ?? -1);
     return (this.cached(sql).all(...params) as unknown as ConversationRow[]).map(toConversation);
@@ -549,8 +361,8 @@ export class SqliteStore implements Store {
         conversationId: run.conversationId,
         threadId: run.threadId,
         agent: run.agent,
-        input: json(run.input),
-        requestedBy: json(run.requestedBy),
+        input: toJson(run.input),
+        requestedBy: toJson(run.requestedBy),
         parentRunId: run.parentRunId ?? null,
         parentToolCallId: run.parentToolCallId ?? null,
         depth: run.depth ?? 0,
@@ -573,20 +385,11 @@ export class SqliteStore implements Store {
 
   /** Oldest first (by created_at, then id). */
   async listRuns(filter: { conversationId?: string; threadId?: string; statuses?: RunStatus[]; parentRunId?: string; limit?: number }): Promise<Run[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.conversationId !== undefined) {
-      where.push('conversation_id = ?');
-      params.push(filter.conversationId);
-    }
-    if (filter.threadId !== undefined) {
-      where.push('thread_id = ?');
-      params.push(filter.threadId);
-    }
-    if (filter.parentRunId !== undefined) {
-      where.push('parent_run_id = ?');
-      params.push(filter.parentRunId);
-    }
+    const { where, params } = equalities([
+      ['conversation_id', filter.conversationId],
+      ['thread_id', filter.threadId],
+      ['parent_run_id', filter.parentRunId],
+    ]);
     if (filter.statuses !== undefined) {
       if (filter.statuses.length === 0) return [];
       where.push(`status IN (${filter.statuses.map(() => '?').join(', ')})`);
@@ -633,21 +436,14 @@ export class SqliteStore implements Store {
   }
 
   async updateRun(id: string, patch: RunPatch): Promise<Run> {
-    const sets: string[] = [];
-    const params: unknown[] = [];
-    for (const [key, column] of Object.entries(RUN_PATCH_COLUMNS) as [keyof RunPatch, string][]) {
-      const value = patch[key];
-      if (value === undefined) continue;
-      sets.push(`${column} = ?`);
-      params.push(value);
-    }
+    const sets = runPatchColumns(patch);
     if (sets.length === 0) {
       const run = await this.getRun(id);
       if (!run) throw new NotFoundError('run', id);
       return run;
     }
-    params.push(id);
-    const row = this.cached(`UPDATE runs SET ${sets.join(', ')} WHERE id = ? RETURNING *`).get(...params) as unknown as RunRow | undefined;
+    const sql = `UPDATE runs SET ${sets.map((s) => `${s.column} = ?`).join(', ')} WHERE id = ? RETURNING *`;
+    const row = this.cached(sql).get(...sets.map((s) => s.value), id) as unknown as RunRow | undefined;
     if (!row) throw new NotFoundError('run', id);
     return toRun(row);
   }
