@@ -458,7 +458,12 @@ export class SqliteStore implements Store {
   }
 
   async startToolStep(step: { id: string; runId: string; data: Record<string, unknown> }): Promise<RunStep> {
-    return this.startStepTx(step, this.clock());
+    try {
+      return this.startStepTx(step, this.clock());
+    } catch (err) {
+      if (isForeignKeyError(err)) throw new NotFoundError('run', step.runId);
+      throw err;
+    }
   }
 
   async finishToolStep(stepId: string, status: RunStepStatus, message: NewMessage & { id: string; threadId: string }): Promise<{ step: RunStep; message: Message }> {
