@@ -26,6 +26,12 @@ export type { Store, Conversation, Thread, Message, Run, RunStatus, RunStep, Run
 export { principalId } from './core/store/types.js';
 export { SqliteStore } from './core/store/sqlite.js';
 
+export type { Plan, PlanStep, PlanStatus, StepStatus, PlanApprovalMode, PlanUsage } from './core/plans/types.js';
+export type { Approval, ApprovalKind, ApprovalStatus, Decision, DecideResult } from './core/approvals/types.js';
+export type { PlanStore, PlanRecord, PlanTransition, NewPlan, NewPlanStep, ReplanReason } from './core/store/plan-store.js';
+export { SqlitePlanStore } from './core/store/sqlite-plans.js';
+export { NotAwaitingApprovalError } from './core/approvals/errors.js';
+
 export { createLogger, silentLogger } from './core/logger.js';
 export type { Logger, LogLevel } from './core/logger.js';
 

@@ -28,9 +28,10 @@ export type SwitchboardEvent =
   | (Base & { type: 'run.failed'; error: string })
   | (Base & { type: 'run.cancelled'; reason: string })
   | (Base & { type: 'run.requires_action'; approvalId: string })
-  | (Base & { type: 'approval.requested'; approvalId: string; kind: string; summary: string })
-  | (Base & { type: 'approval.decided'; approvalId: string; approved: boolean; by: string })
-  | (Base & { type: 'plan.updated'; planId: string; status: string; stepId?: string; stepStatus?: string });
+  // Approvals and plans: `runId` is the run that asks (tool calls) or the step's run, '' when there is none yet.
+  | (Base & { type: 'approval.requested'; approvalId: string; kind: string; summary: string; planId?: string; stepId?: string; toolName?: string })
+  | (Base & { type: 'approval.decided'; approvalId: string; approved: boolean; by: string; status?: string; feedback?: string; planId?: string })
+  | (Base & { type: 'plan.updated'; planId: string; status: string; stepId?: string; stepStatus?: string; revision?: number; error?: string });
 
 export type SwitchboardEventType = SwitchboardEvent['type'];
 export type EventListener = (event: SwitchboardEvent) => void;

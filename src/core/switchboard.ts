@@ -2,17 +2,26 @@ import { resolve } from 'node:path';
 import { AgentRegistry } from './agents/registry.js';
 import type { Config, ConfigInput } from './agents/spec.js';
 import { parseConfig } from './agents/load.js';
-import { ForbiddenError, InvalidInputError, NotFoundError, RunFailedError } from './errors.js';
+import { ApprovalService } from './approvals/service.js';
+import { createToolApprovalGate } from './approvals/tool-gate.js';
+import type { Approval, ApprovalStatus, DecideResult, Decision } from './approvals/types.js';
+import { Watch } from './approvals/watch.js';
+import { ForbiddenError, InvalidInputError, NotFoundError, RunFailedError, SwitchboardError } from './errors.js';
 import { EventBus, type EventListener, type SwitchboardEvent } from './events.js';
 import { defaultIds, type IdGenerator } from './ids.js';
 import { createLogger, type Logger } from './logger.js';
 import { createModelClient } from './model/openai-client.js';
 import type { ModelClient } from './model/types.js';
+import { PlanService } from './plans/service.js';
+import { createPlanTool } from './plans/tool.js';
+import type { Plan } from './plans/types.js';
 import type { ToolApprovalGate } from './runs/approval-gate.js';
 import { createSendMessageTool } from './runs/delegation.js';
 import { RunEngine } from './runs/engine.js';
 import type { ToolDefinition } from './runs/tool.js';
 import { openStore } from './store/open.js';
+import { planStoreFor } from './store/open-plans.js';
+import type { PlanStore } from './store/plan-store.js';
 import { principalId, type Conversation, type Message, type Principal, type Run, type RunUsage, type Store, type Thread, type UsageTotals } from './store/types.js';
 import { builtinTools } from './tools/index.js';
 
@@ -31,8 +40,10 @@ export interface SwitchboardOptions {
   tools?: ToolDefinition[];
   /** Base for relative paths in the config (store, workspaces). */
   cwd?: string;
-  /** Decides tool calls that need approval. */
+  /** Decides tool calls that need approval; by default each becomes a persisted Approval a person decides (`decide`). */
   approvals?: ToolApprovalGate;
+  /** Where plans and approvals are kept; by default beside the store, in the same database. */
+  planStore?: PlanStore;
   /** Resume runs a previous process left unfinished (default true). */
   resume?: boolean;
   /** Engine timing, for tests: lease length and polling interval. */
@@ -78,6 +89,27 @@ export interface Switchboard {
   /** Every thread of a conversation with its messages. */
   transcript(conversationId: string): Promise<{ thread: Thread; messages: Message[] }[]>;
   usage(group: 'agent' | 'model' | 'conversation', filter?: { conversationId?: string }): Promise<UsageTotals[]>;
+
+  /** The planner turns the goal into steps; approvals are requested per `approvals.plan`; steps run as decisions arrive. */
+  plan(conversationId: string, goal: string, principal: Principal): Promise<Plan>;
+  /** NotFoundError, or ForbiddenError when `principal` may not see it. */
+  getPlan(planId: string, principal?: Principal): Promise<Plan>;
+  /** Oldest first; with `principal`, the plans that principal may see. */
+  listPlans(filter: { conversationId?: string; principal?: Principal }): Promise<Plan[]>;
+  /** Cancels the plan, its pending approvals and the run of the step in progress. */
+  cancelPlan(planId: string, principal: Principal): Promise<Plan>;
+  /** `settled`: waiting for a person, or ended (default). `done`: ended. */
+  waitForPlan(planId: string, opts?: { until?: 'settled' | 'done'; signal?: AbortSignal }): Promise<Plan>;
+  /** Oldest first; with `principal`, the approvals the policy lets that principal decide. */
+  approvals(filter?: { conversationId?: string; status?: ApprovalStatus; principal?: Principal }): Promise<Approval[]>;
+  getApproval(id: string): Promise<Approval>;
+  /**
+   * Decides an approval. ForbiddenError (with the reason) for a principal the policy does not allow;
+   * NotAwaitingApprovalError when what it decides has moved on; a second decision returns the first with `alreadyDecided`.
+   */
+  decide(approvalId: string, decision: Decision): Promise<DecideResult>;
+  /** The pending approval of a plan step, or null. */
+  approvalForStep(stepId: string): Promise<Approval | null>;
   close(): Promise<void>;
 }
 
@@ -95,7 +127,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
 
   const tools = new Map<string, ToolDefinition>();
   for (const tool of [...builtinTools, ...(options.tools ?? [])]) tools.set(tool.name, tool);
-  const knownTools = new Set([...tools.keys(), 'send_message']);
+  const knownTools = new Set([...tools.keys(), 'send_message', 'create_plan']);
   const agents = AgentRegistry.fromConfig(config, knownTools);
 
   const store = options.store ?? (await openStore(config.store, cwd));
@@ -104,6 +136,17 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     options.model ??
     createModelClient({ providers: config.providers, env, retries: config.limits.modelRetries, timeoutMs: config.limits.modelTimeoutMs, logger });
   const events = new EventBus();
+  const leaseMs = options.engine?.leaseMs ?? 30_000;
+  const watch = new Watch(options.engine?.pollMs ?? 200);
+  const planStore = options.planStore ?? (await planStoreFor(store));
+  await planStore?.init();
+  const approvals = planStore ? new ApprovalService({ plans: planStore, store, events, policy: config.approvals.policy, ids, clock, watch }) : undefined;
+  let planService: PlanService | undefined;
+  const need = <T>(service: T | undefined): T => {
+    if (!service) throw new SwitchboardError('plans_unavailable', 'Plans and approvals need a store that keeps them: pass `planStore` to createSwitchboard.');
+    return service;
+  };
+  tools.set('create_plan', createPlanTool({ plans: () => need(planService), store }));
 
   // send_message needs the engine and the engine needs its tools: the tool reaches it lazily.
   tools.set('send_message', createSendMessageTool({ agents, store, ids, engine: () => runs, maxDepth: config.limits.maxDelegationDepth }));
@@ -118,10 +161,16 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     ids,
     clock,
     workspaceRoot: resolve(cwd, config.workspaceDir),
-    approvals: options.approvals,
+    approvals: options.approvals ?? (approvals ? createToolApprovalGate(approvals) : undefined),
     ...options.engine,
   });
-  if (options.resume !== false) await runs.resumeOrphans();
+  if (planStore && approvals) {
+    planService = new PlanService({ plans: planStore, store, engine: runs, agents, model, events, config, ids, clock, logger, approvals, watch, leaseMs });
+  }
+  if (options.resume !== false) {
+    await runs.resumeOrphans();
+    await planService?.resume();
+  }
 
   const getConversation = async (id: string, principal?: Principal): Promise<Conversation> => {
     const conversation = await store.getConversation(id);
@@ -185,8 +234,19 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
       return Promise.all(threads.map(async (thread) => ({ thread, messages: await store.listMessages(thread.id) })));
     },
     usage: (group, filter) => store.usageBy(group, filter),
+    plan: (conversationId, goal, principal) => need(planService).create(conversationId, goal, principal),
+    getPlan: (planId, principal) => need(planService).get(planId, principal),
+    listPlans: (filter) => need(planService).list(filter),
+    cancelPlan: (planId, principal) => need(planService).cancel(planId, principal),
+    waitForPlan: (planId, opts) => need(planService).wait(planId, opts),
+    approvals: (filter) => need(approvals).list(filter),
+    getApproval: (id) => need(approvals).get(id),
+    decide: (approvalId, decision) => need(approvals).decide(approvalId, decision),
+    approvalForStep: (stepId) => need(planService).approvalForStep(stepId),
     async close() {
+      await planService?.close();
       await runs.close();
+      watch.close();
       await store.close();
     },
   };

@@ -16,8 +16,10 @@ export const builtinAgents: Record<string, Omit<AgentSpecInput, 'name'>> = {
       'own earlier conversation with you, not the user\'s messages. Delegate independent pieces of work',
       'in the same turn so they run in parallel. When the specialists answer, reply to the user with',
       'the result in your own words, keeping file paths and facts exact.',
+      'When a request needs several specialists one after another, or has side effects (files written, code',
+      'run, images made), call create_plan with the goal instead: the user approves each step before it runs.',
     ].join(' '),
-    tools: ['send_message'],
+    tools: ['send_message', 'create_plan'],
   },
   image_agent: {
     role: 'specialist',

@@ -9,10 +9,14 @@ export const AgentName = z
 export const AgentRole = z.enum(['proxy', 'planner', 'specialist']);
 export type AgentRole = z.infer<typeof AgentRole>;
 
+const DESCRIPTION_REQUIRED = 'is required for a new agent: it is how the proxy and MCP hosts decide to use it';
+
 /** An agent's fields as they may appear in a config file: all optional, so a file can override one field of a built-in. */
 const agentFields = {
   role: AgentRole,
-  description: z.string().min(1, 'is required: it is how the proxy and MCP hosts decide to use this agent'),
+  description: z
+    .string({ error: (issue) => (issue.input === undefined ? DESCRIPTION_REQUIRED : undefined) })
+    .min(1, DESCRIPTION_REQUIRED),
   instructions: z.string(),
   /** Model (or, for Azure OpenAI, deployment) name; falls back to `defaults.model`. */
   model: z.string().min(1).optional(),

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { Config } from '../agents/spec.js';
 import type { EventBus } from '../events.js';
@@ -8,6 +7,7 @@ import type { ModelClient } from '../model/types.js';
 import { FINAL_RUN_STATUSES, type NewRun, type Run, type Store } from '../store/types.js';
 import type { ToolApprovalGate } from './approval-gate.js';
 import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal } from './executor.js';
+import { adoptionTime, newLeaseOwner } from './lease-owner.js';
 import { ThreadCache } from './thread-cache.js';
 import type { ToolDefinition } from './tool.js';
 
@@ -38,7 +38,7 @@ export interface EngineDeps {
  */
 export class RunEngine {
   /** Identifies this process's claims on runs. */
-  readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  readonly owner = newLeaseOwner();
   readonly #deps: EngineDeps;
   readonly #executor: RunExecutor;
   readonly #leaseMs: number;
@@ -78,12 +78,17 @@ export class RunEngine {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     await this.#executor.shutdown();
+    // Every loop has stopped: give up the leases so the next process resumes the runs at once.
+    if (!this.#executor.hasActive()) await this.#deps.store.renewLeases(this.owner, 0).catch(() => {});
   }
 
-  /** Queues a run on its thread; it starts as soon as the thread is free. */
-  async enqueue(newRun: NewRun): Promise<Run> {
+  /**
+   * Queues a run on its thread; it starts as soon as the thread is free. `id` lets a caller persist
+   * the run's id before the run exists (plans do), so that a restart never creates it twice.
+   */
+  async enqueue(newRun: NewRun & { id?: string }): Promise<Run> {
     const { store, ids, events, clock } = this.#deps;
-    const run = await store.createRun({ ...newRun, id: ids('run') });
+    const run = await store.createRun({ ...newRun, id: newRun.id ?? ids('run') });
     this.#queued.set(run.id, run.threadId);
     this.start();
     if (events.hasListeners(run.conversationId)) {
@@ -109,6 +114,8 @@ export class RunEngine {
       list.push(resolve);
       this.#waiters.set(runId, list);
       this.start();
+      // Until the first heartbeat decides otherwise, a waiter keeps the process alive (the run may be another process's).
+      this.#timer?.ref();
     });
   }
 
@@ -142,25 +149,26 @@ export class RunEngine {
   }
 
   /**
-   * Picks up work a dead process left behind: runs whose lease expired are resumed from their
-   * last persisted step; queued runs are started. Called at start-up and on the heartbeat.
+   * Picks up work a dead process left behind: active runs (working, or waiting for a person) whose
+   * lease expired, or whose owner was a process on this host that no longer exists, are resumed from
+   * their last persisted step; queued runs are started. Called at start-up and on the heartbeat.
    */
   async resumeOrphans(): Promise<number> {
     const { store, clock } = this.#deps;
     const now = clock();
     let resumed = 0;
     const threads = new Set<string>();
-    for (const run of await store.listOrphanedRuns(now)) {
-      if (run.status === 'queued') {
-        threads.add(run.threadId);
-        continue;
-      }
-      if (this.#executor.isActive(run.id)) continue;
-      if (!(await store.adoptRun(run.id, this.owner, now + this.#leaseMs, now))) continue;
+    for (const run of await store.listOrphanedRuns(now)) if (run.status === 'queued') threads.add(run.threadId);
+    // Oldest first, so a parent is active again before its delegations resume under it.
+    for (const run of await store.listRuns({ statuses: ['in_progress', 'requires_action'] })) {
+      if (this.#executor.isActive(run.id) || this.#closed) continue;
+      const at = adoptionTime(run, now);
+      if (at === null || !(await store.adoptRun(run.id, this.owner, now + this.#leaseMs, at))) continue;
       resumed++;
       this.#deps.logger.info('resuming run', { runId: run.id, agent: run.agent, status: run.status });
       void this.#execute({ ...run, leaseOwner: this.owner }, threads);
     }
+    if (resumed > 0) this.start();
     for (const t of threads) this.kick(t);
     return resumed;
   }

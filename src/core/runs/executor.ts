@@ -97,10 +97,15 @@ export class RunExecutor {
     while (this.#active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   }
 
-  /** Fails runs (not waiting on a person) that made no progress for `timeoutMs`. */
+  /**
+   * Fails runs that made no progress for `timeoutMs`. Waiting on a person is not a stall, neither
+   * for the run that asked nor for the runs that delegated to it.
+   */
   checkStalls(now: number, timeoutMs: number, reason: (runId: string) => unknown): void {
+    const waiting = new Set<ActiveRun>();
+    for (const a of this.#active.values()) if (a.awaiting > 0) for (let p: ActiveRun | undefined = a; p; p = p.parent) waiting.add(p);
     for (const a of this.#active.values()) {
-      if (a.awaiting === 0 && now - a.progressAt > timeoutMs && !a.controller.signal.aborted) {
+      if (!waiting.has(a) && now - a.progressAt > timeoutMs && !a.controller.signal.aborted) {
         a.controller.abort(reason(a.run.id));
       }
     }
@@ -144,8 +149,9 @@ export class RunExecutor {
       if (reason instanceof ShutdownSignal) return null;
       if (reason instanceof CancelSignal) return this.#end(run, 'cancelled', reason.reason, active);
       if (reason instanceof StallSignal) {
-        const secs = Math.round(this.#d.config.limits.stallTimeoutMs / 1000);
-        return this.#end(run, 'failed', `The run made no progress for ${secs} s and was stopped.`, active);
+        const ms = this.#d.config.limits.stallTimeoutMs;
+        const span = ms < 10_000 ? `${ms} ms` : ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
+        return this.#end(run, 'failed', `${run.agent} made no progress for ${span} (no model output, tool result or delegation activity) and was stopped.`, active);
       }
       if (!(err instanceof SwitchboardError)) logger.error('run crashed', { runId: run.id, error: err });
       const message = err instanceof SwitchboardError ? err.message : `Internal error: ${(err as Error)?.message ?? String(err)}`;
@@ -242,13 +248,15 @@ export class RunExecutor {
 
     let result: ToolResult;
     let stepId: string;
+    let interrupted = false;
     if (!parsed.ok) {
       stepId = previous?.id ?? (await store.startToolStep({ id: ids('step'), runId: run.id, data: { toolCallId: call.id, name: call.name } })).id;
       result = { content: parsed.error, isError: true };
-    } else if (previous && !parsed.tool.idempotent) {
+    } else if (previous && !parsed.tool.idempotent && !previous.data.declined) {
       // It started before a crash and may have had effects: tell the model rather than repeat it.
       stepId = previous.id;
       result = { content: INTERRUPTED_RESULT, isError: true };
+      interrupted = true;
     } else {
       if (needsApproval(agent, parsed.tool)) {
         if (approvals) {
@@ -274,12 +282,12 @@ export class RunExecutor {
       stepId = previous?.id ?? (await store.startToolStep({ id: ids('step'), runId: run.id, data: { toolCallId: call.id, name: call.name, arguments: call.arguments } })).id;
       result = await executeTool(parsed.tool, parsed.args, this.#toolContext(active, call));
     }
-    await this.#finishTool(active, stepId, call, result);
+    await this.#finishTool(active, stepId, call, result, interrupted ? 'interrupted' : undefined);
   }
 
-  async #finishTool(active: ActiveRun, stepId: string, call: ToolCall, result: ToolResult): Promise<void> {
+  async #finishTool(active: ActiveRun, stepId: string, call: ToolCall, result: ToolResult, status?: 'interrupted'): Promise<void> {
     const { run, agent } = active;
-    const { message } = await this.#d.store.finishToolStep(stepId, result.isError ? 'failed' : 'completed', {
+    const { message } = await this.#d.store.finishToolStep(stepId, status ?? (result.isError ? 'failed' : 'completed'), {
       id: this.#d.ids('msg'),
       threadId: run.threadId,
       role: 'tool',
