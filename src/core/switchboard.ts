@@ -23,7 +23,7 @@ import { openStore } from './store/open.js';
 import { planStoreFor } from './store/open-plans.js';
 import type { PlanStore } from './store/plan-store.js';
 import { principalId, type Conversation, type Message, type Principal, type Run, type RunUsage, type Store, type Thread, type UsageTotals } from './store/types.js';
-import { builtinTools } from './tools/index.js';
+import { builtinTools, knownToolNames } from './tools/index.js';
 
 export interface SwitchboardOptions {
   /** A validated config, or raw input to validate (see `loadConfigFile` for files). */
@@ -127,8 +127,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
 
   const tools = new Map<string, ToolDefinition>();
   for (const tool of [...builtinTools, ...(options.tools ?? [])]) tools.set(tool.name, tool);
-  const knownTools = new Set([...tools.keys(), 'send_message', 'create_plan']);
-  const agents = AgentRegistry.fromConfig(config, knownTools);
+  const agents = AgentRegistry.fromConfig(config, knownToolNames(tools.keys()));
 
   const store = options.store ?? (await openStore(config.store, cwd));
   await store.init();

@@ -1,6 +1,6 @@
 import { loadConfig, parse } from '../common.js';
 import { AgentRegistry } from '../../core/agents/registry.js';
-import { builtinToolNames } from '../../core/tools/index.js';
+import { knownToolNames } from '../../core/tools/index.js';
 
 const HELP = `Usage: switchboard agents [--config FILE] [--json]
 
@@ -13,7 +13,7 @@ export default async function agents(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig(values.config);
-  const registry = AgentRegistry.fromConfig(config, new Set([...builtinToolNames(), 'send_message', 'create_plan']));
+  const registry = AgentRegistry.fromConfig(config, knownToolNames());
   const list = registry.list();
   if (values.json) {
     process.stdout.write(JSON.stringify(list, null, 2) + '\n');

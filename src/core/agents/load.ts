@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { builtinToolNames } from '../tools/index.js';
+import { knownToolNames } from '../tools/index.js';
 import { AgentRegistry } from './registry.js';
 import { ConfigSchema, type Config, type ConfigInput } from './spec.js';
 
@@ -70,7 +70,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   };
   if (!parsed.success) return fail(parsed.error.issues.flatMap(explainIssue));
   try {
-    AgentRegistry.fromConfig(parsed.data, new Set([...builtinToolNames(), 'send_message', 'create_plan', ...(opts.tools ?? [])]));
+    AgentRegistry.fromConfig(parsed.data, knownToolNames(opts.tools));
   } catch (err) {
     if (err instanceof ConfigError && err.issues.length > 0) return fail(err.issues.map((i) => ({ path: i.path.split('.'), message: i.message })));
     throw err;

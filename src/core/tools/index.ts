@@ -17,3 +17,11 @@ export const builtinTools: ToolDefinition[] = [...codeTools, ...imageTools, ...v
 export function builtinToolNames(): string[] {
   return builtinTools.map((t) => t.name);
 }
+
+/** Tools the engine itself provides to agents (they need the engine, so they are made with it). */
+export const ENGINE_TOOL_NAMES = ['send_message', 'create_plan'] as const;
+
+/** Every tool name an agent may list: built-ins, engine tools, and any registered in code. */
+export function knownToolNames(extra: Iterable<string> = []): Set<string> {
+  return new Set([...builtinToolNames(), ...ENGINE_TOOL_NAMES, ...extra]);
+}
