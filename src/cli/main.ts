@@ -10,6 +10,12 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   run: { summary: 'send one message and print the final reply', load: () => import('./commands/run.js') },
   agents: { summary: 'list the agents, their roles, tools and models', load: () => import('./commands/agents.js') },
   doctor: { summary: 'check config, model providers, store and workspace (no model call)', load: () => import('./commands/doctor.js') },
+  mcp: { summary: 'serve the agents as MCP tools on stdin/stdout (for Claude, IDEs, any MCP host)', load: () => import('./commands/mcp.js') },
+  serve: { summary: 'HTTP server: MCP Streamable HTTP at /mcp, /healthz (127.0.0.1:3939 by default)', load: () => import('./commands/serve.js') },
+  plan: { summary: 'plan a goal with the planner, approve each step, watch it run (--resume after a stop)', load: () => import('./commands/plan.js') },
+  approvals: { summary: 'list approvals waiting for a decision (plan steps, tool calls)', load: () => import('./commands/approvals.js') },
+  approve: { summary: 'approve a pending approval by id', load: () => import('./commands/approve.js') },
+  reject: { summary: 'reject a pending approval by id, with --feedback', load: () => import('./commands/reject.js') },
 };
 
 export function usage(): string {
@@ -31,7 +37,8 @@ export function usage(): string {
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(usage() + '\n');
+    // Asked for, the usage is the answer (stdout); without a command it explains a usage error (stderr).
+    (command ? process.stdout : process.stderr).write(usage() + '\n');
     return command ? 0 : 2;
   }
   if (command === '--version' || command === '-v') {
@@ -41,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const entry = COMMANDS[command];
-  if (!entry) throw new CliError(`Unknown command "${command}". Commands: ${Object.keys(COMMANDS).join(', ')}.`, 2);
+  if (!entry) throw new CliError(`Unknown command "${command}". Commands: ${Object.keys(COMMANDS).join(', ')}. See switchboard --help.`, 2);
   const mod = await entry.load();
   return mod.default(rest);
 }

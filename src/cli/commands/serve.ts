@@ -1,0 +1,73 @@
+import type http from 'node:http';
+import { checkProviders } from '../../core/model/setup.js';
+import { createLogger, type LogLevel } from '../../core/logger.js';
+import { createSwitchboard } from '../../core/switchboard.js';
+import { CliError, loadConfig, parse } from '../common.js';
+
+const HELP = `Usage: switchboard serve [--host 127.0.0.1] [--port 3939] [--allowed-host NAME]... [--allowed-origin URL]... [--config FILE]
+
+One HTTP server for the remote faces of Switchboard:
+  /mcp      MCP Streamable HTTP (every specialist an ask_<agent> tool, ask_team, get_run, ...)
+  /healthz  liveness: {"status":"ok"}
+
+Binds 127.0.0.1 by default; Host and Origin headers are checked against DNS rebinding. Binding any
+other address needs bearer tokens in the config (mcp.tokens: principal id -> token); requests
+without a valid "Authorization: Bearer <token>" get 401. --port 0 picks a free port.
+--allowed-host adds a Host name (e.g. the name a reverse proxy forwards) to the accepted ones.`;
+
+const DEFAULT_PORT = 3939;
+
+export default async function serve(argv: string[]): Promise<number> {
+  const { values } = parse(
+    argv,
+    {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'allowed-host': { type: 'string', multiple: true },
+      'allowed-origin': { type: 'string', multiple: true },
+    },
+    false,
+  );
+  if (values.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const host = values.host ?? '127.0.0.1';
+  const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a number from 0 to 65535 (got "${values.port}").`, 2);
+
+  const env = process.env;
+  const config = loadConfig(values.config, env);
+  const logger = createLogger({ level: (env.SWITCHBOARD_LOG_LEVEL as LogLevel | undefined) ?? 'info', name: 'serve' });
+  const mcp = await import('../../mcp/index.js');
+  const { agents, catalog, plans } = mcp.describeDeployment(config);
+  const problem = checkProviders(config, env);
+  if (problem) logger.warn(`no model provider yet; tool calls will fail until it is set: ${problem}`);
+
+  // The handler checks the bind address and tokens first (nothing is opened if they do not fit).
+  const engine = mcp.lazy(() => createSwitchboard({ config, env, logger }));
+  const mcpHandler = mcp.createMcpHttpHandler({
+    bindHost: host,
+    allowedHosts: values['allowed-host'],
+    allowedOrigins: values['allowed-origin'],
+    deps: { config, agents, catalog, plans, env, logger, switchboard: engine.get, progressIntervalMs: mcp.progressIntervalFrom(env), askTimeoutMs: config.mcp.askTimeoutMs },
+  });
+  // Opened now, not on the first call: runs and plans a previous process left are resumed at once.
+  const sb = await engine.get();
+  const healthz = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const ok = req.method === 'GET' || req.method === 'HEAD';
+    res.writeHead(ok ? 200 : 405, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(ok ? JSON.stringify({ status: 'ok', agents: agents.names().length, mcpSessions: mcpHandler.sessionCount() }) : '{"error":"GET only"}');
+  };
+  const server = await mcp.listenHttp({ host, port, logger, routes: { '/mcp': mcpHandler.handle, '/healthz': healthz } });
+  process.stderr.write(`switchboard: serving MCP at ${server.url}/mcp (health: ${server.url}/healthz)\n`);
+
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await mcpHandler.close();
+  await server.close();
+  await sb.close();
+  return 0;
+}

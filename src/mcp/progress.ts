@@ -1,0 +1,116 @@
+/**
+ * MCP progress for a tool call that runs agents: what the team is doing (who works, delegations,
+ * tool calls, approvals), sent as `notifications/progress` when the host gave a progress token,
+ * and a heartbeat so that no gap between two notifications exceeds the interval.
+ */
+import type { SwitchboardEvent } from '../core/events.js';
+
+export interface ProgressParams {
+  progressToken: string | number;
+  progress: number;
+  message: string;
+}
+
+export type SendProgress = (params: ProgressParams) => Promise<void>;
+
+const preview = (s: string, n = 80): string => {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > n ? one.slice(0, n - 1) + '…' : one;
+};
+
+/** One line for an event worth telling a person about, or null. */
+export function describeEvent(e: SwitchboardEvent): string | null {
+  switch (e.type) {
+    case 'run.started':
+      return e.depth === 0 ? `${e.agent} is working` : `${e.agent} started`;
+    case 'delegation.started':
+      return `${e.agent} → ${e.recipient}: ${preview(e.message)}`;
+    case 'delegation.finished':
+      return e.ok ? `${e.recipient} answered ${e.agent}` : `${e.recipient} failed: ${preview(e.reply)}`;
+    case 'tool.call':
+      return e.name === 'send_message' ? null : `${e.agent} · ${e.name}`;
+    case 'tool.result':
+      return e.isError && e.name !== 'send_message' ? `${e.agent} · ${e.name} failed: ${preview(e.content)}` : null;
+    case 'tool.progress':
+      return `${e.agent} · ${e.name}: ${preview(e.message)}`;
+    case 'approval.requested':
+      return `${e.agent} waits for approval (${e.approvalId}): ${preview(e.summary)}`;
+    case 'approval.decided':
+      return `approval ${e.approvalId} ${e.approved ? 'approved' : 'rejected'} by ${e.by}`;
+    case 'plan.updated':
+      return `plan ${e.planId}: ${e.stepId ? `step ${e.stepId} ${e.stepStatus ?? ''}`.trim() : e.status}`;
+    case 'run.failed':
+      return `${e.agent} failed: ${preview(e.error)}`;
+    case 'run.cancelled':
+      return `${e.agent} was cancelled`;
+    case 'run.completed':
+      return e.depth === 0 ? `${e.agent} finished` : null;
+    default:
+      return null;
+  }
+}
+
+export class ProgressReporter {
+  readonly #send: SendProgress | null;
+  readonly #token: string | number | undefined;
+  readonly #intervalMs: number;
+  readonly #clock: () => number;
+  readonly #startedAt: number;
+  /** Agents working now, by run id. */
+  readonly #working = new Map<string, string>();
+  #count = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #stopped = false;
+
+  constructor(opts: { token: string | number | undefined; send: SendProgress; intervalMs: number; clock?: () => number }) {
+    this.#token = opts.token;
+    this.#send = opts.token === undefined ? null : opts.send;
+    this.#intervalMs = opts.intervalMs;
+    this.#clock = opts.clock ?? Date.now;
+    this.#startedAt = this.#clock();
+  }
+
+  /** Whether the host asked for progress at all. */
+  get enabled(): boolean {
+    return this.#send !== null;
+  }
+
+  start(message: string): void {
+    this.#emit(message);
+  }
+
+  event(e: SwitchboardEvent): void {
+    if (e.type === 'run.started') this.#working.set(e.runId, e.agent);
+    if (e.type === 'run.completed' || e.type === 'run.failed' || e.type === 'run.cancelled') this.#working.delete(e.runId);
+    const line = describeEvent(e);
+    if (line) this.#emit(line);
+  }
+
+  /** A free-form line (e.g. "waiting for your decision"). */
+  note(message: string): void {
+    this.#emit(message);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #heartbeat(): void {
+    const secs = Math.round((this.#clock() - this.#startedAt) / 1000);
+    const who = [...new Set(this.#working.values())];
+    this.#emit(`${who.length ? who.join(', ') : 'the team'} ${who.length > 1 ? 'are' : 'is'} working (${secs} s)`);
+  }
+
+  #emit(message: string): void {
+    if (!this.#send || this.#stopped || this.#token === undefined) return;
+    this.#count++;
+    this.#send({ progressToken: this.#token, progress: this.#count, message }).catch(() => {
+      // The host went away; the run goes on and the result (or the cancellation) settles the call.
+    });
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#heartbeat(), this.#intervalMs);
+    this.#timer.unref?.();
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * `switchboard mcp`: the MCP server on stdin/stdout for one local user. Stdout carries the protocol
+ * only; logs go to stderr. The SDK and the engine load after the first `tools/list` is answered
+ * (see stdio-front.ts), so hosts see the tools fast.
+ */
+import type { Config } from '../core/agents/spec.js';
+import { createLogger, type Logger, type LogLevel } from '../core/logger.js';
+import type { Principal } from '../core/store/types.js';
+import type { Switchboard } from '../core/switchboard.js';
+import { listToolsResult } from './catalog.js';
+import { describeDeployment, lazy, progressIntervalFrom, stdioPrincipal, type McpDeps } from './context.js';
+import { initializeResult } from './info.js';
+import { StdioFront } from './stdio-front.js';
+
+export interface StdioServeOptions {
+  config: Config;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  logger?: Logger;
+  principal?: Principal;
+  stdin?: NodeJS.ReadableStream;
+  stdout?: NodeJS.WritableStream;
+  /** Opens the engine; defaults to `createSwitchboard` over the config. */
+  open?: () => Promise<Switchboard>;
+  progressIntervalMs?: number;
+  /** Open the engine in the background once the SDK is up (default true), so the first call is quick. */
+  warm?: boolean;
+}
+
+export interface StdioServer {
+  /** Resolves when stdin has ended (or `close` was called) and the engine is closed. */
+  closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+const IDLE_LOAD_MS = 100;
+
+export function serveStdio(opts: StdioServeOptions): StdioServer {
+  const env = opts.env ?? process.env;
+  const logger = opts.logger ?? createLogger({ level: (env.SWITCHBOARD_LOG_LEVEL as LogLevel | undefined) ?? 'warn', name: 'mcp' });
+  const { config } = opts;
+  const { agents, catalog, plans } = describeDeployment(config);
+  // The engine module loads on first use too: listing tools needs none of it.
+  const open = opts.open ?? (() => import('../core/switchboard.js').then((m) => m.createSwitchboard({ config, env, cwd: opts.cwd, logger })));
+  const engine = lazy(open);
+  const deps: McpDeps = {
+    config,
+    agents,
+    catalog,
+    switchboard: engine.get,
+    principal: opts.principal ?? stdioPrincipal(env),
+    env,
+    logger,
+    progressIntervalMs: opts.progressIntervalMs ?? progressIntervalFrom(env),
+    askTimeoutMs: config.mcp.askTimeoutMs,
+    plans,
+  };
+
+  let loading: Promise<void> | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
+  const load = (): void => {
+    if (idleTimer) clearTimeout(idleTimer);
+    loading ??= (async () => {
+      const started = performance.now();
+      const { createMcpServer } = await import('./server.js');
+      const server = createMcpServer(deps);
+      await server.connect(front);
+      front.attached();
+      logger.debug('MCP server ready', { ms: Math.round(performance.now() - started) });
+      if (opts.warm !== false) setTimeout(() => void engine.get().catch((err: unknown) => logger.warn('engine failed to open', { error: err })), 0);
+    })().catch((err: unknown) => {
+      logger.error('MCP server failed to start', { error: err });
+      void front.close();
+    });
+  };
+
+  const front = new StdioFront({
+    stdin: opts.stdin,
+    stdout: opts.stdout,
+    needEngine: load,
+    fast: {
+      initialize(params) {
+        // Load soon even if the host never lists tools, so its first call does not wait for the SDK.
+        idleTimer ??= setTimeout(load, IDLE_LOAD_MS);
+        return initializeResult(params?.protocolVersion, { plans });
+      },
+      listTools: () => listToolsResult(catalog),
+    },
+  });
+
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((r) => (resolveClosed = r));
+  front.onClosed(() => {
+    if (idleTimer) clearTimeout(idleTimer);
+    const sb = engine.peek();
+    void (sb ? sb.then((s) => s.close()).catch(() => undefined) : Promise.resolve()).finally(resolveClosed);
+  });
+  front.listen();
+  return { closed, close: () => front.close() };
+}
