@@ -5,7 +5,7 @@ import type { Config } from '../core/agents/spec.js';
 import { SwitchboardError } from '../core/errors.js';
 import { createLogger, type LogLevel } from '../core/logger.js';
 import { checkProviders } from '../core/model/setup.js';
-import { createSwitchboard, type Switchboard, type SwitchboardOptions } from '../core/switchboard.js';
+import type { Switchboard, SwitchboardOptions } from '../core/switchboard.js';
 import type { Principal } from '../core/store/types.js';
 
 /** A failure the CLI reports as one line and an exit code, without a stack trace. */
@@ -89,6 +89,8 @@ export async function openSwitchboard(
     const problem = checkProviders(config, env);
     if (problem) throw new CliError(problem, 2);
   }
+  // Loaded here, not at the top: commands that never open the engine (mcp's fast path, agents, --help) start faster.
+  const { createSwitchboard } = await import('../core/switchboard.js');
   return createSwitchboard({ ...opts, config, env, logger });
 }
 

@@ -42,9 +42,8 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   if (command === '--version' || command === '-v') {
-    const { readFileSync } = await import('node:fs');
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    process.stdout.write(pkg.version + '\n');
+    const { packageVersion } = await import('../core/version.js');
+    process.stdout.write(packageVersion() + '\n');
     return 0;
   }
   const entry = COMMANDS[command];

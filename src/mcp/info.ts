@@ -3,23 +3,13 @@
  * stdio fast path (stdio.ts), which answers `initialize` before the SDK has loaded; a test keeps
  * the two in step with the SDK's own answer.
  */
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '../core/version.js';
 
 /** The SDK's SUPPORTED_PROTOCOL_VERSIONS, newest first (test/unit/mcp-catalog.test.ts checks they match). */
 export const SUPPORTED_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'] as const;
 export const LATEST_PROTOCOL_VERSION = SUPPORTED_PROTOCOL_VERSIONS[0];
 
-let cachedVersion: string | undefined;
-export function packageVersion(): string {
-  if (cachedVersion) return cachedVersion;
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    cachedVersion = pkg.version ?? '0.0.0';
-  } catch {
-    cachedVersion = '0.0.0';
-  }
-  return cachedVersion;
-}
+export { packageVersion };
 
 export function serverInfo(): { name: string; title: string; version: string } {
   return { name: 'switchboard', title: 'Switchboard', version: packageVersion() };

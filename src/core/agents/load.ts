@@ -1,11 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq, type Document } from 'yaml';
+import type * as Yaml from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { knownToolNames } from '../tools/index.js';
 import { AgentRegistry } from './registry.js';
 import { ConfigSchema, type Config, type ConfigInput } from './spec.js';
+
+// The YAML parser is loaded on the first file read, not at start-up: `switchboard mcp` without a
+// config file must answer its host fast. `require` keeps loading synchronous, like the rest of this file.
+const require = createRequire(import.meta.url);
+let yamlModule: typeof Yaml | undefined;
+const yaml = (): typeof Yaml => (yamlModule ??= require('yaml') as typeof Yaml);
 
 export const CONFIG_FILE_NAMES = ['switchboard.yaml', 'switchboard.yml', 'switchboard.json'] as const;
 
@@ -49,6 +57,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 }
 
 export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadConfigOptions = {}): Config {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -83,6 +92,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
  * that exists (a missing field points at the object that lacks it).
  */
 function lineOf(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): number | undefined {
+  const { isMap, isNode, isScalar, isSeq } = yaml();
   let node: unknown = doc.contents;
   let line = isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : undefined;
   for (const segment of path) {
