@@ -1,30 +1,9 @@
-import type { AgentRegistry } from '../agents/registry.js';
-import type { Config } from '../agents/spec.js';
-import type { EventBus } from '../events.js';
-import type { IdGenerator } from '../ids.js';
-import type { Logger } from '../logger.js';
-import type { ModelClient } from '../model/types.js';
-import { FINAL_RUN_STATUSES, type NewRun, type Run, type Store } from '../store/types.js';
-import type { ToolApprovalGate } from './approval-gate.js';
-import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal } from './executor.js';
+import { FINAL_RUN_STATUSES, type NewRun, type Run } from '../store/types.js';
+import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
 import { adoptionTime, newLeaseOwner } from './lease-owner.js';
 import { ThreadCache } from './thread-cache.js';
-import type { ToolDefinition } from './tool.js';
 
-export interface EngineDeps {
-  store: Store;
-  model: ModelClient;
-  agents: AgentRegistry;
-  /** Every tool an agent may name, by name (built-ins plus any registered in code). */
-  tools: ReadonlyMap<string, ToolDefinition>;
-  events: EventBus;
-  config: Config;
-  logger: Logger;
-  ids: IdGenerator;
-  clock: () => number;
-  /** Root folder of per-conversation workspaces. */
-  workspaceRoot: string;
-  approvals?: ToolApprovalGate;
+export interface EngineDeps extends Omit<ExecutorDeps, 'cache'> {
   /** How long a claim on a run holds without a heartbeat (another process may take it over after). */
   leaseMs?: number;
   /** How often to look for work other processes left (queued runs behind their runs, results of runs they took). */

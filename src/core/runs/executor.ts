@@ -24,16 +24,19 @@ export class StallSignal {
   constructor(readonly runId: string) {}
 }
 
+/** What running a run needs: the engine's dependencies, less its scheduling knobs, plus the thread cache. */
 export interface ExecutorDeps {
   store: Store;
   model: ModelClient;
   agents: AgentRegistry;
+  /** Every tool an agent may name, by name (built-ins plus any registered in code). */
   tools: ReadonlyMap<string, ToolDefinition>;
   events: EventBus;
   config: Config;
   logger: Logger;
   ids: IdGenerator;
   clock: () => number;
+  /** Root folder of per-conversation workspaces. */
   workspaceRoot: string;
   approvals?: ToolApprovalGate;
   cache: ThreadCache;
