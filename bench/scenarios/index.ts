@@ -1,0 +1,14 @@
+import type { ScenarioName, ScenarioOptions, ScenarioResult } from '../types.js';
+import { coldStart } from './cold-start.js';
+import { concurrency } from './concurrency.js';
+import { delegate } from './delegate.js';
+import { fanout } from './fanout.js';
+import { longThread } from './long-thread.js';
+
+export const scenarios: Record<ScenarioName, (opts: ScenarioOptions) => Promise<ScenarioResult>> = {
+  delegate,
+  fanout,
+  'long-thread': longThread,
+  concurrency,
+  'cold-start': coldStart,
+};
