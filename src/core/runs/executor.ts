@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { AgentRegistry } from '../agents/registry.js';
@@ -134,11 +135,11 @@ export class RunExecutor {
     }
     const parent = run.parentRunId ? this.#active.get(run.parentRunId) : undefined;
     const controller = new AbortController();
-    if (parent) {
-      const onParentAbort = () => controller.abort(parent.controller.signal.reason);
-      if (parent.controller.signal.aborted) onParentAbort();
-      else parent.controller.signal.addEventListener('abort', onParentAbort, { once: true });
-    }
+    // Parallel tool calls, delegations and the model client each listen on a run's signal.
+    setMaxListeners(0, controller.signal);
+    const onParentAbort = () => controller.abort(parent?.controller.signal.reason);
+    if (parent?.controller.signal.aborted) onParentAbort();
+    else parent?.controller.signal.addEventListener('abort', onParentAbort, { once: true });
     const active: ActiveRun = { run, agent, controller, parent, progressAt: clock(), awaiting: 0 };
     this.#active.set(run.id, active);
     this.#emit(active, { type: 'run.started' });
@@ -160,6 +161,7 @@ export class RunExecutor {
       const message = err instanceof SwitchboardError ? err.message : `Internal error: ${(err as Error)?.message ?? String(err)}`;
       return this.#end(run, 'failed', message, active);
     } finally {
+      parent?.controller.signal.removeEventListener('abort', onParentAbort);
       this.#active.delete(run.id);
     }
   }
@@ -217,7 +219,11 @@ export class RunExecutor {
           signal: controller.signal,
           onDelta: (delta) => {
             this.#progress(active);
-            if (wantDeltas) this.#emit(active, { type: 'text.delta', delta });
+            // The hottest event: built as one literal rather than through #emit's spread.
+            if (wantDeltas) {
+              const { conversationId, id: runId, agent: name, depth } = run;
+              this.#d.events.emit({ type: 'text.delta', delta, conversationId, runId, agent: name, depth, at: this.#d.clock() });
+            }
           },
         },
       );
