@@ -67,6 +67,9 @@ const SQL = {
     WHERE id = (SELECT id FROM runs WHERE thread_id = @threadId AND status = 'queued' ORDER BY created_at, id LIMIT 1)
       AND NOT EXISTS (SELECT 1 FROM runs WHERE thread_id = @threadId AND status IN ${ACTIVE_SQL})
     RETURNING *`,
+  // A read before the claim: most drains end finding nothing to claim, and a read takes no write lock.
+  claimable: `SELECT EXISTS (SELECT 1 FROM runs WHERE thread_id = @threadId AND status = 'queued')
+      AND NOT EXISTS (SELECT 1 FROM runs WHERE thread_id = @threadId AND status IN ${ACTIVE_SQL}) AS ok`,
   // Uses runs_status_lease: active runs are few, so no index on lease_owner (one less page per claim).
   renewLeases: `UPDATE runs SET lease_until = ? WHERE status IN ${ACTIVE_SQL} AND lease_owner = ?`,
   orphanedRuns: `SELECT * FROM runs WHERE status = 'in_progress' AND (lease_until IS NULL OR lease_until < @now)
@@ -410,6 +413,7 @@ export class SqliteStore implements Store {
    * requires_action (live lease or not: an orphan is resumed with adoptRun before the queue moves).
    */
   async claimNextRun(threadId: string, owner: string, leaseUntil: number, now: number): Promise<Run | null> {
+    if (!(this.s.claimable.get({ threadId }) as { ok: number } | undefined)?.ok) return null;
     return this.claimTx(threadId, owner, leaseUntil, now);
   }
 
