@@ -231,6 +231,27 @@ describe('retries', () => {
     expect((err as Error).message).toContain('did not answer within 100 ms (after 2 attempts)');
   });
 
+  it('retries a connection closed before any answer at once, once; then with the normal backoff', async () => {
+    const logs: { level: string; msg: string; delayMs?: unknown }[] = [];
+    const log = (level: string) => (msg: string, fields?: Record<string, unknown>) => logs.push({ level, msg, delayMs: fields?.['delayMs'] });
+    const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+    const client = clientFor(fake, { retryBaseDelayMs: 400, logger });
+
+    fake.failNext(1, 'reset');
+    const started = performance.now();
+    expect((await client.chat(ask('once'))).content).toBe('echo: once');
+    expect(performance.now() - started).toBeLessThan(300);
+    expect(logs.filter((l) => l.level === 'warn')).toEqual([]);
+
+    logs.length = 0;
+    fake.failNext(2, 'reset');
+    expect((await client.chat(ask('twice'))).content).toBe('echo: twice');
+    const waits = logs.filter((l) => l.msg === 'model call failed; retrying').map((l) => l.delayMs as number);
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeGreaterThanOrEqual(300); // the first backoff: 400 ms less up to 25 % jitter
+    expect(fake.requests).toHaveLength(2 + 3);
+  });
+
   it('stops at once, without retrying, when a script runs out', async () => {
     fake.setHandler(scriptByAgent({ proxy: [{ content: 'one' }] }));
     const client = clientFor(fake);

@@ -282,7 +282,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const errors: string[] = [];
   const agentCounts = new Map<string, number>();
   const sockets = new Set<Socket>();
-  const closing = new AbortController();
+  /** One controller per open request, aborted when it ends or the server closes (no listeners on a shared signal). */
+  const open = new Set<AbortController>();
   let seq = 0;
 
   async function chat(req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest, signal: AbortSignal, azure: boolean) {
@@ -429,12 +430,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     };
     (kind === 'chat' ? requests : imageRequests).push(rec);
     const gone = new AbortController();
-    const onGone = () => gone.abort();
-    closing.signal.addEventListener('abort', onGone, { once: true });
+    open.add(gone);
     res.on('close', () => {
       rec.endedAt = performance.now();
       rec.status = res.headersSent ? res.statusCode : null;
-      closing.signal.removeEventListener('abort', onGone);
+      open.delete(gone);
       gone.abort();
     });
 
@@ -488,7 +488,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       for (let i = 0; i < n; i++) faults.push(fault);
     },
     close() {
-      closing.abort();
+      for (const gone of open) gone.abort();
+      open.clear();
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -12,6 +12,11 @@ export interface Failure {
   status?: number;
   message: string;
   retryAfterMs?: number;
+  /**
+   * The server closed the connection before sending a byte of its answer: on a kept-alive socket,
+   * usually a race with the server's idle timeout, so worth one immediate retry.
+   */
+  closedEarly?: boolean;
 }
 
 export function retryAfterMs(headers: Headers | undefined): number | undefined {
@@ -44,10 +49,26 @@ function causeText(err: unknown): string {
   return typeof code === 'string' && !msg.includes(code) ? `${msg} (${code})` : msg;
 }
 
+const SOCKET_CLOSED = /^(UND_ERR_SOCKET|ECONNRESET|EPIPE)$/;
+
+/** undici's `other side closed` (UND_ERR_SOCKET) or a reset, anywhere in the cause chain. */
+function closedBySocket(err: unknown): boolean {
+  let e = (err as { cause?: unknown }).cause;
+  for (let depth = 0; e instanceof Error && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if ((typeof code === 'string' && SOCKET_CLOSED.test(code)) || /other side closed/i.test(e.message)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 export function classify(sdk: Sdk, err: unknown): Failure {
   if (err instanceof StreamIdleTimeout) return { kind: 'timeout', retryable: true, message: err.message };
   if (err instanceof sdk.APIConnectionTimeoutError) return { kind: 'timeout', retryable: true, message: 'request timed out' };
-  if (err instanceof sdk.APIConnectionError) return { kind: 'connection', retryable: true, message: causeText(err) };
+  if (err instanceof sdk.APIConnectionError) {
+    // The SDK throws this only when fetch fails, that is before the response's headers.
+    return { kind: 'connection', retryable: true, message: causeText(err), ...(closedBySocket(err) ? { closedEarly: true } : {}) };
+  }
   if (err instanceof sdk.APIError) {
     if (typeof err.status !== 'number') return { kind: 'stream', retryable: true, message: serverMessage(err) };
     const hint = err.headers?.get('x-should-retry');

@@ -5,17 +5,22 @@
  *
  * Retries are ours (the SDK's are switched off): the backoff is configurable and capped, every
  * attempt is counted for the final message, and a stream that breaks before any text reached the
- * caller is retried too.
+ * caller is retried too. A first attempt whose connection was closed before any answer (a kept-alive
+ * socket the server had dropped) is retried at once.
+ *
+ * The SDK builds and sends each chat request (auth, Azure routing, typed errors for non-2xx); the
+ * SSE stream it answers with is read here (`SseDecoder`), which costs far less than the SDK's
+ * stream handling.
  */
 import type { AzureOpenAI, OpenAI } from 'openai';
-import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
+import type { ChatCompletionChunk, ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
 import type { ImageGenerateParamsNonStreaming } from 'openai/resources/images';
 import { ModelCallError, ModelNotConfiguredError, SwitchboardError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { abortError, classify, RETRY_STATUS, sleep, StreamIdleTimeout, type Failure, type Sdk } from './failures.js';
 import { checkProvider, PLACEHOLDER_KEY, resolveProvider, type ModelSetup, type ProviderCheck, type Resolved } from './providers.js';
 import type { ChatOptions, ChatRequest, ChatResult, ImageRequest, ImageResult, ModelClient } from './types.js';
-import { toChatParams, TurnAccumulator } from './wire.js';
+import { SseDecoder, toChatParams, TurnAccumulator } from './wire.js';
 
 export { checkProvider, describeModelSetup, type ModelSetup, type ProviderCheck, type ProviderInfo } from './providers.js';
 export { isAbortError } from './failures.js';
@@ -133,13 +138,14 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
     p: Resolved,
     model: string,
     signal: AbortSignal | undefined,
-    once: () => Promise<T>,
+    once: (m: Sdk) => Promise<T>,
     canRetry: () => boolean = () => true,
   ): Promise<T> {
     const m = await sdk();
+    let waits = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await once();
+        return await once(m);
       } catch (err) {
         if (signal?.aborted) throw abortError(signal);
         if (err instanceof SwitchboardError) throw err;
@@ -149,7 +155,11 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
           logger.warn('model call failed', { provider: p.name, model, status: f.status, attempts: attempt, error: error.message });
           throw error;
         }
-        const backoff = baseDelay * 2 ** (attempt - 1) * (1 - Math.random() * 0.25);
+        if (attempt === 1 && f.closedEarly) {
+          logger.debug('model connection closed before any answer; retrying at once', { provider: p.name, model, error: redactKey(p, f.message) });
+          continue;
+        }
+        const backoff = baseDelay * 2 ** waits++ * (1 - Math.random() * 0.25);
         const delayMs = Math.round(Math.min(maxDelay, f.retryAfterMs ?? backoff));
         logger.warn('model call failed; retrying', {
           provider: p.name,
@@ -166,35 +176,64 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
   }
 
   async function streamOnce(
+    m: Sdk,
     api: OpenAI,
     params: ChatCompletionCreateParamsStreaming,
     signal: AbortSignal | undefined,
     onText: (text: string) => void,
   ): Promise<Omit<ChatResult, 'latencyMs'>> {
-    const stream = await api.chat.completions.create(params, { maxRetries: 0, timeout, ...(signal ? { signal } : {}) });
+    // The SDK sends the request and throws its typed errors; the body is ours to read.
+    const response = await api.chat.completions.create(params, { maxRetries: 0, timeout, ...(signal ? { signal } : {}) }).asResponse();
+    if (!response.body) throw new m.OpenAIError('Attempted to iterate over a response with no body');
+    const reader = response.body.getReader();
+    const sse = new SseDecoder();
     const turn = new TurnAccumulator();
     // The SDK's timeout ends when headers arrive; a stream that then goes silent is ours to stop.
+    // One timer per stream: chunks only note their time; when the timer fires early it waits out the rest.
+    let last = performance.now();
     let idle = false;
-    let timer: NodeJS.Timeout | undefined;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        idle = true;
-        stream.controller.abort();
-      }, timeout);
-    };
-    arm();
-    try {
-      for await (const chunk of stream) {
-        if (signal?.aborted) break;
-        arm();
-        const text = turn.add(chunk);
-        if (text) onText(text);
+    const check = () => {
+      const left = last + timeout - performance.now();
+      if (left > 0) {
+        timer = setTimeout(check, left);
+        return;
       }
+      idle = true;
+      reader.cancel().catch(() => {});
+    };
+    let timer = setTimeout(check, timeout);
+    let ended = false;
+    let done = false;
+    try {
+      read: for (;;) {
+        const { value, done: eof } = await reader.read();
+        if (eof) {
+          ended = true;
+          break;
+        }
+        last = performance.now();
+        if (done) continue; // after [DONE]: read to the end, so the connection can be kept alive
+        for (const data of sse.push(value)) {
+          if (data.startsWith('[DONE]')) {
+            done = true;
+            break;
+          }
+          const chunk = JSON.parse(data) as (ChatCompletionChunk & { error?: unknown }) | null;
+          if (chunk === null || typeof chunk !== 'object') continue;
+          // An error reported inside a 200 stream: the SDK throws it as a status-less APIError.
+          if (chunk.error) throw new m.APIError(undefined, chunk.error, undefined, response.headers);
+          if (signal?.aborted) break read;
+          const text = turn.add(chunk);
+          if (text) onText(text);
+        }
+      }
+    } catch (err) {
+      if (signal?.aborted) throw abortError(signal);
+      throw err;
     } finally {
       clearTimeout(timer);
+      if (!ended) reader.cancel().catch(() => {});
     }
-    // An aborted stream ends quietly in the SDK: tell the caller it did not finish.
     if (signal?.aborted) throw abortError(signal);
     if (idle) throw new StreamIdleTimeout(`the stream was silent for ${timeout} ms`);
     return turn.result(params.model);
@@ -215,7 +254,7 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
         emitted = true;
         onDelta?.(text);
       };
-      const result = await withRetries(p, request.model, signal, () => streamOnce(api, params, signal, onText), () => !emitted);
+      const result = await withRetries(p, request.model, signal, (m) => streamOnce(m, api, params, signal, onText), () => !emitted);
       const latencyMs = Math.round(performance.now() - started);
       logger.debug('model call', {
         provider: p.name,

@@ -121,3 +121,53 @@ export class TurnAccumulator {
   }
 }
 
+/**
+ * Splits a Server-Sent Events byte stream into the data of its events, as the `openai` SDK does:
+ * lines end in \n, \r\n or \r (also across chunk boundaries), a blank line ends an event, its
+ * `data:` lines are joined with \n, comments and other fields are ignored, and an event without
+ * data is skipped. An event the stream ends before finishing is dropped (as the SSE spec says).
+ */
+export class SseDecoder {
+  private readonly decoder = new TextDecoder();
+  /** The unfinished last line. */
+  private rest = '';
+  /** The data of the event being read; undefined before its first `data:` line. */
+  private data: string | undefined;
+  /** The last chunk ended in \r: a \n starting the next one belongs to it. */
+  private cr = false;
+
+  /** Feeds bytes; returns the data of every event they complete, in order. */
+  push(bytes: Uint8Array): string[] {
+    let text = this.decoder.decode(bytes, { stream: true });
+    if (this.cr && text.length > 0) {
+      this.cr = false;
+      if (text.charCodeAt(0) === 10) text = text.slice(1);
+    }
+    if (text.includes('\r')) {
+      this.cr = text.endsWith('\r');
+      text = text.replace(/\r\n?/g, '\n');
+    }
+    const events: string[] = [];
+    const buf = this.rest ? this.rest + text : text;
+    let start = 0;
+    for (let nl = buf.indexOf('\n'); nl !== -1; nl = buf.indexOf('\n', start)) {
+      this.line(buf.slice(start, nl), events);
+      start = nl + 1;
+    }
+    this.rest = start === 0 ? buf : buf.slice(start);
+    return events;
+  }
+
+  private line(line: string, events: string[]): void {
+    if (line === '') {
+      if (this.data !== undefined) events.push(this.data);
+      this.data = undefined;
+      return;
+    }
+    let value: string;
+    if (line.startsWith('data: ')) value = line.slice(6);
+    else if (line.startsWith('data:') || line === 'data') value = line.slice(5);
+    else return; // a comment (`: ping`), `event:`, `id:`, `retry:` or an unknown field
+    this.data = this.data === undefined ? value : `${this.data}\n${value}`;
+  }
+}
