@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NotFoundError } from '../../src/core/errors.js';
 import type { NewMessage, Principal, Run, Store } from '../../src/core/store/types.js';
+import { describeMergedWrites } from './store-contract-writes.js';
 
 /**
  * The specs every Store must pass, whatever its engine. A store's own test file calls
@@ -47,6 +48,11 @@ export async function queue(s: Store, conversationId: string, threadId: string, 
     parentToolCallId: extra.parentToolCallId ?? null,
     depth: extra.depth ?? 0,
   });
+}
+
+/** Claims the next run of the thread (a new id for the input message it may append); the run, or null. */
+export async function claim(s: Store, threadId: string, owner: string, leaseUntil: number, now: number): Promise<Run | null> {
+  return (await s.claimNextRun(threadId, owner, leaseUntil, now, id('msg')))?.run ?? null;
 }
 
 export function describeStoreContract(name: string, open: (clock: () => number) => Promise<StoreUnderTest>): void {
@@ -163,21 +169,21 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         const r2 = await queue(s, conversation.id, thread.id);
         expect(r1).toMatchObject({ status: 'queued', startedAt: null, leaseOwner: null, usage: { promptTokens: 0, completionTokens: 0, cost: 0, modelCalls: 0 } });
 
-        const claimed = await s.claimNextRun(thread.id, 'p1', 5_000, 1_500);
+        const claimed = await claim(s, thread.id, 'p1', 5_000, 1_500);
         expect(claimed).toMatchObject({ id: r1.id, status: 'in_progress', leaseOwner: 'p1', leaseUntil: 5_000, startedAt: 1_500, progressAt: 1_500 });
-        expect(await s.claimNextRun(thread.id, 'p2', 5_000, 1_600)).toBeNull();
+        expect(await claim(s, thread.id, 'p2', 5_000, 1_600)).toBeNull();
         // An expired lease still blocks the queue: the orphan is resumed (adoptRun) before anything else starts.
-        expect(await s.claimNextRun(thread.id, 'p2', 9_000, 6_000)).toBeNull();
+        expect(await claim(s, thread.id, 'p2', 9_000, 6_000)).toBeNull();
 
         await s.updateRun(r1.id, { status: 'requires_action' });
-        expect(await s.claimNextRun(thread.id, 'p2', 9_000, 6_000)).toBeNull();
+        expect(await claim(s, thread.id, 'p2', 9_000, 6_000)).toBeNull();
 
         const done = await s.updateRun(r1.id, { status: 'completed', reply: 'ok', endedAt: 6_100, leaseOwner: null, leaseUntil: null });
         expect(done).toMatchObject({ status: 'completed', reply: 'ok', endedAt: 6_100, leaseOwner: null, leaseUntil: null, startedAt: 1_500 });
-        expect(await s.claimNextRun(thread.id, 'p2', 9_000, 6_200)).toMatchObject({ id: r2.id, leaseOwner: 'p2' });
+        expect(await claim(s, thread.id, 'p2', 9_000, 6_200)).toMatchObject({ id: r2.id, leaseOwner: 'p2' });
         await s.updateRun(r2.id, { status: 'failed', error: 'x' });
-        expect(await s.claimNextRun(thread.id, 'p2', 9_000, 6_300)).toBeNull();
-        expect(await s.claimNextRun('no_thread', 'p2', 9_000, 6_300)).toBeNull();
+        expect(await claim(s, thread.id, 'p2', 9_000, 6_300)).toBeNull();
+        expect(await claim(s, 'no_thread', 'p2', 9_000, 6_300)).toBeNull();
       });
 
       it('lets a queued run on another thread start while one thread is busy', async () => {
@@ -187,9 +193,9 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         await queue(s, conversation.id, thread.id);
         await queue(s, conversation.id, thread.id);
         const c = await queue(s, conversation.id, coder.id, 'coder');
-        expect(await s.claimNextRun(thread.id, 'p1', 5_000, 1_000)).not.toBeNull();
-        expect(await s.claimNextRun(thread.id, 'p1', 5_000, 1_000)).toBeNull();
-        expect(await s.claimNextRun(coder.id, 'p1', 5_000, 1_000)).toMatchObject({ id: c.id, status: 'in_progress' });
+        expect(await claim(s, thread.id, 'p1', 5_000, 1_000)).not.toBeNull();
+        expect(await claim(s, thread.id, 'p1', 5_000, 1_000)).toBeNull();
+        expect(await claim(s, coder.id, 'p1', 5_000, 1_000)).toMatchObject({ id: c.id, status: 'in_progress' });
       });
 
       it('lets exactly one of two connections claim a thread, and the next run only after the first ends', async () => {
@@ -202,7 +208,7 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
           threads.push({ conversationId: conversation.id, threadId: thread.id, runs });
         }
         // Many claim attempts per thread, from both connections at once.
-        const claims = await Promise.all(threads.flatMap((t) => Array.from({ length: 6 }, (_, i) => (i % 2 ? a : b).claimNextRun(t.threadId, i % 2 ? 'A' : 'B', 9_000, 1_000))));
+        const claims = await Promise.all(threads.flatMap((t) => Array.from({ length: 6 }, (_, i) => claim(i % 2 ? a : b, t.threadId, i % 2 ? 'A' : 'B', 9_000, 1_000))));
         for (const [i, t] of threads.entries()) {
           const won = claims.slice(6 * i, 6 * i + 6).filter((r) => r !== null);
           expect(won).toHaveLength(1);
@@ -212,11 +218,11 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         // Meanwhile a queued run on another thread is claimable.
         const other = await seed(b, 'coder');
         const o = await queue(b, other.conversation.id, other.thread.id, 'coder');
-        expect(await a.claimNextRun(other.thread.id, 'A', 9_000, 1_000)).toMatchObject({ id: o.id });
+        expect(await claim(a, other.thread.id, 'A', 9_000, 1_000)).toMatchObject({ id: o.id });
 
         // End the first runs; the second ones are claimed exactly once each.
         for (const t of threads) await a.updateRun(t.runs[0]!.id, { status: 'completed', endedAt: 2_000 });
-        const next = await Promise.all(threads.flatMap((t) => [a.claimNextRun(t.threadId, 'A', 9_000, 2_000), b.claimNextRun(t.threadId, 'B', 9_000, 2_000)]));
+        const next = await Promise.all(threads.flatMap((t) => [claim(a, t.threadId, 'A', 9_000, 2_000), claim(b, t.threadId, 'B', 9_000, 2_000)]));
         for (const [i, t] of threads.entries()) {
           const won = [next[2 * i], next[2 * i + 1]].filter((r) => r !== null);
           expect(won.map((r) => r!.id)).toEqual([t.runs[1]!.id]);
@@ -229,7 +235,7 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         const other = await seed(s, 'coder');
         const r1 = await queue(s, conversation.id, thread.id);
         const q = await queue(s, other.conversation.id, other.thread.id, 'coder');
-        await s.claimNextRun(thread.id, 'p1', 2_000, 1_000);
+        await claim(s, thread.id, 'p1', 2_000, 1_000);
 
         expect((await s.listOrphanedRuns(1_500)).map((r) => r.id)).toEqual([q.id]);
         expect((await s.listOrphanedRuns(2_500)).map((r) => r.id)).toEqual([r1.id, q.id]);
@@ -262,7 +268,7 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         const b = await h!.second();
         const { conversation, thread } = await seed(a);
         const r = await queue(a, conversation.id, thread.id);
-        await a.claimNextRun(thread.id, 'dead', 2_000, 1_000);
+        await claim(a, thread.id, 'dead', 2_000, 1_000);
         // Both adopt with a lease beyond the other's "now", so the loser sees a live lease.
         const won = await Promise.all([a.adoptRun(r.id, 'A', 9_000, 3_000), b.adoptRun(r.id, 'B', 9_000, 3_000)]);
         expect(won.filter(Boolean)).toHaveLength(1);
@@ -299,7 +305,7 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         const s = store();
         const { conversation, thread } = await seed(s);
         await queue(s, conversation.id, thread.id);
-        const run = (await s.claimNextRun(thread.id, 'p1', 9_000, 1_000))!;
+        const run = (await claim(s, thread.id, 'p1', 9_000, 1_000))!; // appends the input: message seq 1
 
         now = 2_000;
         const first = await s.recordModelStep(
@@ -318,7 +324,7 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
           createdAt: 2_000,
           endedAt: 2_000,
         });
-        expect(first.message.seq).toBe(1);
+        expect(first.message.seq).toBe(2);
 
         now = 3_000;
         const tool = await s.startToolStep({ id: 'step_2', runId: run.id, data: { toolCallId: 'call_1', name: 'echo', arguments: '{}' } });
@@ -328,7 +334,7 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         now = 4_000;
         const finished = await s.finishToolStep('step_2', 'completed', { ...msg('echoed', { role: 'tool', author: 'proxy', toolCallId: 'call_1', runId: run.id }), threadId: thread.id });
         expect(finished.step).toMatchObject({ id: 'step_2', status: 'completed', endedAt: 4_000 });
-        expect(finished.message).toMatchObject({ seq: 2, toolCallId: 'call_1' });
+        expect(finished.message).toMatchObject({ seq: 3, toolCallId: 'call_1' });
         expect((await s.getRun(run.id))!.progressAt).toBe(4_000);
 
         now = 5_000;
@@ -343,7 +349,7 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         expect(after.usage.cost).toBeCloseTo(0.03);
         expect(after.progressAt).toBe(5_000);
         expect((await s.listRunSteps(run.id)).map((st) => [st.seq, st.id])).toEqual([[1, 'step_1'], [2, 'step_2'], [3, 'step_3']]);
-        expect((await s.listMessages(thread.id)).map((m) => m.seq)).toEqual([1, 2, 3]);
+        expect((await s.listMessages(thread.id)).map((m) => m.seq)).toEqual([1, 2, 3, 4]);
       });
 
       it('keeps step and message seq gapless when steps and appends interleave across connections', async () => {
@@ -429,12 +435,20 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
       });
     });
 
+    describeMergedWrites({
+      store,
+      second: () => h!.second(),
+      setNow: (at) => {
+        now = at;
+      },
+    });
+
     describe('lifecycle', () => {
       it('keeps everything after closing and reopening', async () => {
         const a = store();
         const { conversation, thread } = await seed(a);
         const run = await queue(a, conversation.id, thread.id);
-        await a.claimNextRun(thread.id, 'p1', 9_000, 1_000);
+        await claim(a, thread.id, 'p1', 9_000, 1_000);
         await a.appendMessages(thread.id, [msg('one'), msg('two')]);
         await a.recordModelStep(
           { id: 'step_k', runId: run.id, data: { model: 'gpt-a' }, usage: { promptTokens: 5, completionTokens: 6 }, cost: 0.5 },
@@ -458,8 +472,9 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
           run: await b.getRun(run.id),
           steps: await b.listRunSteps(run.id),
         }).toEqual(before);
-        expect(before.messages.map((m) => m.seq)).toEqual([1, 2, 3]);
-        expect((await b.appendMessages(thread.id, [msg('four')]))[0]!.seq).toBe(4);
+        expect(before.messages.map((m) => m.content)).toEqual(['hi', 'one', 'two', 'three']); // 'hi': the input the claim appended
+        expect(before.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+        expect((await b.appendMessages(thread.id, [msg('five')]))[0]!.seq).toBe(5);
       });
 
       it('init is idempotent: initialising again, or from another connection, keeps the data', async () => {

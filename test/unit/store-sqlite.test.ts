@@ -124,8 +124,8 @@ const claimed = [];
 for (let i = 0; i < batches; i++) {
   await store.appendMessages(threadId, [0, 1].map((k) => ({ id: 'child_' + i + '_' + k, role: 'user', author: 'child', content: 'c' + i + '.' + k, runId: null })));
   const t = claimThreads[claimThreads.length - 1 - (i % claimThreads.length)];
-  const run = await store.claimNextRun(t, 'child', Date.now() + 60000, Date.now());
-  if (run) claimed.push(run.id);
+  const next = await store.claimNextRun(t, 'child', Date.now() + 60000, Date.now(), 'child_in_' + i);
+  if (next) claimed.push(next.run.id);
 }
 await store.close();
 process.stdout.write(JSON.stringify({ claimed }) + '\\n');
@@ -172,8 +172,8 @@ process.stdout.write(JSON.stringify({ claimed }) + '\\n');
     const claimed: string[] = [];
     for (let i = 0; i < batches; i++) {
       await s.appendMessages(thread.id, [msg(`p${i}.0`, { author: 'parent' }), msg(`p${i}.1`, { author: 'parent' })]);
-      const run = await s.claimNextRun(claimThreads[i % claimThreads.length]!, 'parent', Date.now() + 60_000, Date.now());
-      if (run) claimed.push(run.id);
+      const next = await s.claimNextRun(claimThreads[i % claimThreads.length]!, 'parent', Date.now() + 60_000, Date.now(), `parent_in_${i}`);
+      if (next) claimed.push(next.run.id);
       await new Promise((r) => setImmediate(r));
     }
     const killer = setTimeout(() => child.kill(), 20_000);

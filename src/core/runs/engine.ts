@@ -1,4 +1,4 @@
-import { FINAL_RUN_STATUSES, type NewRun, type Run } from '../store/types.js';
+import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run } from '../store/types.js';
 import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
 import { adoptionTime, newLeaseOwner } from './lease-owner.js';
 import { ThreadCache } from './thread-cache.js';
@@ -153,20 +153,21 @@ export class RunEngine {
   }
 
   async #drain(threadId: string): Promise<void> {
-    const { store, clock } = this.#deps;
+    const { store, clock, ids } = this.#deps;
     try {
       for (;;) {
         const now = clock();
-        const run = await store.claimNextRun(threadId, this.owner, now + this.#leaseMs, now);
-        if (!run) {
+        // The claim appends the run's input message in the same transaction (used only when it does).
+        const claimed = await store.claimNextRun(threadId, this.owner, now + this.#leaseMs, now, ids('msg'));
+        if (!claimed) {
           if (this.#draining.get(threadId)) {
             this.#draining.set(threadId, false);
             continue;
           }
           break;
         }
-        this.#queued.delete(run.id);
-        await this.#execute(run);
+        this.#queued.delete(claimed.run.id);
+        await this.#execute(claimed.run, undefined, claimed.input);
       }
     } catch (err) {
       this.#deps.logger.error('thread drain failed', { threadId, error: err });
@@ -175,8 +176,8 @@ export class RunEngine {
     }
   }
 
-  async #execute(run: Run, kickAfter?: Set<string>): Promise<void> {
-    const ended = await this.#executor.execute(run);
+  async #execute(run: Run, kickAfter?: Set<string>, input?: Message | null): Promise<void> {
+    const ended = await this.#executor.execute(run, input);
     if (ended) this.#settle(ended);
     if (kickAfter) kickAfter.add(run.threadId);
     else if (!this.#draining.has(run.threadId)) this.kick(run.threadId);

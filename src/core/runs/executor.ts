@@ -124,8 +124,12 @@ export class RunExecutor {
     }
   }
 
-  /** Executes a claimed run to its end. Returns the ended run, or null when shut down mid-run. */
-  async execute(run: Run): Promise<Run | null> {
+  /**
+   * Executes a claimed run to its end. Returns the ended run, or null when shut down mid-run.
+   * `input` is the input message the claim appended (a run just claimed, never started before);
+   * without it the run may be resuming, and its history in the thread says where it stands.
+   */
+  async execute(run: Run, input?: Message | null): Promise<Run | null> {
     const { store, clock, logger } = this.#d;
     let agent: AgentSpec;
     try {
@@ -144,9 +148,10 @@ export class RunExecutor {
     this.#active.set(run.id, active);
     this.#emit(active, { type: 'run.started' });
     try {
-      const reply = await this.#loop(active);
-      const ended = await store.updateRun(run.id, { status: 'completed', reply, endedAt: clock(), leaseOwner: null, leaseUntil: null });
-      this.#emit(active, { type: 'run.completed', reply, usage: ended.usage });
+      const done = await this.#loop(active, input ?? null);
+      // Usually the final model step ended the run with it; a resumed run may have its answer already.
+      const ended = done.ended ?? (await store.updateRun(run.id, { status: 'completed', reply: done.reply, endedAt: clock(), leaseOwner: null, leaseUntil: null }));
+      this.#emit(active, { type: 'run.completed', reply: done.reply, usage: ended.usage });
       return ended;
     } catch (err) {
       const reason = controller.signal.aborted ? controller.signal.reason : undefined;
@@ -173,13 +178,16 @@ export class RunExecutor {
     return ended;
   }
 
-  async #loop(active: ActiveRun): Promise<string> {
+  /** Runs the loop until the run has its answer; `ended` is the run when the last step also completed it. */
+  async #loop(active: ActiveRun, input: Message | null): Promise<{ reply: string; ended?: Run }> {
     const { run, agent, controller } = active;
     const { cache, store, ids } = this.#d;
     const entry = await cache.load(run.threadId);
     const { tools, schemas, tokens: toolTokens } = this.#toolsFor(agent);
-    const resumed = entry.messages.some((m) => m.runId === run.id);
-    if (!resumed && run.input) {
+    // The claim that appended the input also started the run: nothing else of it exists yet.
+    if (input) cache.append(run.threadId, [input]);
+    const resumed = !input && entry.messages.some((m) => m.runId === run.id);
+    if (!input && !resumed && run.input) {
       const appended = await store.appendMessages(run.threadId, [
         { id: ids('msg'), role: 'user', author: run.input.author, content: run.input.content, images: run.input.images, runId: run.id },
       ]);
@@ -198,7 +206,7 @@ export class RunExecutor {
       while (last >= 0 && !(msgs[last]!.runId === run.id && msgs[last]!.role === 'assistant')) last--;
       const assistant = last >= 0 ? msgs[last]! : undefined;
       // A run's assistant message is the newest assistant message of the thread: earlier runs ended before it began.
-      if (assistant && !assistant.toolCalls?.length) return assistant.content;
+      if (assistant && !assistant.toolCalls?.length) return { reply: assistant.content };
       if (assistant?.toolCalls?.length) {
         const answered = new Set(msgs.slice(last + 1).filter((m) => m.role === 'tool').map((m) => m.toolCallId));
         const pending = assistant.toolCalls.filter((c) => !answered.has(c.id));
@@ -228,7 +236,10 @@ export class RunExecutor {
         },
       );
       const cost = this.#cost(result.model || agent.model!, result.usage);
-      const { message } = await store.recordModelStep(
+      // An answer without tool calls is the run's last step: it completes the run in the same write.
+      // Not once the run is aborted: the step is kept and the abort decides how the run ends.
+      const final = result.toolCalls.length === 0 && !controller.signal.aborted;
+      const { message, run: ended } = await store.recordModelStep(
         { id: ids('step'), runId: run.id, data: { model: result.model || agent.model, finishReason: result.finishReason, latencyMs: result.latencyMs }, usage: result.usage, cost },
         {
           id: ids('msg'),
@@ -239,15 +250,23 @@ export class RunExecutor {
           toolCalls: result.toolCalls.length > 0 ? result.toolCalls : undefined,
           runId: run.id,
         },
+        final ? { complete: { endedAt: this.#d.clock() } } : undefined,
       );
       cache.append(run.threadId, [message]);
       cache.trim(run.threadId, (agent.contextBudget ?? this.#d.config.defaults.contextBudget) * 2);
       turns++;
       this.#progress(active);
       if (result.content && wantDeltas) this.#emit(active, { type: 'message', content: result.content });
+      if (ended) return { reply: message.content, ended };
     }
   }
 
+  /**
+   * Runs one tool call and records it. A 'started' step is written only right before a
+   * non-idempotent tool executes: it is how a resumed run knows the call may have taken effect.
+   * Everything else — idempotent tools (run again after a crash anyway) and calls that run nothing
+   * (invalid, declined) — is recorded once it has its result, step and result message in one write.
+   */
   async #runToolCall(active: ActiveRun, call: ToolCall, tools: Map<string, ToolDefinition>, steps: RunStep[]): Promise<void> {
     const { run, agent, controller } = active;
     const { store, ids, approvals, logger } = this.#d;
@@ -255,57 +274,70 @@ export class RunExecutor {
     const previous = steps.find((s) => s.type === 'tool_call' && s.data.toolCallId === call.id);
     this.#emit(active, { type: 'tool.call', toolCallId: call.id, name: call.name, arguments: call.arguments });
 
-    let result: ToolResult;
-    let stepId: string;
-    let interrupted = false;
+    const base = { toolCallId: call.id, name: call.name };
     if (!parsed.ok) {
-      stepId = previous?.id ?? (await store.startToolStep({ id: ids('step'), runId: run.id, data: { toolCallId: call.id, name: call.name } })).id;
-      result = { content: parsed.error, isError: true };
-    } else if (previous && !parsed.tool.idempotent && !previous.data.declined) {
-      // It started before a crash and may have had effects: tell the model rather than repeat it.
-      stepId = previous.id;
-      result = { content: INTERRUPTED_RESULT, isError: true };
-      interrupted = true;
-    } else {
-      if (needsApproval(agent, parsed.tool)) {
-        if (approvals) {
-          active.awaiting++;
-          if (active.awaiting === 1) await store.updateRun(run.id, { status: 'requires_action' });
-          const decision = await approvals.request({ run, agent, toolCallId: call.id, tool: parsed.tool, args: parsed.args, signal: controller.signal }).finally(() => {
-            active.awaiting--;
-          });
-          if (active.awaiting === 0) await store.updateRun(run.id, { status: 'in_progress' });
-          this.#progress(active);
-          if (!decision.approved) {
-            const step = previous ?? (await store.startToolStep({ id: ids('step'), runId: run.id, data: { toolCallId: call.id, name: call.name, declined: true } }));
-            await this.#finishTool(active, step.id, call, {
-              content: `A person declined this call${decision.by ? ` (${decision.by})` : ''}.${decision.feedback ? ` Feedback: ${decision.feedback}` : ''} Do not retry it unchanged.`,
-              isError: true,
-            });
-            return;
-          }
-        } else {
-          logger.warn('tool needs approval but no approval gate is configured; running it', { tool: call.name });
-        }
-      }
-      stepId = previous?.id ?? (await store.startToolStep({ id: ids('step'), runId: run.id, data: { toolCallId: call.id, name: call.name, arguments: call.arguments } })).id;
-      result = await executeTool(parsed.tool, parsed.args, this.#toolContext(active, call));
+      await this.#finishTool(active, { id: previous?.id, data: base }, call, { content: parsed.error, isError: true });
+      return;
     }
-    await this.#finishTool(active, stepId, call, result, interrupted ? 'interrupted' : undefined);
+    if (previous && !parsed.tool.idempotent && !previous.data.declined) {
+      // It started before a crash and may have had effects: tell the model rather than repeat it.
+      await this.#finishTool(active, { id: previous.id, data: base }, call, { content: INTERRUPTED_RESULT, isError: true }, 'interrupted');
+      return;
+    }
+    if (needsApproval(agent, parsed.tool)) {
+      if (approvals) {
+        active.awaiting++;
+        if (active.awaiting === 1) await store.updateRun(run.id, { status: 'requires_action' });
+        const decision = await approvals.request({ run, agent, toolCallId: call.id, tool: parsed.tool, args: parsed.args, signal: controller.signal }).finally(() => {
+          active.awaiting--;
+        });
+        if (active.awaiting === 0) await store.updateRun(run.id, { status: 'in_progress' });
+        this.#progress(active);
+        if (!decision.approved) {
+          await this.#finishTool(active, { id: previous?.id, data: { ...base, declined: true } }, call, {
+            content: `A person declined this call${decision.by ? ` (${decision.by})` : ''}.${decision.feedback ? ` Feedback: ${decision.feedback}` : ''} Do not retry it unchanged.`,
+            isError: true,
+          });
+          return;
+        }
+      } else {
+        logger.warn('tool needs approval but no approval gate is configured; running it', { tool: call.name });
+      }
+    }
+    const data = { ...base, arguments: call.arguments };
+    const startedAt = this.#d.clock();
+    const stepId = previous?.id ?? (parsed.tool.idempotent ? undefined : (await store.startToolStep({ id: ids('step'), runId: run.id, data })).id);
+    const result = await executeTool(parsed.tool, parsed.args, this.#toolContext(active, call));
+    await this.#finishTool(active, { id: stepId, data, startedAt }, call, result);
   }
 
-  async #finishTool(active: ActiveRun, stepId: string, call: ToolCall, result: ToolResult, status?: 'interrupted'): Promise<void> {
+  /**
+   * Ends the call's step (`step.id`, when it was started) or records it whole (from `startedAt`, when
+   * the tool began to run; now for calls that ran nothing), with its result message.
+   */
+  async #finishTool(
+    active: ActiveRun,
+    step: { id: string | undefined; data: Record<string, unknown>; startedAt?: number },
+    call: ToolCall,
+    result: ToolResult,
+    interrupted?: 'interrupted',
+  ): Promise<void> {
     const { run, agent } = active;
-    const { message } = await this.#d.store.finishToolStep(stepId, status ?? (result.isError ? 'failed' : 'completed'), {
-      id: this.#d.ids('msg'),
+    const { store, ids } = this.#d;
+    const status = interrupted ?? (result.isError ? 'failed' : 'completed');
+    const resultMessage = {
+      id: ids('msg'),
       threadId: run.threadId,
-      role: 'tool',
+      role: 'tool' as const,
       author: agent.name,
       content: result.content,
       toolCallId: call.id,
       isError: result.isError || undefined,
       runId: run.id,
-    });
+    };
+    const { message } = step.id
+      ? await store.finishToolStep(step.id, status, resultMessage)
+      : await store.recordToolStep({ id: ids('step'), runId: run.id, data: step.data, status, startedAt: step.startedAt ?? this.#d.clock() }, resultMessage);
     this.#d.cache.append(run.threadId, [message]);
     this.#progress(active);
     this.#emit(active, { type: 'tool.result', toolCallId: call.id, name: call.name, content: result.content, isError: Boolean(result.isError) });

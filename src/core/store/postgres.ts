@@ -3,9 +3,10 @@ import type { PoolClient, QueryResultRow } from 'pg';
 import { NotFoundError } from '../errors.js';
 import type { Usage } from '../model/types.js';
 import { applyPgMigrations, postgresMigrations, sortPgMigrations, type PgMigration } from './postgres-migrations.js';
+import { SQL, usageSql } from './postgres-sql.js';
 import { ACTIVE_SQL, num, runPatchColumns, toConversation, toJson, toMessage, toRun, toStep, toThread, toTotals } from './rows.js';
 import type { ConversationRow, MessageRow, Num, RunPatch, RunRow, StepRow, ThreadRow, UsageRow } from './rows.js';
-import type { Conversation, Message, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, RunStepType, Store, Thread, UsageTotals } from './types.js';
+import type { ClaimedRun, Conversation, Message, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, RunStepType, Store, Thread, UsageTotals } from './types.js';
 
 /**
  * The scale-out Store: PostgreSQL through `pg`, for several replicas sharing one database.
@@ -148,9 +149,7 @@ export class PostgresStore implements Store {
   ): Promise<RunStep> {
     const row = await this.one<StepRow>(
       client,
-      `INSERT INTO run_steps (id, run_id, seq, type, status, data, prompt_tokens, completion_tokens, cost, created_at, ended_at)
-       VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_steps WHERE run_id = $2), $3, $4, $5::jsonb, $6, $7, $8, $9, $10)
-       RETURNING *`,
+      SQL.insertStep,
       [s.id, s.runId, s.type, s.status, JSON.stringify(s.data), s.usage?.promptTokens ?? null, s.usage?.completionTokens ?? null, s.cost, now, s.endedAt],
     );
     return toStep(row!);
@@ -199,8 +198,7 @@ export class PostgresStore implements Store {
   async getOrCreateConversation(key: string, owner: Principal, id: string): Promise<{ conversation: Conversation; created: boolean }> {
     const inserted = await this.one<ConversationRow>(
       this.pool,
-      `INSERT INTO conversations (id, key, owner, owner_surface, owner_user_id, title, created_at)
-       VALUES ($1, $2, $3::jsonb, $4, $5, NULL, $6) ON CONFLICT (key) DO NOTHING RETURNING *`,
+      SQL.insertConversation,
       [id, key, JSON.stringify(owner), owner.surface, owner.userId, this.clock()],
     );
     if (inserted) return { conversation: toConversation(inserted), created: true };
@@ -239,8 +237,7 @@ export class PostgresStore implements Store {
     try {
       const inserted = await this.one<ThreadRow>(
         this.pool,
-        `INSERT INTO threads (id, conversation_id, agent, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (conversation_id, agent) DO NOTHING RETURNING *`,
+        SQL.insertThread,
         [id, conversationId, agent, this.clock()],
       );
       if (inserted) return toThread(inserted);
@@ -298,8 +295,7 @@ export class PostgresStore implements Store {
     try {
       const row = await this.one<RunRow>(
         this.pool,
-        `INSERT INTO runs (id, conversation_id, thread_id, agent, status, input, requested_by, parent_run_id, parent_tool_call_id, depth, created_at, progress_at)
-         VALUES ($1, $2, $3, $4, 'queued', $5::jsonb, $6::jsonb, $7, $8, $9, $10, $10) RETURNING *`,
+        SQL.insertRun,
         [run.id, run.conversationId, run.threadId, run.agent, toJson(run.input), toJson(run.requestedBy), run.parentRunId ?? null, run.parentToolCallId ?? null, run.depth ?? 0, now],
       );
       return toRun(row!);
@@ -350,23 +346,22 @@ export class PostgresStore implements Store {
   /**
    * Claims the oldest queued run of the thread, unless any run of the thread is in_progress or
    * requires_action (live lease or not: an orphan is resumed with adoptRun before the queue moves).
-   * The thread row lock serialises claims on one thread across replicas; null for an unknown thread.
+   * The thread row lock serialises claims on one thread across replicas (and the seq of the input
+   * message the claim appends); null for an unknown thread.
    */
-  async claimNextRun(threadId: string, owner: string, leaseUntil: number, now: number): Promise<Run | null> {
+  async claimNextRun(threadId: string, owner: string, leaseUntil: number, now: number, inputMessageId: string): Promise<ClaimedRun | null> {
     return this.transaction(async (client) => {
       const thread = await this.one(client, 'SELECT id FROM threads WHERE id = $1 FOR NO KEY UPDATE', [threadId]);
       if (!thread) return null;
       const active = await this.one(client, `SELECT 1 FROM runs WHERE thread_id = $1 AND status IN ${ACTIVE_SQL} LIMIT 1`, [threadId]);
       if (active) return null;
-      const row = await this.one<RunRow>(
-        client,
-        `UPDATE runs
-         SET status = 'in_progress', lease_owner = $2, lease_until = $3, started_at = COALESCE(started_at, $4), progress_at = $4
-         WHERE id = (SELECT id FROM runs WHERE thread_id = $1 AND status = 'queued' ORDER BY created_at, id COLLATE "C" LIMIT 1 FOR UPDATE SKIP LOCKED)
-         RETURNING *`,
-        [threadId, owner, leaseUntil, now],
-      );
-      return row ? toRun(row) : null;
+      const row = await this.one<RunRow & { fresh: boolean }>(client, SQL.claimNext, [threadId, owner, leaseUntil, now]);
+      if (!row) return null;
+      const run = toRun(row);
+      if (!row.fresh || !run.input) return { run, input: null };
+      const { content, images, author } = run.input;
+      const [input] = await this.insertMessages(client, threadId, [{ id: inputMessageId, role: 'user', author, content, images, runId: run.id }], now);
+      return { run, input: input! };
     });
   }
 
@@ -380,14 +375,7 @@ export class PostgresStore implements Store {
    * a person, not on a process.
    */
   async listOrphanedRuns(now: number): Promise<Run[]> {
-    const rows = await this.all<RunRow>(
-      this.pool,
-      `SELECT * FROM runs
-       WHERE (status = 'in_progress' AND (lease_until IS NULL OR lease_until < $1)) OR status = 'queued'
-       ORDER BY created_at, id COLLATE "C"`,
-      [now],
-    );
-    return rows.map(toRun);
+    return (await this.all<RunRow>(this.pool, SQL.orphanedRuns, [now])).map(toRun);
   }
 
   /**
@@ -395,12 +383,7 @@ export class PostgresStore implements Store {
    * expired lease) or already ours. True when this owner now holds it.
    */
   async adoptRun(runId: string, owner: string, leaseUntil: number, now: number): Promise<boolean> {
-    const res = await this.pool.query(
-      `UPDATE runs SET lease_owner = $2, lease_until = $3
-       WHERE id = $1 AND status IN ${ACTIVE_SQL}
-         AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until IS NULL OR lease_until < $4)`,
-      [runId, owner, leaseUntil, now],
-    );
+    const res = await this.pool.query(SQL.adoptRun, [runId, owner, leaseUntil, now]);
     return (res.rowCount ?? 0) > 0;
   }
 
@@ -418,8 +401,10 @@ export class PostgresStore implements Store {
   async recordModelStep(
     step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number },
     message: NewMessage & { id: string; threadId: string },
-  ): Promise<{ step: RunStep; message: Message }> {
+    opts: { complete?: { endedAt: number } } = {},
+  ): Promise<{ step: RunStep; message: Message; run?: Run }> {
     const now = this.clock();
+    const { complete } = opts;
     return this.transaction(async (client) => {
       await this.lockThread(client, message.threadId);
       await this.lockRun(client, step.runId);
@@ -429,13 +414,14 @@ export class PostgresStore implements Store {
         now,
       );
       const [m] = await this.insertMessages(client, message.threadId, [message], now);
-      await client.query(
-        `UPDATE runs SET prompt_tokens = prompt_tokens + $2, completion_tokens = completion_tokens + $3,
-           cost = cost + $4, model_calls = model_calls + 1, progress_at = $5
-         WHERE id = $1`,
-        [step.runId, step.usage.promptTokens, step.usage.completionTokens, step.cost, now],
-      );
-      return { step: s, message: m! };
+      const usage = [step.runId, step.usage.promptTokens, step.usage.completionTokens, step.cost, now];
+      if (!complete) {
+        await client.query(SQL.addModelUsage, usage);
+        return { step: s, message: m! };
+      }
+      // The final answer: the run completes in the same transaction.
+      const row = await this.one<RunRow>(client, SQL.addModelUsageAndComplete, [...usage, m!.content, complete.endedAt]);
+      return { step: s, message: m!, run: toRun(row!) };
     });
   }
 
@@ -465,6 +451,25 @@ export class PostgresStore implements Store {
     });
   }
 
+  async recordToolStep(
+    step: { id: string; runId: string; data: Record<string, unknown>; status: RunStepStatus; startedAt: number },
+    message: NewMessage & { id: string; threadId: string },
+  ): Promise<{ step: RunStep; message: Message }> {
+    const now = this.clock();
+    return this.transaction(async (client) => {
+      await this.lockThread(client, message.threadId);
+      await this.lockRun(client, step.runId);
+      const s = await this.insertStep(
+        client,
+        { id: step.id, runId: step.runId, type: 'tool_call', status: step.status, data: step.data, usage: null, cost: 0, endedAt: now },
+        step.startedAt,
+      );
+      const [m] = await this.insertMessages(client, message.threadId, [message], now);
+      await client.query('UPDATE runs SET progress_at = $2 WHERE id = $1', [step.runId, now]);
+      return { step: s, message: m! };
+    });
+  }
+
   async listRunSteps(runId: string): Promise<RunStep[]> {
     return (await this.all<StepRow>(this.pool, 'SELECT * FROM run_steps WHERE run_id = $1 ORDER BY seq', [runId])).map(toStep);
   }
@@ -474,22 +479,7 @@ export class PostgresStore implements Store {
   /** Sorted by key. 'agent' and 'conversation' sum the runs; 'model' sums model_call steps by data->>'model'. */
   async usageBy(group: 'agent' | 'model' | 'conversation', filter: { conversationId?: string } = {}): Promise<UsageTotals[]> {
     const conv = filter.conversationId;
-    let sql: string;
-    if (group === 'model') {
-      sql = `SELECT COALESCE(s.data->>'model', 'unknown') AS key,
-          SUM(s.prompt_tokens) AS prompt_tokens, SUM(s.completion_tokens) AS completion_tokens,
-          SUM(s.cost) AS cost, COUNT(*) AS model_calls
-        FROM run_steps s${conv !== undefined ? ' JOIN runs r ON r.id = s.run_id' : ''}
-        WHERE s.type = 'model_call'${conv !== undefined ? ' AND r.conversation_id = $1' : ''}
-        GROUP BY 1`;
-    } else {
-      const column = group === 'agent' ? 'agent' : 'conversation_id';
-      sql = `SELECT ${column} AS key, SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
-          SUM(cost) AS cost, SUM(model_calls) AS model_calls
-        FROM runs${conv !== undefined ? ' WHERE conversation_id = $1' : ''}
-        GROUP BY 1`;
-    }
-    const rows = await this.all<UsageRow>(this.pool, sql, conv !== undefined ? [conv] : []);
+    const rows = await this.all<UsageRow>(this.pool, usageSql(group, conv !== undefined), conv !== undefined ? [conv] : []);
     // Sorted here, by code point, so the order does not depend on the database's collation.
     return rows.map(toTotals).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }

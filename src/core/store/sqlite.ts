@@ -4,9 +4,10 @@ import Database from 'better-sqlite3';
 import { NotFoundError } from '../errors.js';
 import type { Usage } from '../model/types.js';
 import { applyMigrations, appliedMigrations, sortMigrations, sqliteMigrations, type SqliteMigration } from './migrations.js';
-import { ACTIVE_SQL, runPatchColumns, toConversation, toJson, toMessage, toRun, toStep, toThread, toTotals } from './rows.js';
+import { runPatchColumns, toConversation, toJson, toMessage, toRun, toStep, toThread, toTotals } from './rows.js';
 import type { ConversationRow, MessageRow, RunPatch, RunRow, StepRow, ThreadRow, UsageRow } from './rows.js';
-import type { Conversation, Message, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, Store, Thread, UsageTotals } from './types.js';
+import { SQL } from './sqlite-sql.js';
+import type { ClaimedRun, Conversation, Message, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, Store, Thread, UsageTotals } from './types.js';
 
 /**
  * The embedded Store: one SQLite file (WAL) through better-sqlite3.
@@ -35,62 +36,6 @@ export interface SqliteStoreOptions {
 type Row = Record<string, unknown>;
 type Stmt = Database.Statement<unknown[], Row>;
 
-const SQL = {
-  insertConversation: `INSERT INTO conversations (id, key, owner, owner_surface, owner_user_id, title, created_at)
-    VALUES (@id, @key, @owner, @ownerSurface, @ownerUserId, NULL, @now) ON CONFLICT (key) DO NOTHING`,
-  conversationById: 'SELECT * FROM conversations WHERE id = ?',
-  conversationByKey: 'SELECT * FROM conversations WHERE key = ?',
-
-  insertThread: `INSERT INTO threads (id, conversation_id, agent, created_at)
-    VALUES (@id, @conversationId, @agent, @now) ON CONFLICT (conversation_id, agent) DO NOTHING`,
-  threadById: 'SELECT * FROM threads WHERE id = ?',
-  threadByAgent: 'SELECT * FROM threads WHERE conversation_id = ? AND agent = ?',
-  threadsOfConversation: 'SELECT * FROM threads WHERE conversation_id = ? ORDER BY created_at, id',
-
-  // seq = max + 1 inside the statement; callers run it in an IMMEDIATE transaction.
-  insertMessage: `INSERT INTO messages (id, thread_id, seq, role, author, content, images, tool_calls, tool_call_id, is_error, run_id, created_at)
-    VALUES (@id, @threadId, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE thread_id = @threadId),
-            @role, @author, @content, @images, @toolCalls, @toolCallId, @isError, @runId, @now)
-    RETURNING *`,
-  listMessages: 'SELECT * FROM messages WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?',
-  tailMessages: 'SELECT * FROM messages WHERE thread_id = ? ORDER BY seq DESC LIMIT ?', // reversed in JS
-
-  insertRun: `INSERT INTO runs (id, conversation_id, thread_id, agent, status, input, requested_by, parent_run_id, parent_tool_call_id, depth, created_at, progress_at)
-    VALUES (@id, @conversationId, @threadId, @agent, 'queued', @input, @requestedBy, @parentRunId, @parentToolCallId, @depth, @now, @now)
-    RETURNING *`,
-  runById: 'SELECT * FROM runs WHERE id = ?',
-  childRun: 'SELECT * FROM runs WHERE parent_run_id = ? AND parent_tool_call_id = ? ORDER BY created_at, id LIMIT 1',
-  // The one-active-run rule: claims only when no run of the thread is in_progress/requires_action.
-  claimNextRun: `UPDATE runs
-    SET status = 'in_progress', lease_owner = @owner, lease_until = @leaseUntil,
-        started_at = COALESCE(started_at, @now), progress_at = @now
-    WHERE id = (SELECT id FROM runs WHERE thread_id = @threadId AND status = 'queued' ORDER BY created_at, id LIMIT 1)
-      AND NOT EXISTS (SELECT 1 FROM runs WHERE thread_id = @threadId AND status IN ${ACTIVE_SQL})
-    RETURNING *`,
-  // A read before the claim: most drains end finding nothing to claim, and a read takes no write lock.
-  claimable: `SELECT EXISTS (SELECT 1 FROM runs WHERE thread_id = @threadId AND status = 'queued')
-      AND NOT EXISTS (SELECT 1 FROM runs WHERE thread_id = @threadId AND status IN ${ACTIVE_SQL}) AS ok`,
-  // Uses runs_status_lease: active runs are few, so no index on lease_owner (one less page per claim).
-  renewLeases: `UPDATE runs SET lease_until = ? WHERE status IN ${ACTIVE_SQL} AND lease_owner = ?`,
-  orphanedRuns: `SELECT * FROM runs WHERE status = 'in_progress' AND (lease_until IS NULL OR lease_until < @now)
-    UNION ALL
-    SELECT * FROM runs WHERE status = 'queued'
-    ORDER BY created_at, id`,
-  adoptRun: `UPDATE runs SET lease_owner = @owner, lease_until = @leaseUntil
-    WHERE id = @id AND status IN ${ACTIVE_SQL}
-      AND (lease_owner IS NULL OR lease_owner = @owner OR lease_until IS NULL OR lease_until < @now)`,
-  addModelUsage: `UPDATE runs SET prompt_tokens = prompt_tokens + @promptTokens, completion_tokens = completion_tokens + @completionTokens,
-    cost = cost + @cost, model_calls = model_calls + 1, progress_at = @now WHERE id = @runId`,
-  touchRun: 'UPDATE runs SET progress_at = ? WHERE id = ?',
-
-  insertStep: `INSERT INTO run_steps (id, run_id, seq, type, status, data, prompt_tokens, completion_tokens, cost, created_at, ended_at)
-    VALUES (@id, @runId, (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_steps WHERE run_id = @runId),
-            @type, @status, @data, @promptTokens, @completionTokens, @cost, @now, @endedAt)
-    RETURNING *`,
-  finishStep: 'UPDATE run_steps SET status = ?, ended_at = ? WHERE id = ? RETURNING *',
-  stepsOfRun: 'SELECT * FROM run_steps WHERE run_id = ? ORDER BY seq',
-} as const;
-
 type Statements = { -readonly [K in keyof typeof SQL]: Stmt };
 
 function isForeignKeyError(err: unknown): boolean {
@@ -116,8 +61,9 @@ export class SqliteStore implements Store {
   private readonly modelStepTx: (
     step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number },
     message: NewMessage & { id: string; threadId: string },
+    complete: { endedAt: number } | undefined,
     now: number,
-  ) => { step: RunStep; message: Message };
+  ) => { step: RunStep; message: Message; run?: Run };
   private readonly startStepTx: (step: { id: string; runId: string; data: Record<string, unknown> }, now: number) => RunStep;
   private readonly finishStepTx: (
     stepId: string,
@@ -125,7 +71,12 @@ export class SqliteStore implements Store {
     message: NewMessage & { id: string; threadId: string },
     now: number,
   ) => { step: RunStep; message: Message };
-  private readonly claimTx: (threadId: string, owner: string, leaseUntil: number, now: number) => Run | null;
+  private readonly toolStepTx: (
+    step: { id: string; runId: string; data: Record<string, unknown>; status: RunStepStatus; startedAt: number },
+    message: NewMessage & { id: string; threadId: string },
+    now: number,
+  ) => { step: RunStep; message: Message };
+  private readonly claimTx: (threadId: string, owner: string, leaseUntil: number, now: number, inputMessageId: string) => ClaimedRun | null;
 
   constructor(opts: SqliteStoreOptions) {
     const memory = opts.path === ':memory:' || opts.path === '';
@@ -147,7 +98,7 @@ export class SqliteStore implements Store {
 
     this.appendTx = immediate((threadId, messages, now) => messages.map((m) => this.insertMessage(threadId, m, now)));
 
-    this.modelStepTx = immediate((step, message, now) => {
+    this.modelStepTx = immediate((step, message, complete, now) => {
       const s = this.s.insertStep.get({
         id: step.id,
         runId: step.runId,
@@ -161,14 +112,14 @@ export class SqliteStore implements Store {
         endedAt: now,
       }) as unknown as StepRow;
       const m = this.insertMessage(message.threadId, message, now);
-      this.s.addModelUsage.run({
-        runId: step.runId,
-        promptTokens: step.usage.promptTokens,
-        completionTokens: step.usage.completionTokens,
-        cost: step.cost,
-        now,
-      });
-      return { step: toStep(s), message: m };
+      const usage = { runId: step.runId, promptTokens: step.usage.promptTokens, completionTokens: step.usage.completionTokens, cost: step.cost, now };
+      if (!complete) {
+        this.s.addModelUsage.run(usage);
+        return { step: toStep(s), message: m };
+      }
+      const r = this.s.addModelUsageAndComplete.get({ ...usage, reply: m.content, endedAt: complete.endedAt }) as unknown as RunRow | undefined;
+      if (!r) throw new NotFoundError('run', step.runId);
+      return { step: toStep(s), message: m, run: toRun(r) };
     });
 
     this.startStepTx = immediate((step, now) => {
@@ -196,9 +147,32 @@ export class SqliteStore implements Store {
       return { step: toStep(s), message: m };
     });
 
-    this.claimTx = immediate((threadId, owner, leaseUntil, now) => {
-      const r = this.s.claimNextRun.get({ threadId, owner, leaseUntil, now }) as unknown as RunRow | undefined;
-      return r ? toRun(r) : null;
+    this.toolStepTx = immediate((step, message, now) => {
+      const s = this.s.insertStep.get({
+        id: step.id,
+        runId: step.runId,
+        type: 'tool_call',
+        status: step.status,
+        data: JSON.stringify(step.data),
+        promptTokens: null,
+        completionTokens: null,
+        cost: 0,
+        now: step.startedAt,
+        endedAt: now,
+      }) as unknown as StepRow;
+      const m = this.insertMessage(message.threadId, message, now);
+      this.s.touchRun.run(now, step.runId);
+      return { step: toStep(s), message: m };
+    });
+
+    this.claimTx = immediate((threadId, owner, leaseUntil, now, inputMessageId) => {
+      const next = this.s.claimCandidate.get({ threadId }) as { id: string; fresh: number } | undefined;
+      if (!next) return null;
+      const run = toRun(this.s.claimRun.get({ id: next.id, owner, leaseUntil, now }) as unknown as RunRow);
+      if (!next.fresh || !run.input) return { run, input: null };
+      const { content, images, author } = run.input;
+      const input = this.insertMessage(threadId, { id: inputMessageId, role: 'user', author, content, images, runId: run.id }, now);
+      return { run, input };
     });
   }
 
@@ -412,9 +386,9 @@ export class SqliteStore implements Store {
    * Claims the oldest queued run of the thread, unless any run of the thread is in_progress or
    * requires_action (live lease or not: an orphan is resumed with adoptRun before the queue moves).
    */
-  async claimNextRun(threadId: string, owner: string, leaseUntil: number, now: number): Promise<Run | null> {
+  async claimNextRun(threadId: string, owner: string, leaseUntil: number, now: number, inputMessageId: string): Promise<ClaimedRun | null> {
     if (!(this.s.claimable.get({ threadId }) as { ok: number } | undefined)?.ok) return null;
-    return this.claimTx(threadId, owner, leaseUntil, now);
+    return this.claimTx(threadId, owner, leaseUntil, now, inputMessageId);
   }
 
   async renewLeases(owner: string, leaseUntil: number): Promise<void> {
@@ -457,8 +431,9 @@ export class SqliteStore implements Store {
   async recordModelStep(
     step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number },
     message: NewMessage & { id: string; threadId: string },
-  ): Promise<{ step: RunStep; message: Message }> {
-    return this.modelStepTx(step, message, this.clock());
+    opts: { complete?: { endedAt: number } } = {},
+  ): Promise<{ step: RunStep; message: Message; run?: Run }> {
+    return this.modelStepTx(step, message, opts.complete, this.clock());
   }
 
   async startToolStep(step: { id: string; runId: string; data: Record<string, unknown> }): Promise<RunStep> {
@@ -472,6 +447,19 @@ export class SqliteStore implements Store {
 
   async finishToolStep(stepId: string, status: RunStepStatus, message: NewMessage & { id: string; threadId: string }): Promise<{ step: RunStep; message: Message }> {
     return this.finishStepTx(stepId, status, message, this.clock());
+  }
+
+  async recordToolStep(
+    step: { id: string; runId: string; data: Record<string, unknown>; status: RunStepStatus; startedAt: number },
+    message: NewMessage & { id: string; threadId: string },
+  ): Promise<{ step: RunStep; message: Message }> {
+    try {
+      return this.toolStepTx(step, message, this.clock());
+    } catch (err) {
+      // The message's own foreign key failure is reported as its thread by insertMessage.
+      if (isForeignKeyError(err)) throw new NotFoundError('run', step.runId);
+      throw err;
+    }
   }
 
   async listRunSteps(runId: string): Promise<RunStep[]> {

@@ -117,6 +117,12 @@ export interface RunStep {
   endedAt: number | null;
 }
 
+/** What `claimNextRun` returns: the run, now in_progress, and the input message the claim appended (null when it appended none). */
+export interface ClaimedRun {
+  run: Run;
+  input: Message | null;
+}
+
 export interface UsageTotals extends RunUsage {
   /** Grouping key (agent name, model or conversation id). */
   key: string;
@@ -154,8 +160,15 @@ export interface Store {
    * Atomically claims the oldest queued run of the thread for `owner`, if no other run of the thread
    * is active (in_progress / requires_action with a live lease). This is the one-active-run rule, and it
    * holds across processes sharing the database.
+   *
+   * The claim also starts the run, in the same transaction: when the run has an `input` and has never
+   * started before (`startedAt` was unset, so nothing of it can be in the thread yet), the input is
+   * appended to the thread as a user message (id `inputMessageId`, author `input.author`, runId the
+   * run, created at `now`) and returned as `input`. Otherwise `input` is null and `inputMessageId` is
+   * unused: a run without input, or one that started before (its executor appends a missing input
+   * on resume, as for runs taken over with `adoptRun`). If the append fails, nothing is claimed.
    */
-  claimNextRun(threadId: string, owner: string, leaseUntil: number, now: number): Promise<Run | null>;
+  claimNextRun(threadId: string, owner: string, leaseUntil: number, now: number, inputMessageId: string): Promise<ClaimedRun | null>;
   /** Extends the leases of all runs held by owner. */
   renewLeases(owner: string, leaseUntil: number): Promise<void>;
   /** Runs whose lease expired (their process died): candidates for resumption. */
@@ -167,13 +180,33 @@ export interface Store {
   // run steps
   /**
    * Records a completed model call and the assistant message it produced in one transaction,
-   * adding its usage to the run.
+   * adding its usage to the run. With `complete`, the message is the run's final answer and the run
+   * ends in the same transaction: status `completed`, `reply` = the message's content, `endedAt`,
+   * lease cleared; the ended run is returned as `run` (absent without `complete`).
    */
-  recordModelStep(step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number }, message: NewMessage & { id: string; threadId: string }): Promise<{ step: RunStep; message: Message }>;
-  /** Marks a tool call as started before it runs (so a crash can tell it was interrupted). */
+  recordModelStep(
+    step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number },
+    message: NewMessage & { id: string; threadId: string },
+    opts?: { complete?: { endedAt: number } },
+  ): Promise<{ step: RunStep; message: Message; run?: Run }>;
+  /**
+   * Marks a tool call as started before it runs, so a crash can tell it was interrupted. Only
+   * calls that must not silently run twice need it (non-idempotent tools); see `recordToolStep`.
+   */
   startToolStep(step: { id: string; runId: string; data: Record<string, unknown> }): Promise<RunStep>;
   /** Ends a tool step and appends its result message in one transaction. */
   finishToolStep(stepId: string, status: RunStepStatus, message: NewMessage & { id: string; threadId: string }): Promise<{ step: RunStep; message: Message }>;
+  /**
+   * Records a tool call that needed no 'started' marker — an idempotent tool (run again after a
+   * crash anyway), or a call that ran nothing (invalid arguments, declined) — once it has its
+   * result: the step (created at `startedAt`, ended now, with `status`) and its result message in
+   * one transaction. Its step seq is taken when it ends, so parallel calls number in the order they
+   * finished.
+   */
+  recordToolStep(
+    step: { id: string; runId: string; data: Record<string, unknown>; status: RunStepStatus; startedAt: number },
+    message: NewMessage & { id: string; threadId: string },
+  ): Promise<{ step: RunStep; message: Message }>;
   listRunSteps(runId: string): Promise<RunStep[]>;
 
   // usage roll-ups
