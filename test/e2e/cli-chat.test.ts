@@ -5,6 +5,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, runCli, startCli, STACK_LINE, tempDir, type RunningCli } from '../support/cli.js';
 import { scriptByAgent, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { delegate } from '../support/replies.js';
 
 let fake: FakeOpenAI | undefined;
 let cwd: ReturnType<typeof tempDir> | undefined;
@@ -16,7 +17,6 @@ afterEach(async () => {
   cwd = undefined;
 });
 
-const delegate = (recipient: string, message: string) => ({ toolCalls: [{ name: 'send_message', arguments: { recipient, message } }] });
 
 async function setup(files: Record<string, string> = {}) {
   fake = await startFakeOpenAI();

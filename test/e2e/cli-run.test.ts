@@ -7,6 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { builtinAgents } from '../../src/core/agents/defaults.js';
 import { assertBuilt, runCli, STACK_LINE, tempDir } from '../support/cli.js';
 import { scriptByAgent, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { delegate } from '../support/replies.js';
 
 let fake: FakeOpenAI | undefined;
 let cwd: ReturnType<typeof tempDir> | undefined;
@@ -18,7 +19,6 @@ afterEach(async () => {
   cwd = undefined;
 });
 
-const delegate = (recipient: string, message: string) => ({ toolCalls: [{ name: 'send_message', arguments: { recipient, message } }] });
 
 /** A fake server, a fresh working directory, and a `switchboard` pointed at both. */
 async function setup(files: Record<string, string> = {}) {

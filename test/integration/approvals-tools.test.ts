@@ -5,6 +5,7 @@ import type { SwitchboardEvent } from '../../src/core/events.js';
 import { scriptByAgent, type FakeChatRequest } from '../support/fake-openai.js';
 import { until } from '../support/plans.js';
 import { alice, bob, startHarness, type Harness } from '../support/switchboard.js';
+import { delegate } from '../support/replies.js';
 
 let h: Harness | undefined;
 let other: Switchboard | undefined;
@@ -15,7 +16,6 @@ afterEach(async () => {
   h = undefined;
 });
 
-const delegate = (recipient: string, message: string) => ({ toolCalls: [{ name: 'send_message', arguments: { recipient, message } }] });
 const runCode = (code: string) => ({ toolCalls: [{ name: 'run_code', arguments: { language: 'python', code } }] });
 const toolResult = (req: FakeChatRequest) => req.toolResults[0]?.content ?? '';
 

@@ -7,6 +7,7 @@ import { assertBuilt } from '../support/cli.js';
 import { checkTranscript, crashSetup, type CrashSetup } from '../support/crash.js';
 import { scriptByAgent, startFakeOpenAI, type FakeChatRequest, type FakeOpenAI } from '../support/fake-openai.js';
 import { until } from '../support/plans.js';
+import { delegate } from '../support/replies.js';
 
 /**
  * Runs killed with SIGKILL at a chosen point and resumed by a fresh process on the same database.
@@ -25,7 +26,6 @@ afterEach(async () => {
   fake = undefined;
 });
 
-const delegate = (recipient: string, message: string) => ({ toolCalls: [{ name: 'send_message', arguments: { recipient, message } }] });
 const toolResult = (req: FakeChatRequest) => req.toolResults[0]?.content ?? '';
 const agents = () => fake!.requests.map((r) => r.agent);
 const count = (agent: string) => agents().filter((a) => a === agent).length;

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { scriptByAgent } from '../support/fake-openai.js';
 import { alice, startHarness, type Harness } from '../support/switchboard.js';
 import type { SwitchboardEvent } from '../../src/core/events.js';
+import { delegate } from '../support/replies.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -9,7 +10,6 @@ afterEach(async () => {
   h = undefined;
 });
 
-const delegate = (recipient: string, message: string, id?: string) => ({ toolCalls: [{ name: 'send_message', arguments: { recipient, message }, id }] });
 
 describe('delegation through send_message', () => {
   it('runs the specialist on its own thread and hands its reply back to the proxy', async () => {

@@ -9,6 +9,7 @@ import {
 } from '../../src/core/model/openai-client.js';
 import type { ChatRequest } from '../../src/core/model/types.js';
 import { scriptByAgent, startFakeOpenAI, TINY_PNG_B64, type FakeOpenAI } from '../support/fake-openai.js';
+import { failureOf } from '../support/replies.js';
 
 const API_KEY = 'sk-test-secret-0123456789abcdef';
 const SYSTEM = 'You are the agent "proxy". Be brief.';
@@ -42,15 +43,6 @@ function ask(text: string, extra: Partial<ChatRequest> = {}): ChatRequest {
     ],
     ...extra,
   };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('chat streaming', () => {

@@ -8,6 +8,7 @@ import { ModelCallError } from '../../src/core/errors.js';
 import { createModelClient, isAbortError, type ModelClientOptions } from '../../src/core/model/openai-client.js';
 import type { ChatRequest } from '../../src/core/model/types.js';
 import { startFakeOpenAI } from '../support/fake-openai.js';
+import { failureOf } from '../support/replies.js';
 
 /** A piece of the body (text or raw bytes), a pause in ms, or `hang`: silence until cancelled. */
 type Step = string | Uint8Array | number | 'hang';
@@ -74,15 +75,6 @@ function clientWith(f: typeof fetch, extra: Partial<ModelClientOptions> = {}) {
 }
 
 const ask: ChatRequest = { provider: 'default', model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
-
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('reading the event stream', () => {
   it('reads a stream split at every byte, with CRLF line ends, comments and multibyte text', async () => {
