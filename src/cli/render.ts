@@ -7,6 +7,8 @@ export interface ProgressOptions {
   /** Stream the top-level reply's text to stdout as it arrives. */
   streamReply: boolean;
   color?: boolean;
+  /** Leave approval requests out: the caller asks about them itself (`switchboard plan`). */
+  quietApprovals?: boolean;
 }
 
 const preview = (s: string, n = 80) => {
@@ -55,7 +57,7 @@ export function attachProgress(sb: Switchboard, conversationId: string, opts: Pr
         line(e.depth, `${e.agent} · ${e.name}: ${preview(e.message)}`);
         break;
       case 'approval.requested':
-        line(e.depth, `? ${e.agent} asks for approval (${e.approvalId}): ${preview(e.summary)}`);
+        if (!opts.quietApprovals) line(e.depth, `? ${e.agent} asks for approval (${e.approvalId}): ${preview(e.summary)}`);
         break;
       case 'run.failed':
         if (e.depth > 0) line(e.depth, `${e.agent} failed: ${preview(e.error)}`);

@@ -210,11 +210,11 @@ export default async function plan(argv: string[]): Promise<number> {
       if (!id) throw new CliError('There is no unfinished plan to resume.');
       current = await sb.getPlan(id, principal);
       conversationId = current.conversationId;
-      stops.push(attachProgress(sb, conversationId, { out: process.stdout, streamReply: false }), showSteps(sb, conversationId, current.id));
+      stops.push(attachProgress(sb, conversationId, { out: process.stdout, streamReply: false, quietApprovals: true }), showSteps(sb, conversationId, current.id));
       process.stdout.write(`Resuming plan ${current.id} (${current.status}).\n`);
     } else {
       conversationId = (await sb.conversation(conversationKey(values.conversation), principal)).id;
-      stops.push(attachProgress(sb, conversationId, { out: process.stdout, streamReply: false }), showSteps(sb, conversationId));
+      stops.push(attachProgress(sb, conversationId, { out: process.stdout, streamReply: false, quietApprovals: true }), showSteps(sb, conversationId));
       process.stdout.write('Planning…\n');
       current = await sb.plan(conversationId, goal, principal);
     }
