@@ -352,8 +352,13 @@ describe('run_code', () => {
       makeCtx({ signal: controller.signal, limits: { codeTimeoutMs: 20_000 } }),
     );
     const pidFile = path.join(workspace, 'pid.txt');
-    for (let i = 0; i < 200 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 25));
-    const pid = Number(await readFile(pidFile, 'utf8'));
+    // The file exists before Python has written the pid into it: wait for a whole number.
+    let pid = 0;
+    for (let i = 0; i < 400 && !(pid > 0); i++) {
+      if (existsSync(pidFile)) pid = Number(await readFile(pidFile, 'utf8'));
+      if (!(pid > 0)) await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(pid).toBeGreaterThan(0);
     controller.abort();
     const r = await pending;
     expect(r.isError).toBe(true);
