@@ -169,6 +169,8 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
   if (options.resume !== false) {
     await runs.resumeOrphans();
     await planService?.resume();
+    // Keep watching: work a dead replica leaves later is picked up without waiting for work of our own.
+    runs.start();
   }
 
   const getConversation = async (id: string, principal?: Principal): Promise<Conversation> => {

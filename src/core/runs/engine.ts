@@ -216,14 +216,12 @@ export class RunEngine {
     } catch (err) {
       this.#deps.logger.warn('heartbeat failed', { error: err });
     }
-    if (this.#waiters.size === 0 && this.#queued.size === 0 && !this.#executor.hasActive()) {
-      // Nothing to watch: let the process exit when its work is done.
-      if (this.#timer) clearInterval(this.#timer);
-      this.#timer = null;
-    } else if (this.#waiters.size > 0 && !this.#executor.hasActive()) {
+    if (this.#waiters.size > 0 && !this.#executor.hasActive()) {
       // Someone waits on work another process does: keep this process alive for the answer.
       this.#timer?.ref();
     } else {
+      // Idle or busy with its own runs: the heartbeat goes on (a replica picks up what a dead one
+      // left even when it has no work of its own) but never keeps the process alive by itself.
       this.#timer?.unref();
     }
   }
