@@ -116,7 +116,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 )`;
 
 /** Checks that versions are positive integers and unique; returns them sorted. */
-export function sortMigrations(migrations: readonly SqliteMigration[]): SqliteMigration[] {
+export function sortMigrations<M extends { version: number; name: string }>(migrations: readonly M[]): M[] {
   const seen = new Map<number, string>();
   for (const m of migrations) {
     if (!Number.isInteger(m.version) || m.version < 1) throw new Error(`Migration "${m.name}" has an invalid version ${m.version}.`);

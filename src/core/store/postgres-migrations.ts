@@ -107,18 +107,6 @@ CREATE TABLE run_steps (
   },
 ];
 
-/** Checks that versions are positive integers and unique; returns them sorted. */
-export function sortPgMigrations(migrations: readonly PgMigration[]): PgMigration[] {
-  const seen = new Map<number, string>();
-  for (const m of migrations) {
-    if (!Number.isInteger(m.version) || m.version < 1) throw new Error(`Migration "${m.name}" has an invalid version ${m.version}.`);
-    const other = seen.get(m.version);
-    if (other !== undefined) throw new Error(`Migrations "${other}" and "${m.name}" share version ${m.version}.`);
-    seen.set(m.version, m.name);
-  }
-  return [...migrations].sort((a, b) => a.version - b.version);
-}
-
 /** First key of the two-int advisory lock taken while migrating; the second is the schema's hash. */
 const MIGRATION_LOCK = 0x5bd0;
 

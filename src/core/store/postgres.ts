@@ -2,7 +2,8 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import { NotFoundError } from '../errors.js';
 import type { Usage } from '../model/types.js';
-import { applyPgMigrations, postgresMigrations, sortPgMigrations, type PgMigration } from './postgres-migrations.js';
+import { sortMigrations } from './migrations.js';
+import { applyPgMigrations, postgresMigrations, type PgMigration } from './postgres-migrations.js';
 import { SQL, usageSql } from './postgres-sql.js';
 import { ACTIVE_SQL, num, runPatchColumns, toConversation, toJson, toMessage, toRun, toStep, toThread, toTotals } from './rows.js';
 import type { ConversationRow, MessageRow, Num, RunPatch, RunRow, StepRow, ThreadRow, UsageRow } from './rows.js';
@@ -29,7 +30,7 @@ import type { ClaimedRun, Conversation, Message, NewMessage, NewRun, Principal, 
  * NUMERIC back as strings: the row mappers turn them into numbers (no global type parser is set).
  */
 
-export { postgresMigrations, sortPgMigrations, type PgMigration } from './postgres-migrations.js';
+export { postgresMigrations, type PgMigration } from './postgres-migrations.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://user:pass@host:5432/db` */
@@ -72,7 +73,7 @@ export class PostgresStore implements Store {
     if (!SCHEMA_NAME.test(schema)) throw new Error(`PostgresStore: schema "${schema}" must match ${SCHEMA_NAME.source}.`);
     this.schema = schema;
     this.clock = opts.clock ?? Date.now;
-    this.migrations = sortPgMigrations([...postgresMigrations, ...(opts.extraMigrations ?? [])]);
+    this.migrations = sortMigrations([...postgresMigrations, ...(opts.extraMigrations ?? [])]);
     this.pool = new pg.Pool({
       connectionString: opts.url,
       max: opts.pool?.max ?? 10,
@@ -173,7 +174,7 @@ export class PostgresStore implements Store {
       if (known && known.name !== m.name) throw new Error(`Migration ${m.version} "${m.name}" clashes with the migration "${known.name}".`);
       byVersion.set(m.version, m);
     }
-    const sorted = sortPgMigrations([...byVersion.values()]);
+    const sorted = sortMigrations([...byVersion.values()]);
     return this.transaction((client) => applyPgMigrations(client, this.schema, sorted, this.clock));
   }
 
