@@ -146,35 +146,34 @@ export class RunExecutor {
     else parent?.controller.signal.addEventListener('abort', onParentAbort, { once: true });
     const active: ActiveRun = { run, agent, controller, parent, progressAt: clock(), awaiting: 0 };
     this.#active.set(run.id, active);
-    this.#emit(active, { type: 'run.started' });
+    this.#emit(active.run, { type: 'run.started' });
     try {
       const done = await this.#loop(active, input ?? null);
       // Usually the final model step ended the run with it; a resumed run may have its answer already.
       const ended = done.ended ?? (await store.updateRun(run.id, { status: 'completed', reply: done.reply, endedAt: clock(), leaseOwner: null, leaseUntil: null }));
-      this.#emit(active, { type: 'run.completed', reply: done.reply, usage: ended.usage });
+      this.#emit(active.run, { type: 'run.completed', reply: done.reply, usage: ended.usage });
       return ended;
     } catch (err) {
       const reason = controller.signal.aborted ? controller.signal.reason : undefined;
       if (reason instanceof ShutdownSignal) return null;
-      if (reason instanceof CancelSignal) return this.#end(run, 'cancelled', reason.reason, active);
+      if (reason instanceof CancelSignal) return this.#end(run, 'cancelled', reason.reason);
       if (reason instanceof StallSignal) {
         const ms = this.#d.config.limits.stallTimeoutMs;
         const span = ms < 10_000 ? `${ms} ms` : ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
-        return this.#end(run, 'failed', `${run.agent} made no progress for ${span} (no model output, tool result or delegation activity) and was stopped.`, active);
+        return this.#end(run, 'failed', `${run.agent} made no progress for ${span} (no model output, tool result or delegation activity) and was stopped.`);
       }
       if (!(err instanceof SwitchboardError)) logger.error('run crashed', { runId: run.id, error: err });
       const message = err instanceof SwitchboardError ? err.message : `Internal error: ${(err as Error)?.message ?? String(err)}`;
-      return this.#end(run, 'failed', message, active);
+      return this.#end(run, 'failed', message);
     } finally {
       parent?.controller.signal.removeEventListener('abort', onParentAbort);
       this.#active.delete(run.id);
     }
   }
 
-  async #end(run: Run, status: 'failed' | 'cancelled', error: string, active?: ActiveRun): Promise<Run> {
+  async #end(run: Run, status: 'failed' | 'cancelled', error: string): Promise<Run> {
     const ended = await this.#d.store.updateRun(run.id, { status, error, endedAt: this.#d.clock(), leaseOwner: null, leaseUntil: null });
-    const target = active ?? { run, agent: undefined as never, controller: new AbortController(), parent: undefined, progressAt: 0, awaiting: 0 };
-    this.#emit(target, status === 'failed' ? { type: 'run.failed', error } : { type: 'run.cancelled', reason: error });
+    this.#emit(run, status === 'failed' ? { type: 'run.failed', error } : { type: 'run.cancelled', reason: error });
     return ended;
   }
 
@@ -197,7 +196,8 @@ export class RunExecutor {
     let turns = entry.messages.filter((m) => m.runId === run.id && m.role === 'assistant').length;
     const system = systemPrompt(agent, this.#d.agents);
     const maxTurns = agent.maxTurns ?? this.#d.config.defaults.maxTurns;
-    const budget = (agent.contextBudget ?? this.#d.config.defaults.contextBudget) - Math.ceil(system.length / 4) - toolTokens;
+    const contextBudget = agent.contextBudget ?? this.#d.config.defaults.contextBudget;
+    const budget = contextBudget - Math.ceil(system.length / 4) - toolTokens;
 
     for (;;) {
       controller.signal.throwIfAborted();
@@ -253,10 +253,10 @@ export class RunExecutor {
         final ? { complete: { endedAt: this.#d.clock() } } : undefined,
       );
       cache.append(run.threadId, [message]);
-      cache.trim(run.threadId, (agent.contextBudget ?? this.#d.config.defaults.contextBudget) * 2);
+      cache.trim(run.threadId, contextBudget * 2);
       turns++;
       this.#progress(active);
-      if (result.content && wantDeltas) this.#emit(active, { type: 'message', content: result.content });
+      if (result.content && wantDeltas) this.#emit(active.run, { type: 'message', content: result.content });
       if (ended) return { reply: message.content, ended };
     }
   }
@@ -272,7 +272,7 @@ export class RunExecutor {
     const { store, ids, approvals, logger } = this.#d;
     const parsed = parseToolCall(call, tools);
     const previous = steps.find((s) => s.type === 'tool_call' && s.data.toolCallId === call.id);
-    this.#emit(active, { type: 'tool.call', toolCallId: call.id, name: call.name, arguments: call.arguments });
+    this.#emit(active.run, { type: 'tool.call', toolCallId: call.id, name: call.name, arguments: call.arguments });
 
     const base = { toolCallId: call.id, name: call.name };
     if (!parsed.ok) {
@@ -340,7 +340,7 @@ export class RunExecutor {
       : await store.recordToolStep({ id: ids('step'), runId: run.id, data: step.data, status, startedAt: step.startedAt ?? this.#d.clock() }, resultMessage);
     this.#d.cache.append(run.threadId, [message]);
     this.#progress(active);
-    this.#emit(active, { type: 'tool.result', toolCallId: call.id, name: call.name, content: result.content, isError: Boolean(result.isError) });
+    this.#emit(active.run, { type: 'tool.result', toolCallId: call.id, name: call.name, content: result.content, isError: Boolean(result.isError) });
   }
 
   #toolContext(active: ActiveRun, call: ToolCall): ToolContext {
@@ -358,7 +358,7 @@ export class RunExecutor {
       limits: { codeTimeoutMs: this.#d.config.limits.codeTimeoutMs, codeOutputBytes: this.#d.config.limits.codeOutputBytes },
       progress: (message) => {
         this.#progress(active);
-        this.#emit(active, { type: 'tool.progress', toolCallId: call.id, name: call.name, message });
+        this.#emit(active.run, { type: 'tool.progress', toolCallId: call.id, name: call.name, message });
       },
     };
   }
@@ -369,15 +369,14 @@ export class RunExecutor {
     for (let a: ActiveRun | undefined = active; a; a = a.parent) a.progressAt = now;
   }
 
-  #emit(active: ActiveRun, event: DistributiveOmit<SwitchboardEvent, 'conversationId' | 'runId' | 'agent' | 'depth' | 'at'>): void {
-    const { run } = active;
+  #emit(run: Run, event: DistributiveOmit<SwitchboardEvent, 'conversationId' | 'runId' | 'agent' | 'depth' | 'at'>): void {
     if (!this.#d.events.hasListeners(run.conversationId)) return;
     this.#d.events.emit({ ...event, conversationId: run.conversationId, runId: run.id, agent: run.agent, depth: run.depth, at: this.#d.clock() } as SwitchboardEvent);
   }
 
   emitFor(runId: string, event: DistributiveOmit<SwitchboardEvent, 'conversationId' | 'runId' | 'agent' | 'depth' | 'at'>): void {
     const active = this.#active.get(runId);
-    if (active) this.#emit(active, event);
+    if (active) this.#emit(active.run, event);
   }
 
   #cost(model: string, usage: Usage): number {
