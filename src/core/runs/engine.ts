@@ -1,5 +1,5 @@
 import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run } from '../store/types.js';
-import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
+import { RunExecutor, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
 import { adoptionTime, newLeaseOwner } from './lease-owner.js';
 import { ThreadCache } from './thread-cache.js';
 
@@ -231,4 +231,3 @@ export class RunEngine {
   }
 }
 
-export { ShutdownSignal };
