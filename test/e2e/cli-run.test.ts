@@ -201,6 +201,19 @@ describe('switchboard run "text"', () => {
     expect(out.stderr).toBe(`switchboard: ${dir}/switchboard.yaml:3: Map keys must be unique\n`);
   });
 
+  it('exits 2 with one line, and no stack trace, for a YAML alias bomb', async () => {
+    const bomb = ['x0: &x0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
+    for (let i = 1; i <= 9; i++) bomb.push(`x${i}: &x${i} [${Array.from({ length: 9 }, () => `*x${i - 1}`).join(', ')}]`);
+    const { fake, dir, sb } = await setup({ 'switchboard.yaml': bomb.join('\n') + '\n' });
+    const out = await sb(['run', 'hello']);
+
+    expect(out.code).toBe(2);
+    expect(out.stderr).toBe(
+      `switchboard: ${dir}/switchboard.yaml:2: too many aliases: expanding its anchors would repeat data more than 100 times (a "billion laughs" document?)\n`,
+    );
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it('reads the file --config or SWITCHBOARD_CONFIG names, and exits 2 when it does not exist', async () => {
     const { fake, dir, sb } = await setup({ 'team.yaml': 'agents:\n  proxy:\n    model: team-model\n' });
     fake.setHandler(scriptByAgent({ proxy: (req) => ({ content: `model ${req.model}` }) }));
