@@ -124,6 +124,15 @@ describe('reading the event stream', () => {
     expect(state.calls).toBe(1);
   });
 
+  it('fails a chunk of the wrong shape, naming the field, however plain the rest of it looks', async () => {
+    const odd = [chunk({ content: 'fine ' }), chunk({ content: 42 }), chunk({}, 'stop'), DONE];
+    const { fetch } = scriptedFetch(odd, odd, odd);
+    const err = await failureOf(clientWith(fetch).chat(ask));
+    expect((err as Error).message).toBe(
+      'Model API at http://model.test/v1 sent a chunk that is not a chat completion chunk (choices.0.delta.content: Invalid input: expected string, received number) (after 3 attempts).',
+    );
+  });
+
   it('treats a stream whose finish_reason is "" to the end as cut', async () => {
     const empty = [chunk({ content: 'never ' }, ''), chunk({ content: 'finished' }, '')];
     const { fetch } = scriptedFetch(empty, empty, empty);
