@@ -87,6 +87,14 @@ describe('a broken answer', () => {
     expect(seen).toEqual([...before, 'the ', 'whole ', 'answer']);
   });
 
+  it('says the connection was lost when it drops mid-stream on every attempt', async () => {
+    fake.failNext(3, 'reset_mid_stream');
+    const err = await failureOf(clientFor(fake).chat(ask()));
+    expect((err as Error).message).toMatch(
+      new RegExp(`^Model API at ${fake.url} ended the stream before the answer was complete \\(the connection was lost: [^)]+\\) \\(after 3 attempts\\)\\.$`),
+    );
+  });
+
   it('names the server, not the key, even when the page quotes the key back', async () => {
     const echoing = await startFakeOpenAI();
     try {

@@ -65,42 +65,52 @@ async function readStream(m: Sdk, response: Response, body: IdleReader, o: ReadO
   let received = 0;
   let head = '';
   let done = false;
-  try {
-    read: for (;;) {
-      const bytes = await body.read();
-      if (!bytes) break;
-      if (done) continue; // after [DONE]: read to the end, so the connection can be kept alive
-      if (events === 0) {
-        received += bytes.length;
-        if (head.length < 200) head += new TextDecoder().decode(bytes.subarray(0, 200));
-        if (received > MAX_BYTES_BEFORE_EVENT) break;
-      }
-      for (const data of sse.push(bytes)) {
-        events++;
-        if (data.startsWith('[DONE]')) {
-          done = true;
-          break;
-        }
-        const chunk = parseChunk(data);
-        if (chunk === null) continue;
-        // An error reported inside a 200 stream: the SDK throws it as a status-less APIError.
-        if (chunk.error) throw new m.APIError(undefined, chunk.error, undefined, response.headers);
-        if (o.signal?.aborted) break read;
-        const text = turn.add(chunk);
-        if (text) o.onText(text);
-      }
+  /** undici reports a connection lost mid-body as `TypeError: terminated`. */
+  let lost: TypeError | undefined;
+  read: for (;;) {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await body.read();
+    } catch (err) {
+      if (!(err instanceof TypeError) || o.signal?.aborted) throw err;
+      lost = err;
+      break;
     }
-  } catch (err) {
-    // The model had finished; only the tail (usage, [DONE]) was lost with the connection.
-    if (turn.finishReason && !o.signal?.aborted && err instanceof TypeError) {
+    if (!bytes) break;
+    if (done) continue; // after [DONE]: read to the end, so the connection can be kept alive
+    if (events === 0) {
+      received += bytes.length;
+      if (head.length < 200) head += new TextDecoder().decode(bytes.subarray(0, 200));
+      if (received > MAX_BYTES_BEFORE_EVENT) break;
+    }
+    for (const data of sse.push(bytes)) {
+      events++;
+      if (data.startsWith('[DONE]')) {
+        done = true;
+        break;
+      }
+      const chunk = parseChunk(data);
+      if (chunk === null) continue;
+      // An error reported inside a 200 stream: the SDK throws it as a status-less APIError.
+      if (chunk.error) throw new m.APIError(undefined, chunk.error, undefined, response.headers);
+      if (o.signal?.aborted) break read;
+      const text = turn.add(chunk);
+      if (text) o.onText(text);
+    }
+  }
+  if (lost && !o.signal?.aborted) {
+    // The model had finished: only the tail (usage, [DONE]) was lost with the connection.
+    if (turn.finishReason) {
       o.logger.debug('model stream broke after the answer was complete; keeping it', { finishReason: turn.finishReason });
       return finish(turn, true, o);
     }
-    throw err;
+    const why = lost.cause instanceof Error ? lost.cause.message : lost.message;
+    throw new BadResponse(`ended the stream before the answer was complete (the connection was lost: ${why})`);
   }
   if (o.signal?.aborted) throw abortError(o.signal);
   if (body.idle && !turn.finishReason) throw new StreamIdleTimeout(`the stream was silent for ${o.timeoutMs} ms`);
-  if (events === 0) {
+  // No event at all, and not even SSE comments or fields (a stream of `: ping` only was merely cut).
+  if (events === 0 && !/^(:|data|event|id|retry)/.test(head.trimStart())) {
     if (!head.trim()) throw new BadResponse('answered 200 with an empty event stream');
     throw new BadResponse(`answered 200 with ${describeBody('', head)} instead of server-sent events`, { hint: BASE_URL_HINT });
   }
