@@ -128,6 +128,18 @@ describe('switchboard run "text"', () => {
     expect(fake.requests).toHaveLength(2);
   });
 
+  it('exits 1 with a one-line reason, printing no partial answer, when the stream keeps being cut', async () => {
+    const { fake, sb } = await setup({ 'switchboard.yaml': 'limits:\n  modelRetries: 1\n' });
+    fake.failNext(2, 'cut_mid_stream');
+    const out = await sb(['run', 'hello']);
+
+    expect(out.code).toBe(1);
+    expect(out.stdout).toBe('');
+    expect(out.stderr).toBe(
+      `switchboard: proxy run failed: Model API at ${fake.url} ended the stream before the answer was complete (no finish_reason, no [DONE]) (after 2 attempts).\n`,
+    );
+  });
+
   it('exits 1 and names the agent that could not answer when a specialist fails inside a delegation', async () => {
     const { fake, sb } = await setup({ 'switchboard.yaml': 'limits:\n  modelRetries: 0\n' });
     fake.setHandler(
