@@ -18,6 +18,9 @@ export type SwitchboardEvent =
   | (Base & { type: 'run.queued' })
   | (Base & { type: 'run.started' })
   | (Base & { type: 'text.delta'; delta: string })
+  // The run's text.deltas since its last tool call or reset came from a model answer that broke and is
+  // being retried: drop them; the retried answer streams next. The stored reply is only ever whole.
+  | (Base & { type: 'text.reset' })
   | (Base & { type: 'message'; content: string })
   | (Base & { type: 'tool.call'; toolCallId: string; name: string; arguments: string })
   | (Base & { type: 'tool.result'; toolCallId: string; name: string; content: string; isError: boolean })

@@ -128,6 +128,18 @@ describe('switchboard run "text"', () => {
     expect(fake.requests).toHaveLength(2);
   });
 
+  it('exits 1 with a one-line reason, printing no partial answer, when the stream keeps being cut', async () => {
+    const { fake, sb } = await setup({ 'switchboard.yaml': 'limits:\n  modelRetries: 1\n' });
+    fake.failNext(2, 'cut_mid_stream');
+    const out = await sb(['run', 'hello']);
+
+    expect(out.code).toBe(1);
+    expect(out.stdout).toBe('');
+    expect(out.stderr).toBe(
+      `switchboard: proxy run failed: Model API at ${fake.url} ended the stream before the answer was complete (no finish_reason, no [DONE]) (after 2 attempts).\n`,
+    );
+  });
+
   it('exits 1 and names the agent that could not answer when a specialist fails inside a delegation', async () => {
     const { fake, sb } = await setup({ 'switchboard.yaml': 'limits:\n  modelRetries: 0\n' });
     fake.setHandler(
@@ -199,6 +211,19 @@ describe('switchboard run "text"', () => {
     const out = await sb(['run', 'hello']);
     expect(out.code).toBe(2);
     expect(out.stderr).toBe(`switchboard: ${dir}/switchboard.yaml:3: Map keys must be unique\n`);
+  });
+
+  it('exits 2 with one line, and no stack trace, for a YAML alias bomb', async () => {
+    const bomb = ['x0: &x0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
+    for (let i = 1; i <= 9; i++) bomb.push(`x${i}: &x${i} [${Array.from({ length: 9 }, () => `*x${i - 1}`).join(', ')}]`);
+    const { fake, dir, sb } = await setup({ 'switchboard.yaml': bomb.join('\n') + '\n' });
+    const out = await sb(['run', 'hello']);
+
+    expect(out.code).toBe(2);
+    expect(out.stderr).toBe(
+      `switchboard: ${dir}/switchboard.yaml:2: too many aliases: expanding its anchors would repeat data more than 100 times (a "billion laughs" document?)\n`,
+    );
+    expect(fake.requests).toHaveLength(0);
   });
 
   it('reads the file --config or SWITCHBOARD_CONFIG names, and exits 2 when it does not exist', async () => {

@@ -88,6 +88,60 @@ describe('reading the event stream', () => {
     expect(result).toMatchObject({ content: 'héllo 🌍 wörld', finishReason: 'stop', usage: { promptTokens: 7, completionTokens: 3 }, toolCalls: [] });
   });
 
+  it('reads what Azure OpenAI, Ollama and vLLM send besides OpenAI\'s chunks', async () => {
+    const raw = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+    const filter = { hate: { filtered: false, severity: 'safe' } };
+    // Azure: prompt filter results in a chunk without choices; a choice without delta (async filter).
+    const azure = [
+      raw({ id: '', object: '', created: 0, model: '', choices: [], prompt_filter_results: [{ prompt_index: 0, content_filter_results: filter }] }),
+      chunk({ role: 'assistant', content: 'azure ' }, null, { system_fingerprint: 'fp' }),
+      raw({ id: 'c1', object: 'chat.completion.chunk', created: 0, model: 'gpt-4o', choices: [{ index: 0, finish_reason: null, content_filter_results: filter }] }),
+      chunk({ content: 'says hi' }),
+      chunk({}, 'stop'),
+      usage(9, 4),
+      DONE,
+    ];
+    // Ollama (older) and SGLang: finish_reason "" until the end; nulls instead of missing fields.
+    const ollama = [
+      raw({ id: 'c2', object: 'chat.completion.chunk', created: 0, model: 'llama3.1', choices: [{ index: 0, delta: { role: 'assistant', content: 'llama', tool_calls: null }, finish_reason: '' }], usage: null }),
+      raw({ id: 'c2', object: 'chat.completion.chunk', created: 0, model: 'llama3.1', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: 'stop' }] }),
+      DONE,
+    ];
+    // vLLM with continuous usage stats: usage in every chunk, then the finish, no [DONE] needed.
+    const vllm = [chunk({ content: 'v' }, null, { usage: { prompt_tokens: 3, completion_tokens: 1 } }), chunk({ content: 'llm' }, 'stop', { usage: { prompt_tokens: 3, completion_tokens: 2 } })];
+    const { fetch, state } = scriptedFetch(azure, ollama, vllm);
+    const client = clientWith(fetch);
+
+    expect(await client.chat(ask)).toMatchObject({ content: 'azure says hi', finishReason: 'stop', usage: { promptTokens: 9, completionTokens: 4 } });
+    expect(await client.chat(ask)).toMatchObject({ content: 'llama', finishReason: 'stop', model: 'llama3.1' });
+    expect(await client.chat(ask)).toMatchObject({ content: 'vllm', finishReason: 'stop', usage: { promptTokens: 3, completionTokens: 2 } });
+    expect(state.calls).toBe(3);
+  });
+
+  it('keeps a finished answer whose stream goes silent before [DONE]', async () => {
+    const { fetch, state } = scriptedFetch([chunk({ content: 'all here' }), chunk({}, 'stop'), 'hang']);
+    expect(await clientWith(fetch, { timeoutMs: 100 }).chat(ask)).toMatchObject({ content: 'all here', finishReason: 'stop' });
+    expect(state.calls).toBe(1);
+  });
+
+  it('fails a chunk of the wrong shape, naming the field, however plain the rest of it looks', async () => {
+    const odd = [chunk({ content: 'fine ' }), chunk({ content: 42 }), chunk({}, 'stop'), DONE];
+    const { fetch } = scriptedFetch(odd, odd, odd);
+    const err = await failureOf(clientWith(fetch).chat(ask));
+    expect((err as Error).message).toBe(
+      'Model API at http://model.test/v1 sent a chunk that is not a chat completion chunk (choices.0.delta.content: Invalid input: expected string, received number) (after 3 attempts).',
+    );
+  });
+
+  it('treats a stream whose finish_reason is "" to the end as cut', async () => {
+    const empty = [chunk({ content: 'never ' }, ''), chunk({ content: 'finished' }, '')];
+    const { fetch } = scriptedFetch(empty, empty, empty);
+    const err = await failureOf(clientWith(fetch).chat(ask));
+    expect((err as Error).message).toBe(
+      'Model API at http://model.test/v1 ended the stream before the answer was complete (no finish_reason, no [DONE]) (after 3 attempts).',
+    );
+  });
+
   it('retries an error object sent inside the stream when no text had reached the caller', async () => {
     const { fetch, state } = scriptedFetch([chunk({ role: 'assistant', content: '' }), inStreamError], reply('fine'));
     const result = await clientWith(fetch).chat(ask);
@@ -95,17 +149,28 @@ describe('reading the event stream', () => {
     expect(state.calls).toBe(2);
   });
 
-  it('fails with the server message of an in-stream error, without retrying once text was sent', async () => {
-    const { fetch, state } = scriptedFetch([chunk({ content: 'half an ans' }), inStreamError], reply('unused'));
-    const deltas: string[] = [];
-    const err = await failureOf(clientWith(fetch).chat(ask, { onDelta: (t) => deltas.push(t) }));
+  it('retries an in-stream error after text was sent, telling the caller to drop that text first', async () => {
+    const { fetch, state } = scriptedFetch([chunk({ content: 'half an ans' }), inStreamError], reply('whole ', 'answer'));
+    const seen: string[] = [];
+    const result = await clientWith(fetch).chat(ask, { onDelta: (t) => seen.push(t), onReset: () => seen.push('<reset>') });
+
+    expect(result.content).toBe('whole answer');
+    expect(seen).toEqual(['half an ans', '<reset>', 'whole ', 'answer']);
+    expect(state.calls).toBe(2);
+  });
+
+  it('fails with the server message of an in-stream error that persists', async () => {
+    const broken = [chunk({ content: 'half an ans' }), inStreamError];
+    const { fetch, state } = scriptedFetch(broken, broken, broken);
+    const resets: number[] = [];
+    const err = await failureOf(clientWith(fetch).chat(ask, { onReset: () => resets.push(state.calls) }));
 
     expect(err).toBeInstanceOf(ModelCallError);
     expect((err as Error).message).toBe(
-      'Model API stream from http://model.test/v1 failed after 1 attempt: The server had an error while processing your request.',
+      'Model API stream from http://model.test/v1 failed after 3 attempts: The server had an error while processing your request.',
     );
-    expect(deltas).toEqual(['half an ans']);
-    expect(state.calls).toBe(1);
+    // Reset before the second and the third attempt; not after the last one: nothing follows it.
+    expect(resets).toEqual([1, 2]);
   });
 
   it('keeps a stream whose chunks come more often than the timeout, however long it lasts', async () => {
@@ -116,7 +181,7 @@ describe('reading the event stream', () => {
     expect(state.calls).toBe(1);
   });
 
-  it('stops a stream that goes silent, retries it when no text was sent, and reports the timeout', async () => {
+  it('stops a stream that goes silent, retries it, and reports the timeout when it keeps happening', async () => {
     const silent = [chunk({ role: 'assistant', content: '' }), 'hang'] as Step[];
     const retried = scriptedFetch(silent, reply('second try'));
     const started = performance.now();
@@ -124,10 +189,11 @@ describe('reading the event stream', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(95);
     expect(retried.state).toEqual({ calls: 2, cancelled: 1 });
 
-    const { fetch } = scriptedFetch([chunk({ content: 'some text' }), 'hang']);
+    const talking = [chunk({ content: 'some text' }), 'hang'] as Step[];
+    const { fetch } = scriptedFetch(talking, talking, talking);
     const err = await failureOf(clientWith(fetch, { timeoutMs: 100 }).chat(ask));
     expect(err).toBeInstanceOf(ModelCallError);
-    expect((err as Error).message).toContain('did not answer within 100 ms (after 1 attempt)');
+    expect((err as Error).message).toContain('did not answer within 100 ms (after 3 attempts)');
   });
 
   it('throws the abort reason, not a ModelCallError, when aborted while the stream is silent', async () => {

@@ -10,6 +10,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { isBodyFault, sendBodyFault, type BodyFault } from './fake-openai-faults.js';
 
 // ---------------------------------------------------------------- types
 
@@ -78,17 +79,20 @@ export interface FakeReply {
   hang?: boolean;
   /** Split content (and tool arguments) into deltas of this many characters; default: word by word. */
   chunkSize?: number;
-  finishReason?: string;
+  /** Default `tool_calls` or `stop`; null sends no finish_reason at all (as some gateways do). */
+  finishReason?: string | null;
+  /** false: end the stream without `data: [DONE]` (as some compatible servers do). */
+  done?: boolean;
 }
 
 export type FakeHandler = (req: FakeChatRequest) => FakeReply | Promise<FakeReply>;
 
 /**
  * Faults for `failNext`: an HTTP status (429 comes with `retry-after-ms: 10`), `hang`, a tool call
- * whose arguments are truncated JSON, a connection reset before any answer, or a reset after the
- * stream has started (no text sent yet).
+ * whose arguments are truncated JSON, a connection reset before any answer, a reset after the
+ * stream has started (no text sent yet), or a broken 200 answer (fake-openai-faults.ts).
  */
-export type FakeFault = number | 'hang' | 'bad_json_args' | 'reset' | 'reset_mid_stream';
+export type FakeFault = number | 'hang' | 'bad_json_args' | 'reset' | 'reset_mid_stream' | BodyFault;
 
 export interface RecordedRequest {
   kind: 'chat' | 'image';
@@ -298,6 +302,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     agentCounts.set(agentKey, agentSeq);
 
     if (fault === 'reset') return void req.socket.destroy();
+    if (isBodyFault(fault)) return sendBodyFault(res, fault, rec.model);
     let reply: FakeReply;
     try {
       if (fault !== undefined) reply = faultReply(fault);
@@ -340,7 +345,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       type: 'function' as const,
       function: { name: c.name, arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments) },
     }));
-    const finish = reply.finishReason ?? (calls.length ? 'tool_calls' : 'stop');
+    const finish = reply.finishReason === undefined ? (calls.length ? 'tool_calls' : 'stop') : reply.finishReason;
     const completionChars = content.length + calls.reduce((n, c) => n + c.function.name.length + c.function.arguments.length, 0);
     const u = reply.usage ?? { prompt_tokens: tokens(messageChars(messages)), completion_tokens: tokens(completionChars) };
     const usage = { ...u, total_tokens: u.prompt_tokens + u.completion_tokens };
@@ -373,9 +378,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         if (p[round] !== undefined) delta({ tool_calls: [{ index, function: { arguments: p[round] } }] });
       });
     }
-    delta({}, finish);
+    if (finish !== null) delta({}, finish);
     if (body.stream_options?.include_usage) send([], { usage });
-    res.end('data: [DONE]\n\n');
+    res.end(reply.done === false ? undefined : 'data: [DONE]\n\n');
   }
 
   function image(res: http.ServerResponse, rec: RecordedRequest, signal: AbortSignal) {

@@ -322,3 +322,77 @@ describe('a mistake in the config file is reported with the file, the line and t
     }
   });
 });
+
+describe('a hostile or runaway config file is refused with one line, quickly and within bounded memory', () => {
+  /** Nine levels of nine aliases each: 9^9 (387 million) strings once expanded. */
+  const billionLaughs = () => {
+    const lines = ['defaults:', '  model: gpt-4o', 'x0: &x0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]'];
+    for (let i = 1; i <= 9; i++) lines.push(`x${i}: &x${i} [${Array.from({ length: 9 }, () => `*x${i - 1}`).join(', ')}]`);
+    return yaml(lines);
+  };
+  const oneLine = (message: string) => expect(message).not.toContain('\n');
+
+  it('refuses a "billion laughs" alias bomb at its first alias', () => {
+    const message = mistake(billionLaughs());
+    expect(message).toBe(`${FILE}:4: too many aliases: expanding its anchors would repeat data more than 100 times (a "billion laughs" document?)`);
+    oneLine(message);
+  });
+
+  it('refuses it from a file the same way', () => {
+    const file = join(dir, 'switchboard.yaml');
+    writeFileSync(file, billionLaughs());
+    expect(() => loadConfigFile(file, {})).toThrow(`${file}:4: too many aliases`);
+  });
+
+  it('still reads a file that uses a few anchors and aliases', () => {
+    const config = parseConfigText(
+      yaml(['providers:', '  local: &local', '    type: openai', '    baseURL: http://localhost:11434/v1', '  backup: *local', 'defaults:', '  provider: backup']),
+      FILE,
+      {},
+    );
+    expect(config.providers.backup).toEqual({ type: 'openai', baseURL: 'http://localhost:11434/v1' });
+  });
+
+  it('names an alias to an anchor that does not exist', () => {
+    const message = mistake(yaml(['defaults:', '  model: *nowhere']));
+    expect(message).toMatch(new RegExp(`^${FILE}:2: `));
+    oneLine(message);
+  });
+
+  it('refuses a file over 1 MiB without reading the rest of it', () => {
+    const file = join(dir, 'switchboard.yaml');
+    writeFileSync(file, `defaults:\n  model: gpt-4o\n# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+    const err = (() => {
+      try {
+        loadConfigFile(file, {});
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('expected the file to be refused');
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toBe(`${file}: too large: a config file may have at most 1024 KiB (is this the right file?)`);
+    expect(mistake(`# ${'é'.repeat(600 * 1024)}\n`)).toBe(`${FILE}: too large: a config file may have at most 1024 KiB (is this the right file?)`);
+  });
+
+  it('refuses a device that never ends', () => {
+    expect(() => loadConfigFile('/dev/zero', {})).toThrow('/dev/zero: too large');
+  });
+
+  it('refuses deeply nested brackets before the parser recurses into them', () => {
+    // A hundred thousand levels ran the YAML parser out of memory.
+    const message = mistake(`defaults:\n  model: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`);
+    expect(message).toBe(`${FILE}:2: nested too deeply: more than 64 levels of [ ] or { }`);
+    expect(mistake(`{"agents": ${'{"a": '.repeat(70)}1${'}'.repeat(70)}}`)).toBe(`${FILE}:1: nested too deeply: more than 64 levels of [ ] or { }`);
+  });
+
+  it('refuses deeply indented block nesting', () => {
+    const lines = Array.from({ length: 200 }, (_, i) => `${'  '.repeat(i)}k${i}:`);
+    expect(mistake(yaml(lines))).toBe(`${FILE}:130: nested too deeply: indented more than 256 columns`);
+  });
+
+  it('still reads brackets that close, however many there are', () => {
+    const tools = Array.from({ length: 200 }, () => '[]').join(', ');
+    expect(mistake(yaml(['defaults:', `  model: [${tools}]`]))).toMatch(/defaults\.model: .*expected string/);
+  });
+});

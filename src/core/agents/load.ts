@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import type * as Yaml from 'yaml';
@@ -16,6 +16,20 @@ let yamlModule: typeof Yaml | undefined;
 const yaml = (): typeof Yaml => (yamlModule ??= require('yaml') as typeof Yaml);
 
 export const CONFIG_FILE_NAMES = ['switchboard.yaml', 'switchboard.yml', 'switchboard.json'] as const;
+
+// Limits that keep a hostile or mistaken file from taking the process down. A real config is a few
+// kilobytes, nested five levels deep, with a handful of aliases.
+/** Bytes read from a config file at most. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/**
+ * Open brackets (`[`, `{`) nested at most. The YAML parser recurses per level: a thousand levels
+ * take it half a second, a hundred thousand (200 KB of `[`) run it out of memory.
+ */
+const MAX_FLOW_DEPTH = 64;
+/** Columns of indentation at most: block nesting recurses the same way. */
+const MAX_INDENT = 256;
+/** Alias expansions at most (the `yaml` package's default, made explicit): stops a "billion laughs" document. */
+const MAX_ALIAS_COUNT = 100;
 
 /** Where the config comes from: an explicit path, SWITCHBOARD_CONFIG, or a file in the working directory. */
 export function findConfigFile(opts: { path?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): string | undefined {
@@ -47,16 +61,33 @@ export interface LoadConfigOptions {
  * mistakes point at their line too.
  */
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadConfigOptions = {}): Config {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`Cannot read config file ${file}: ${(err as Error).message}`, { file });
-  }
-  return parseConfigText(text, file, env, opts);
+  return parseConfigText(readConfigText(file), file, env, opts);
 }
 
+/** The file's text, read no further than the size limit (it may be a device or a pipe that never ends). */
+function readConfigText(file: string): string {
+  const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+  let size = 0;
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    for (let n = -1; n !== 0 && size < buf.length; size += n) n = readSync(fd, buf, size, buf.length - size, null);
+  } catch (err) {
+    throw new ConfigError(`Cannot read config file ${file}: ${(err as Error).message}`, { file });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  if (size > MAX_CONFIG_BYTES) throw tooLarge(file);
+  return buf.toString('utf8', 0, size);
+}
+
+const tooLarge = (file: string) =>
+  new ConfigError(`${file}: too large: a config file may have at most ${MAX_CONFIG_BYTES / 1024} KiB (is this the right file?)`, { file });
+
 export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadConfigOptions = {}): Config {
+  if (text.length > MAX_CONFIG_BYTES || Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw tooLarge(file);
+  const deep = tooDeep(text);
+  if (deep) throw new ConfigError(`${file}:${deep.line}: ${deep.message}`, { file, issues: [{ path: '(syntax)', message: deep.message }] });
   const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -66,7 +97,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     const line = e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line;
     throw new ConfigError(`${file}:${line}: ${e.message.split('\n')[0]}`, { file, issues: [{ path: '(syntax)', message: e.message.split('\n')[0]! }] });
   }
-  const raw: unknown = doc.toJS() ?? {};
+  const raw: unknown = toJS(doc, lineCounter, file) ?? {};
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`${file}: the top level must be a mapping (agents:, providers:, ...)`, { file });
   }
@@ -85,6 +116,58 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     throw err;
   }
   return parsed.data;
+}
+
+/**
+ * Nesting deeper than a config needs, found in the text before the parser recurses into it.
+ * Brackets are counted everywhere, also inside quotes and comments: prose does not open 64 of them.
+ */
+function tooDeep(text: string): { line: number; message: string } | undefined {
+  let depth = 0;
+  let line = 1;
+  let indent = 0;
+  let atLineStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      line++;
+      indent = 0;
+      atLineStart = true;
+      continue;
+    }
+    if (atLineStart) {
+      if (c === 32) {
+        if (++indent > MAX_INDENT) return { line, message: `nested too deeply: indented more than ${MAX_INDENT} columns` };
+        continue;
+      }
+      atLineStart = false;
+    }
+    if (c === 91 || c === 123) {
+      if (++depth > MAX_FLOW_DEPTH) return { line, message: `nested too deeply: more than ${MAX_FLOW_DEPTH} levels of [ ] or { }` };
+    } else if ((c === 93 || c === 125) && depth > 0) depth--;
+  }
+  return undefined;
+}
+
+/** The document as plain data; an alias bomb or an alias that resolves to nothing is a ConfigError at the first alias. */
+function toJS(doc: Document, lineCounter: LineCounter, file: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    const { visit } = yaml();
+    let line: number | undefined;
+    visit(doc, {
+      Alias: (_key, node) => {
+        if (node.range) line = lineCounter.linePos(node.range[0]).line;
+        return visit.BREAK;
+      },
+    });
+    const excessive = /excessive alias count/i.test((err as Error).message);
+    const message = excessive
+      ? `too many aliases: expanding its anchors would repeat data more than ${MAX_ALIAS_COUNT} times (a "billion laughs" document?)`
+      : (err as Error).message.split('\n')[0]!;
+    throw new ConfigError(`${file}${line ? `:${line}` : ''}: ${message}`, { file, issues: [{ path: '(syntax)', message }] });
+  }
 }
 
 /**

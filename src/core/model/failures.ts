@@ -6,11 +6,28 @@ export type Sdk = typeof OpenAISdk;
 /** The stream went silent for longer than the timeout. */
 export class StreamIdleTimeout extends Error {}
 
+/**
+ * A 200 answer that is not a whole chat completion: a stream cut before the model finished, an
+ * HTML page, JSON of another kind, an empty body, a chunk of the wrong shape. Retried like a
+ * transient error unless retrying cannot help (a content filter, an answer cut at the token limit).
+ * `message` completes "Model API at <url> …"; `hint` says what to check.
+ */
+export class BadResponse extends Error {
+  constructor(
+    message: string,
+    readonly opts: { retryable?: boolean; hint?: string } = {},
+  ) {
+    super(message);
+  }
+}
+
 export interface Failure {
-  kind: 'http' | 'connection' | 'timeout' | 'stream' | 'unexpected';
+  kind: 'http' | 'connection' | 'timeout' | 'stream' | 'response' | 'unexpected';
   retryable: boolean;
   status?: number;
   message: string;
+  /** For `response`: what the user could check, a sentence of our own. */
+  hint?: string;
   retryAfterMs?: number;
   /**
    * The server closed the connection before sending a byte of its answer: on a kept-alive socket,
@@ -63,6 +80,9 @@ function closedBySocket(err: unknown): boolean {
 }
 
 export function classify(sdk: Sdk, err: unknown): Failure {
+  if (err instanceof BadResponse) {
+    return { kind: 'response', retryable: err.opts.retryable ?? true, message: err.message, ...(err.opts.hint ? { hint: err.opts.hint } : {}) };
+  }
   if (err instanceof StreamIdleTimeout) return { kind: 'timeout', retryable: true, message: err.message };
   if (err instanceof sdk.APIConnectionTimeoutError) return { kind: 'timeout', retryable: true, message: 'request timed out' };
   if (err instanceof sdk.APIConnectionError) {

@@ -4,23 +4,25 @@
  * commands that never reach a model start fast.
  *
  * Retries are ours (the SDK's are switched off): the backoff is configurable and capped, every
- * attempt is counted for the final message, and a stream that breaks before any text reached the
- * caller is retried too. A first attempt whose connection was closed before any answer (a kept-alive
- * socket the server had dropped) is retried at once.
+ * attempt is counted for the final message, and an answer that breaks or is not a whole chat
+ * completion (see response.ts) is retried too — also after some of its text reached `onDelta`:
+ * the caller is then told to discard it (`onReset`) before the next attempt, and only a whole
+ * answer is ever returned. A first attempt whose connection was closed before any answer (a
+ * kept-alive socket the server had dropped) is retried at once.
  *
  * The SDK builds and sends each chat request (auth, Azure routing, typed errors for non-2xx); the
- * SSE stream it answers with is read here (`SseDecoder`), which costs far less than the SDK's
- * stream handling.
+ * body it answers with is read in response.ts, which costs far less than the SDK's stream handling.
  */
 import type { AzureOpenAI, OpenAI } from 'openai';
-import type { ChatCompletionChunk, ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
+import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
 import type { ImageGenerateParamsNonStreaming } from 'openai/resources/images';
 import { ModelCallError, ModelNotConfiguredError, SwitchboardError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { abortError, classify, RETRY_STATUS, sleep, StreamIdleTimeout, type Failure, type Sdk } from './failures.js';
+import { abortError, classify, RETRY_STATUS, sleep, type Failure, type Sdk } from './failures.js';
 import { checkProvider, PLACEHOLDER_KEY, resolveProvider, type ModelSetup, type ProviderCheck, type Resolved } from './providers.js';
 import type { ChatOptions, ChatRequest, ChatResult, ImageRequest, ImageResult, ModelClient } from './types.js';
-import { SseDecoder, toChatParams, TurnAccumulator } from './wire.js';
+import { readChatResponse } from './response.js';
+import { toChatParams } from './wire.js';
 
 export { checkProvider, describeModelSetup, type ModelSetup, type ProviderCheck, type ProviderInfo } from './providers.js';
 export { isAbortError } from './failures.js';
@@ -129,17 +131,18 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
     else if (f.kind === 'timeout') text = `Model API at ${p.url} did not answer within ${timeout} ms (${after})`;
     else if (f.kind === 'connection') text = `Could not reach the model API at ${p.url} ${after}: ${msg}. Is the server running and the URL right?`;
     else if (f.kind === 'stream') text = `Model API stream from ${p.url} failed ${after}: ${msg}`;
+    else if (f.kind === 'response') text = `Model API at ${p.url} ${msg}${f.retryable ? ` (${after})` : ''}.${f.hint ? ` ${f.hint}` : ''}`;
     else text = `Model call to ${p.url} failed: ${msg}`;
     return new ModelCallError(text, { ...(s !== undefined ? { status: s } : {}), cause });
   }
 
-  /** Runs `once` until it succeeds, fails for good, or `canRetry` says a retry would repeat output. */
+  /** Runs `once` until it succeeds or fails for good; `beforeRetry` runs before each retry. */
   async function withRetries<T>(
     p: Resolved,
     model: string,
     signal: AbortSignal | undefined,
     once: (m: Sdk) => Promise<T>,
-    canRetry: () => boolean = () => true,
+    beforeRetry: () => void = () => {},
   ): Promise<T> {
     const m = await sdk();
     let waits = 0;
@@ -150,11 +153,12 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
         if (signal?.aborted) throw abortError(signal);
         if (err instanceof SwitchboardError) throw err;
         const f = classify(m, err);
-        if (!f.retryable || attempt >= attempts || !canRetry()) {
+        if (!f.retryable || attempt >= attempts) {
           const error = toCallError(p, model, f, attempt, err);
           logger.warn('model call failed', { provider: p.name, model, status: f.status, attempts: attempt, error: error.message });
           throw error;
         }
+        beforeRetry();
         if (attempt === 1 && f.closedEarly) {
           logger.debug('model connection closed before any answer; retrying at once', { provider: p.name, model, error: redactKey(p, f.message) });
           continue;
@@ -184,77 +188,31 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
   ): Promise<Omit<ChatResult, 'latencyMs'>> {
     // The SDK sends the request and throws its typed errors; the body is ours to read.
     const response = await api.chat.completions.create(params, { maxRetries: 0, timeout, ...(signal ? { signal } : {}) }).asResponse();
-    if (!response.body) throw new m.OpenAIError('Attempted to iterate over a response with no body');
-    const reader = response.body.getReader();
-    const sse = new SseDecoder();
-    const turn = new TurnAccumulator();
-    // The SDK's timeout ends when headers arrive; a stream that then goes silent is ours to stop.
-    // One timer per stream: chunks only note their time; when the timer fires early it waits out the rest.
-    let last = performance.now();
-    let idle = false;
-    const check = () => {
-      const left = last + timeout - performance.now();
-      if (left > 0) {
-        timer = setTimeout(check, left);
-        return;
-      }
-      idle = true;
-      reader.cancel().catch(() => {});
-    };
-    let timer = setTimeout(check, timeout);
-    let ended = false;
-    let done = false;
-    try {
-      read: for (;;) {
-        const { value, done: eof } = await reader.read();
-        if (eof) {
-          ended = true;
-          break;
-        }
-        last = performance.now();
-        if (done) continue; // after [DONE]: read to the end, so the connection can be kept alive
-        for (const data of sse.push(value)) {
-          if (data.startsWith('[DONE]')) {
-            done = true;
-            break;
-          }
-          const chunk = JSON.parse(data) as (ChatCompletionChunk & { error?: unknown }) | null;
-          if (chunk === null || typeof chunk !== 'object') continue;
-          // An error reported inside a 200 stream: the SDK throws it as a status-less APIError.
-          if (chunk.error) throw new m.APIError(undefined, chunk.error, undefined, response.headers);
-          if (signal?.aborted) break read;
-          const text = turn.add(chunk);
-          if (text) onText(text);
-        }
-      }
-    } catch (err) {
-      if (signal?.aborted) throw abortError(signal);
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      if (!ended) reader.cancel().catch(() => {});
-    }
-    if (signal?.aborted) throw abortError(signal);
-    if (idle) throw new StreamIdleTimeout(`the stream was silent for ${timeout} ms`);
-    return turn.result(params.model);
+    return readChatResponse(m, response, { timeoutMs: timeout, signal, onText, logger, model: params.model });
   }
 
   return {
     checkProvider: (name = 'default') => checkProvider(opts, name),
 
     async chat(request: ChatRequest, options: ChatOptions = {}): Promise<ChatResult> {
-      const { signal, onDelta } = options;
+      const { signal, onDelta, onReset } = options;
       if (signal?.aborted) throw abortError(signal);
       const p = provider(request.provider);
       const started = performance.now();
       const api = await client(p);
       const params = toChatParams(request);
+      // Whether the current attempt's text reached onDelta: a retry then tells the caller to drop it.
       let emitted = false;
       const onText = (text: string) => {
         emitted = true;
         onDelta?.(text);
       };
-      const result = await withRetries(p, request.model, signal, (m) => streamOnce(m, api, params, signal, onText), () => !emitted);
+      const beforeRetry = () => {
+        if (!emitted) return;
+        emitted = false;
+        onReset?.();
+      };
+      const result = await withRetries(p, request.model, signal, (m) => streamOnce(m, api, params, signal, onText), beforeRetry);
       const latencyMs = Math.round(performance.now() - started);
       logger.debug('model call', {
         provider: p.name,

@@ -54,6 +54,12 @@ export interface ChatOptions {
   signal?: AbortSignal;
   /** Called with each piece of assistant text as it streams in. */
   onDelta?: (text: string) => void;
+  /**
+   * The text given to `onDelta` so far came from an attempt that broke (a cut stream, a server
+   * error mid-answer) and is being retried: discard it; the next attempt's text follows. Never
+   * called once the call has returned, so the returned content is always one whole answer.
+   */
+  onReset?: () => void;
 }
 
 export interface ImageRequest {

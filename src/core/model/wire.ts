@@ -1,10 +1,10 @@
 /** Our chat messages and tool schemas in the OpenAI wire format, and a streamed turn assembled back. */
 import type {
-  ChatCompletionChunk,
   ChatCompletionContentPart,
   ChatCompletionCreateParamsStreaming,
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
+import { z } from 'zod';
 import type { ChatMessage, ChatRequest, ChatResult, ToolCall, Usage } from './types.js';
 
 /** OpenAI accepts `name` only as [a-zA-Z0-9_-]{1,64}. */
@@ -58,17 +58,65 @@ export function toChatParams(request: ChatRequest): ChatCompletionCreateParamsSt
   return params;
 }
 
+// What we read of the answers, checked with zod as they arrive (about a microsecond a chunk).
+// Only the fields we use are checked; `nullish` because compatible servers send null where
+// OpenAI leaves a field out, and Azure sends chunks without `delta` (content filter results).
+const UsageSchema = z.object({ prompt_tokens: z.number().nullish(), completion_tokens: z.number().nullish() });
+const ToolCallDeltaSchema = z.object({
+  index: z.number().int().nonnegative().nullish(),
+  id: z.string().nullish(),
+  function: z.object({ name: z.string().nullish(), arguments: z.string().nullish() }).nullish(),
+});
+export const ChunkSchema = z.object({
+  model: z.string().nullish(),
+  choices: z
+    .array(
+      z.object({
+        index: z.number().nullish(),
+        delta: z.object({ content: z.string().nullish(), tool_calls: z.array(ToolCallDeltaSchema).nullish() }).nullish(),
+        finish_reason: z.string().nullish(),
+      }),
+    )
+    .nullish(),
+  usage: UsageSchema.nullish(),
+  /** An error reported inside a 200 stream (OpenAI, LiteLLM, vLLM do this). */
+  error: z.unknown().optional(),
+});
+export type Chunk = z.infer<typeof ChunkSchema>;
+
+/** A whole (non-streamed) chat completion, for servers that answer a streaming request with one. */
+export const CompletionSchema = z.object({
+  model: z.string().nullish(),
+  choices: z
+    .array(
+      z.object({
+        index: z.number().nullish(),
+        message: z.object({
+          content: z.string().nullish(),
+          tool_calls: z
+            .array(z.object({ id: z.string().nullish(), function: z.object({ name: z.string(), arguments: z.string().nullish() }) }))
+            .nullish(),
+        }),
+        finish_reason: z.string().nullish(),
+      }),
+    )
+    .min(1),
+  usage: UsageSchema.nullish(),
+});
+export type Completion = z.infer<typeof CompletionSchema>;
+
 /** Collects a streamed assistant turn: text, parallel tool calls by index, usage, finish reason. */
 export class TurnAccumulator {
   private text = '';
   private sawText = false;
   private readonly calls = new Map<number, ToolCall>();
   private usage: Usage = { promptTokens: 0, completionTokens: 0 };
-  private finishReason: string | null = null;
+  /** Set by the model's own end of the turn; some servers send "" on every chunk before it, which is not one. */
+  finishReason: string | null = null;
   private model: string | undefined;
 
   /** Returns the new text in this chunk ('' if none). */
-  add(chunk: ChatCompletionChunk): string {
+  add(chunk: Chunk): string {
     if (chunk.model && !this.model) this.model = chunk.model;
     if (chunk.usage) {
       this.usage = { promptTokens: chunk.usage.prompt_tokens ?? 0, completionTokens: chunk.usage.completion_tokens ?? 0 };
@@ -88,7 +136,24 @@ export class TurnAccumulator {
     return piece;
   }
 
-  private addToolDelta(tc: ChatCompletionChunk.Choice.Delta.ToolCall): void {
+  /** Takes a whole completion as one chunk; returns its text. */
+  addCompletion(c: Completion): string {
+    const choice = c.choices.find((ch) => (ch.index ?? 0) === 0) ?? c.choices[0]!;
+    const { content, tool_calls } = choice.message;
+    return this.add({
+      model: c.model,
+      usage: c.usage,
+      choices: [
+        {
+          index: 0,
+          delta: { content, tool_calls: tool_calls?.map((t, index) => ({ index, id: t.id, function: t.function })) },
+          finish_reason: choice.finish_reason,
+        },
+      ],
+    });
+  }
+
+  private addToolDelta(tc: z.infer<typeof ToolCallDeltaSchema>): void {
     // Some compatible servers leave out `index`; match by id, else start a new call.
     let index = tc.index;
     if (typeof index !== 'number') {
@@ -105,6 +170,18 @@ export class TurnAccumulator {
     // Some servers repeat the whole name in every delta; OpenAI sends it once.
     if (name && name !== call.name) call.name += name;
     if (tc.function?.arguments) call.arguments += tc.function.arguments;
+  }
+
+  /** The first tool call whose arguments are not JSON (cut off, when the answer was cut), if any. */
+  unparsableToolCall(): ToolCall | undefined {
+    for (const call of this.calls.values()) {
+      try {
+        JSON.parse(call.arguments || '{}');
+      } catch {
+        return call;
+      }
+    }
+    return undefined;
   }
 
   result(requestedModel: string): Omit<ChatResult, 'latencyMs'> {

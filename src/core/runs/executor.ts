@@ -233,6 +233,9 @@ export class RunExecutor {
               this.#d.events.emit({ type: 'text.delta', delta, conversationId, runId, agent: name, depth, at: this.#d.clock() });
             }
           },
+          onReset: () => {
+            if (wantDeltas) this.#emit(run, { type: 'text.reset' });
+          },
         },
       );
       const cost = this.#cost(result.model || agent.model!, result.usage);
