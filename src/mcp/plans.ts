@@ -16,7 +16,7 @@ import { newConversationKey, type McpDeps } from './context.js';
 import { planOutput, planText } from './plan-schemas.js';
 import type { ProgressReporter } from './progress.js';
 import { orNotFound } from './resources.js';
-import type { ToolHandler } from './server.js';
+import type { ToolHandler } from './tools.js';
 
 async function planResult(sb: Switchboard, deps: McpDeps, plan: Plan, lead?: string): Promise<CallToolResult> {
   const out = planOutput(plan, await decidable(sb, deps, plan.conversationId, (a) => a.planId === plan.id));
