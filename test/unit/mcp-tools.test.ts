@@ -30,7 +30,7 @@ async function client(): Promise<Client> {
   return c;
 }
 
-const text = (r: { content?: unknown }) => ((r.content ?? []) as { text?: string }[]).map((c) => c.text ?? '').join('\n');
+const text = (r: unknown) => (((r as { content?: unknown }).content ?? []) as { text?: string }[]).map((c) => c.text ?? '').join('\n');
 
 describe('MCP tools/call answers', () => {
   it('an unknown tool with the JSON-RPC error -32602 "Unknown tool", not a tool result', async () => {

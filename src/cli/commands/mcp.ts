@@ -32,11 +32,18 @@ export default async function mcp(argv: string[]): Promise<number> {
   // Not the mcp/index.js barrel: it loads the HTTP side and the SDK, which the stdio fast path defers.
   const [{ serveStdio }, { stdioBaseDir }] = await Promise.all([import('../../mcp/stdio.js'), import('../../mcp/context.js')]);
   const server = serveStdio({ config, cwd: stdioBaseDir({ configFile, cwd: process.cwd(), home: homedir() }) });
+  // SIGTERM / SIGINT end the session as stdin closing does: calls in flight answer with their run_id.
   const stop = () => void server.close();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   await server.closed;
-  // Anything still holding the event loop (a stuck socket) must not keep a host waiting for the exit.
-  setTimeout(() => process.exit(process.exitCode ?? 0), 2_000).unref();
-  return 0;
+  // Every answer is written and the engine (its store) is closed; runs still working are in the store
+  // for the next process. What may still hold the event loop — the SDK still loading in the background,
+  // a keep-alive socket of the model client — serves nobody now, and hosts restart servers often: exit.
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(0);
+}
+
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => (stream.writableEnded || stream.destroyed ? resolve() : stream.write('', () => resolve())));
 }
