@@ -36,6 +36,8 @@ export interface McpDeps {
    * not cancelled — they are in the store, and this process or the next one carries them on.
    */
   shutdown?: AbortSignal;
+  /** A tool call starts; the function returned is called when it ends (HTTP sessions with calls in flight are not idle). */
+  onToolCall?: () => () => void;
 }
 
 /** Default heartbeat: hosts with a 60 s timeout that resets on progress keep waiting. */

@@ -24,7 +24,7 @@ export function createMcpServer(deps: McpDeps): McpServer {
   });
   const extraHandlers: ExtraHandlers = deps.plans ? planHandlers(server, deps) : {};
   const approver = inlineApprover(server, deps);
-  registerTools(server, deps.catalog, (entry) => handlerFor(deps, entry, extraHandlers, approver), deps.logger);
+  registerTools(server, deps.catalog, (entry) => handlerFor(deps, entry, extraHandlers, approver), { logger: deps.logger, onToolCall: deps.onToolCall });
   registerResources(server, deps);
   if (deps.plans) registerPlanResources(server, deps);
   server.server.onerror = (err) => deps.logger.debug('MCP protocol error', { error: err });

@@ -21,7 +21,14 @@ import { serverCapabilities } from './info.js';
 export type ToolHandler = (args: Record<string, unknown>, extra: Extra) => Promise<CallToolResult>;
 
 /** Registers the catalog's tools; call before `connect` (capabilities are fixed then). */
-export function registerTools(server: McpServer, entries: readonly CatalogEntry[], handlerOf: (e: CatalogEntry) => ToolHandler, logger: Logger): void {
+export interface RegisterToolsOptions {
+  logger: Logger;
+  /** See McpDeps.onToolCall. */
+  onToolCall?: () => () => void;
+}
+
+export function registerTools(server: McpServer, entries: readonly CatalogEntry[], handlerOf: (e: CatalogEntry) => ToolHandler, opts: RegisterToolsOptions): void {
+  const { logger } = opts;
   const byName = new Map(entries.map((e) => [e.name, { entry: e, handler: handlerOf(e) }]));
   const listed = listToolsResult(entries);
   const low = server.server;
@@ -34,11 +41,14 @@ export function registerTools(server: McpServer, entries: readonly CatalogEntry[
     const parsed = tool.entry.input.safeParse(request.params.arguments ?? {}, { reportInput: true });
     if (!parsed.success) return toolError(`Invalid arguments for ${name}: ${describeIssues(tool.entry, parsed.error)}`);
     let result: CallToolResult;
+    const ended = opts.onToolCall?.();
     try {
       result = await tool.handler(parsed.data as Record<string, unknown>, extra);
     } catch (err) {
       if (!(err instanceof SwitchboardError)) logger.error('MCP tool failed', { tool: name, error: err });
       return toolError(err instanceof Error ? err.message : String(err));
+    } finally {
+      ended?.();
     }
     // What McpServer checked for us: a tool with an output schema returns content that fits it.
     if (tool.entry.output && !result.isError) {
