@@ -6,7 +6,7 @@
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { inlineApprover } from './approvals.js';
-import { askAgent, cancelRun, getRun, type AskArgs, type Extra, type InlineApprover } from './ask.js';
+import { askAgent, cancelRun, getRun, type AskArgs, type InlineApprover } from './ask.js';
 import type { CatalogEntry } from './catalog.js';
 import type { McpDeps } from './context.js';
 import { serverInfo, serverInstructions } from './info.js';
