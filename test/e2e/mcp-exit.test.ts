@@ -45,7 +45,7 @@ describe('switchboard mcp exits when its host is done, and loses no work', () =>
       const p = spawnMcp(world);
       try {
         p.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'ask_vision_agent', arguments: { message: 'Describe boat.png' } } });
-        await until(() => world.fake.requests.length > 0, 'the model request');
+        await until(() => world.fake.requests.length > 0, 'the model request', 30_000);
         if (how === 'SIGTERM') p.child.kill('SIGTERM');
         else p.child.stdin.end();
         expect(await p.exited, p.stderr()).toEqual({ code: 0, signal: null });
@@ -76,7 +76,7 @@ describe('switchboard mcp exits when its host is done, and loses no work', () =>
 
     const listing = spawnMcp(world);
     listing.send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
-    await until(() => listing.lines().some((l) => l.id === 2), 'the tools/list answer');
+    await until(() => listing.lines().some((l) => l.id === 2), 'the tools/list answer', 30_000);
     // The SDK server and the engine are loading now (tools/list starts that): closing must not wait for a fallback timer.
     listing.child.stdin.end();
     expect(await listing.exited).toEqual({ code: 0, signal: null });
