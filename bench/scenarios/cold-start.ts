@@ -31,7 +31,7 @@ function runCli(cli: string, args: string[], env: NodeJS.ProcessEnv, cwd: string
   });
 }
 
-type McpOutcome = { ok: true; initMs: number; toolsMs: number; tools: number } | { ok: false; why: string };
+type McpOutcome = { ok: true; initMs: number; toolsMs: number; tools: number; exitMs?: number } | { ok: false; why: string };
 
 /**
  * Spawns `switchboard mcp` and speaks MCP over stdio as a host does: initialize, wait for the
@@ -52,9 +52,11 @@ function mcpColdStart(cli: string, env: NodeJS.ProcessEnv, cwd: string, timeoutM
       clearTimeout(timer);
       if (child.exitCode !== null || child.signalCode !== null) return resolve(outcome);
       const kill = setTimeout(() => child.kill('SIGKILL'), 3_000);
+      // How long a host waits for the server to go once it closes stdin (right after tools/list: still loading).
+      const ending = performance.now();
       child.once('close', () => {
         clearTimeout(kill);
-        resolve(outcome);
+        resolve(outcome.ok ? { ...outcome, exitMs: performance.now() - ending } : outcome);
       });
       child.stdin.end();
     };
@@ -144,20 +146,22 @@ export async function coldStart(opts: ScenarioOptions): Promise<ScenarioResult> 
       metrics.unshift(metric('`switchboard mcp` to first tools/list answer', null, 'ms', { target: `< ${MCP_TARGET}`, note: `not available: ${first.why.slice(0, 160)}` }));
       details.mcp = { available: false, why: first.why };
     } else {
-      const samples: { initMs: number; toolsMs: number; tools: number }[] = [];
+      const samples: { initMs: number; toolsMs: number; tools: number; exitMs?: number }[] = [];
       for (let i = 0; i < reps; i++) {
         const r = await mcpColdStart(cli, env, dir);
         if (!r.ok) throw new Error(`switchboard mcp failed: ${r.why}`);
         samples.push(r);
       }
       const tools = samples.map((s) => s.toolsMs);
+      const exits = samples.map((s) => s.exitMs ?? 0);
       const m = median(tools);
       metrics.unshift(
         metric('`switchboard mcp` to first tools/list answer, median', m, 'ms', { target: `< ${MCP_TARGET}`, ok: m < MCP_TARGET }),
         metric('`switchboard mcp` to first tools/list answer, p95', p95(tools), 'ms'),
         metric('`switchboard mcp` to initialize answer, median', median(samples.map((s) => s.initMs)), 'ms', { note: `${samples[0]!.tools} tools listed` }),
+        metric('`switchboard mcp` exit after stdin closes, median', median(exits), 'ms', { note: 'closed right after tools/list; includes process teardown' }),
       );
-      details.mcp = { available: true, toolsList: summary(tools), initialize: summary(samples.map((s) => s.initMs)), tools: samples[0]!.tools };
+      details.mcp = { available: true, toolsList: summary(tools), initialize: summary(samples.map((s) => s.initMs)), exit: summary(exits), tools: samples[0]!.tools };
     }
     return {
       scenario: 'cold-start',

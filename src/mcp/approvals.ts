@@ -54,7 +54,8 @@ export async function elicitDecision(
         message: `Switchboard needs your approval.\n\n${approval.summary}`,
         requestedSchema: { type: 'object', properties: { ...DECISION_SCHEMA, ...(editable ? ACTION_SCHEMA : {}) }, required: ['decision'] },
       },
-      { relatedRequestId: extra.requestId, signal: extra.signal, timeout: ELICIT_TIMEOUT_MS },
+      // A host that closed stdin will not answer: the server going away ends the question too.
+      { relatedRequestId: extra.requestId, signal: deps.shutdown ? AbortSignal.any([extra.signal, deps.shutdown]) : extra.signal, timeout: ELICIT_TIMEOUT_MS },
     );
   } catch (err) {
     deps.logger.warn('elicitation failed; the approval stays pending', { approvalId: approval.id, error: err });

@@ -55,6 +55,7 @@ export async function askAgent(deps: McpDeps, agent: string, args: AskArgs, extr
     const outcome = await watcher.wait({
       timeoutMs: deps.askTimeoutMs,
       signal: extra.signal,
+      handBack: deps.shutdown,
       onApproval: approver ? (e) => approver(e, extra) : undefined,
     });
     return await settle(deps, sb, run, outcome, since);
@@ -75,6 +76,7 @@ async function settle(deps: McpDeps, sb: Switchboard, run: Run, outcome: WatchOu
       return runResult(runOutput(outcome.run, pending.length ? { pending_approvals: pending } : {}));
     }
     case 'aborted': {
+      // The host cancelled the request. (A server going away hands back instead: see WatchOptions.handBack.)
       const cancelled = await sb.cancel(run.id, 'The MCP client cancelled the request.');
       return runResult(runOutput(cancelled));
     }
@@ -125,7 +127,7 @@ export async function getRun(deps: McpDeps, args: { run_id: string; wait_seconds
   try {
     progress.start(`waiting for ${run.agent} (run ${run.id})`);
     watcher.track(run.id);
-    const outcome = await watcher.wait({ timeoutMs: Math.min(args.wait_seconds * 1000, deps.askTimeoutMs), signal: extra.signal });
+    const outcome = await watcher.wait({ timeoutMs: Math.min(args.wait_seconds * 1000, deps.askTimeoutMs), signal: extra.signal, handBack: deps.shutdown });
     const now = outcome.type === 'ended' ? outcome.run : await currentRun(sb, run);
     return runResult(await withPending(deps, sb, now), { failedIsError: false });
   } finally {

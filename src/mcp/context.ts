@@ -30,6 +30,14 @@ export interface McpDeps {
   askTimeoutMs: number;
   /** Plan and approval tools are offered. */
   plans: boolean;
+  /**
+   * Aborted when this connection goes away on the server's side (stdin ended, SIGTERM, an HTTP
+   * session closed): calls stop waiting and hand back what they have (a run_id to poll). Runs are
+   * not cancelled — they are in the store, and this process or the next one carries them on.
+   */
+  shutdown?: AbortSignal;
+  /** A tool call starts; the function returned is called when it ends (HTTP sessions with calls in flight are not idle). */
+  onToolCall?: () => () => void;
 }
 
 /** Default heartbeat: hosts with a 60 s timeout that resets on progress keep waiting. */

@@ -1,8 +1,10 @@
 /**
  * MCP over Streamable HTTP at `/mcp`: one SDK session (McpServer + transport) per client, bound
  * to the principal that opened it. Host/Origin and bearer checks run before anything else (see
- * guard.ts). Sessions live in memory; conversations live in the store, so a restart loses only
- * the sessions (clients re-initialize, as the spec says they do on 404).
+ * guard.ts). Sessions live in memory, bounded per principal and closed when idle (sessions.ts);
+ * conversations live in the store, so a restart loses only the sessions (clients re-initialize,
+ * as the spec says they do on 404). Each session keeps the events it sent (event-store.ts), so a
+ * client that loses an SSE stream mid-call resumes it with `Last-Event-ID`.
  *
  * `listenHttp` is the plain node:http host the `serve` command mounts routes on — `/mcp` and
  * `/healthz` now, the chat adapters' endpoints later.
@@ -12,11 +14,12 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Logger } from '../core/logger.js';
 import type { McpDeps } from './context.js';
+import { SessionEventStore, type SessionEventStoreOptions } from './event-store.js';
 import { createGuard, type GuardOptions } from './guard.js';
 import { createMcpServer } from './server.js';
+import { SessionPool, type PooledSession } from './sessions.js';
 
 export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 
@@ -24,23 +27,32 @@ export interface McpHttpOptions extends Omit<GuardOptions, 'tokens'> {
   /** Everything but the principal, which each session gets from its token. */
   deps: Omit<McpDeps, 'principal'>;
   tokens?: Record<string, string>;
-  /** Sessions idle this long are closed (default 30 minutes). */
+  /** Sessions with no request this long (and no call in flight) are closed (default: config `mcp.sessionIdleMs`). */
   sessionIdleMs?: number;
+  /** Sessions one principal may hold (default: config `mcp.maxSessionsPerPrincipal`). */
+  maxSessionsPerPrincipal?: number;
   /** Largest accepted request body (default: room for a message at the configured limit). */
   maxBodyBytes?: number;
+  /** What a session keeps for clients that resume a stream. */
+  events?: SessionEventStoreOptions;
+  /** The `retry` hint (ms) sent with each stream's first event id: how soon a client that lost the stream reconnects. */
+  retryMs?: number;
+  /** The clock of idle timeouts (tests pass a fake one and call `sweep`). */
+  now?: () => number;
 }
 
 export interface McpHttpHandler {
   handle: Route;
   sessionCount(): number;
+  /** Closes the sessions idle for too long; runs on a timer too. Returns how many it closed. */
+  sweep(): number;
   close(): Promise<void>;
 }
 
-interface Session {
-  transport: StreamableHTTPServerTransport;
-  server: McpServer;
-  principalKey: string;
-  lastSeen: number;
+export const DEFAULT_RETRY_MS = 1_000;
+
+interface HttpSession extends PooledSession {
+  handle(req: http.IncomingMessage, res: http.ServerResponse, body: unknown): Promise<void>;
 }
 
 export function sendJsonRpcError(res: http.ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {
@@ -50,40 +62,61 @@ export function sendJsonRpcError(res: http.ServerResponse, status: number, code:
 }
 
 export function createMcpHttpHandler(opts: McpHttpOptions): McpHttpHandler {
-  const guard = createGuard({ ...opts, tokens: opts.tokens ?? opts.deps.config.mcp.tokens });
+  const config = opts.deps.config;
+  const guard = createGuard({ ...opts, tokens: opts.tokens ?? config.mcp.tokens });
   const logger = opts.deps.logger;
-  const sessions = new Map<string, Session>();
-  const idleMs = opts.sessionIdleMs ?? 30 * 60_000;
-  const maxBody = opts.maxBodyBytes ?? Math.max(1 << 20, opts.deps.config.limits.maxMessageChars * 4 + (64 << 10));
-
-  const closeSession = async (id: string): Promise<void> => {
-    const s = sessions.get(id);
-    if (!s) return;
-    sessions.delete(id);
-    await s.transport.close().catch(() => undefined);
-    await s.server.close().catch(() => undefined);
-  };
-  const sweeper = setInterval(() => {
-    const now = Date.now();
-    for (const [id, s] of sessions) if (now - s.lastSeen > idleMs) void closeSession(id);
-  }, Math.min(idleMs, 60_000));
+  const idleMs = opts.sessionIdleMs ?? config.mcp.sessionIdleMs;
+  const now = opts.now ?? Date.now;
+  const pool = new SessionPool<HttpSession>({
+    idleMs,
+    maxPerPrincipal: opts.maxSessionsPerPrincipal ?? config.mcp.maxSessionsPerPrincipal,
+    now,
+    onClose: (s, why) => logger.debug(`MCP session closed (${why})`, { session: s.id, principal: s.principalKey }),
+  });
+  const maxBody = opts.maxBodyBytes ?? Math.max(1 << 20, config.limits.maxMessageChars * 4 + (64 << 10));
+  const sweeper = setInterval(() => pool.sweep(), Math.max(1_000, Math.min(idleMs / 4, 60_000)));
   sweeper.unref();
 
   async function open(res: http.ServerResponse, req: http.IncomingMessage, body: unknown, principal: McpDeps['principal'], principalKey: string) {
-    const server = createMcpServer({ ...opts.deps, principal });
+    const admission = pool.admit(principalKey);
+    if (!admission.ok) return sendJsonRpcError(res, 429, -32000, admission.message);
+    // Aborted before the session closes, for whatever reason: its calls hand back instead of cancelling runs.
+    const ending = new AbortController();
+    let id: string | undefined;
+    const server = createMcpServer({ ...opts.deps, principal, shutdown: ending.signal, onToolCall: () => (id ? pool.callStarted(id) : () => {}) });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
-        sessions.set(id, { transport, server, principalKey, lastSeen: Date.now() });
-        logger.debug('MCP session opened', { session: id, principal: principalKey });
+      eventStore: new SessionEventStore({ now, ...opts.events }),
+      retryInterval: opts.retryMs ?? DEFAULT_RETRY_MS,
+      onsessioninitialized: (sessionId) => {
+        id = sessionId;
+        pool.add({ id: sessionId, principalKey, close, handle: (rq, rs, b) => transport.handleRequest(rq, rs, b) });
+        admission.release();
+        logger.debug('MCP session opened', { session: sessionId, principal: principalKey });
       },
-      onsessionclosed: (id) => void closeSession(id),
+      // The client's DELETE: the transport closes itself after this.
+      onsessionclosed: (sessionId) => {
+        pool.forget(sessionId);
+        ending.abort();
+      },
     });
+    async function close(): Promise<void> {
+      ending.abort();
+      await transport.close().catch(() => undefined);
+      await server.close().catch(() => undefined);
+    }
     transport.onclose = () => {
-      if (transport.sessionId) sessions.delete(transport.sessionId);
+      ending.abort();
+      if (transport.sessionId) pool.forget(transport.sessionId);
     };
-    await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    try {
+      await server.connect(transport);
+      await transport.handleRequest(req, res, body);
+    } finally {
+      // Registered by now, or never will be (a bad initialize).
+      admission.release();
+      if (!id) await close();
+    }
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -104,11 +137,9 @@ export function createMcpHttpHandler(opts: McpHttpOptions): McpHttpHandler {
     }
     const sessionId = req.headers['mcp-session-id'];
     if (typeof sessionId === 'string') {
-      const session = sessions.get(sessionId);
-      // Someone else's session is as unknown as a missing one.
-      if (!session || session.principalKey !== verdict.principalKey) return sendJsonRpcError(res, 404, -32001, 'Session not found: initialize a new session.');
-      session.lastSeen = Date.now();
-      return session.transport.handleRequest(req, res, body);
+      const session = pool.use(sessionId, verdict.principalKey);
+      if (!session) return sendJsonRpcError(res, 404, -32001, 'Session not found: initialize a new session.');
+      return session.handle(req, res, body);
     }
     if (method === 'POST' && isInitializeRequest(body)) return open(res, req, body, verdict.principal, verdict.principalKey);
     return sendJsonRpcError(res, 400, -32000, 'Bad Request: no valid Mcp-Session-Id header; start with an initialize request.');
@@ -120,10 +151,11 @@ export function createMcpHttpHandler(opts: McpHttpOptions): McpHttpHandler {
         logger.error('MCP HTTP request failed', { error: err });
         sendJsonRpcError(res, 500, -32603, 'Internal error');
       }),
-    sessionCount: () => sessions.size,
+    sessionCount: () => pool.size,
+    sweep: () => pool.sweep(),
     async close() {
       clearInterval(sweeper);
-      await Promise.all([...sessions.keys()].map(closeSession));
+      await pool.closeAll();
     },
   };
 }

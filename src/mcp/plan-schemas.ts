@@ -78,12 +78,16 @@ export const ApproveStepInput = z.object({
 });
 export const RejectStepInput = z.object({
   step_id: stepId,
-  feedback: z.string({ error: 'feedback must be a string: why, and what to do instead' }).min(1, 'feedback must not be empty: the planner revises the plan from it').max(4000),
+  feedback: z
+    .string({ error: 'feedback must be a string: why, and what to do instead' })
+    .min(1, 'feedback must not be empty: the planner revises the plan from it')
+    .max(4000)
+    .describe('Why the step is rejected and what to do instead; the planner revises the plan from it.'),
 });
 export const CancelPlanInput = z.object({ plan_id: planId });
 export const DecideApprovalInput = z.object({
   approval_id: z.string().min(1).describe('An approval_id from pending_approvals.'),
-  approve: z.boolean({ error: 'approve must be true or false' }),
+  approve: z.boolean({ error: 'approve must be true or false' }).describe('true to approve, false to reject.'),
   feedback: z.string().max(4000).optional().describe('Why; on a rejection the agent or planner reads it.'),
   action: z.string().min(1).max(4000).optional().describe('Plan steps only: run this instead of the planned action.'),
 });

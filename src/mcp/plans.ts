@@ -16,7 +16,7 @@ import { newConversationKey, type McpDeps } from './context.js';
 import { planOutput, planText } from './plan-schemas.js';
 import type { ProgressReporter } from './progress.js';
 import { orNotFound } from './resources.js';
-import type { ToolHandler } from './server.js';
+import type { ToolHandler } from './tools.js';
 
 async function planResult(sb: Switchboard, deps: McpDeps, plan: Plan, lead?: string): Promise<CallToolResult> {
   const out = planOutput(plan, await decidable(sb, deps, plan.conversationId, (a) => a.planId === plan.id));
@@ -47,9 +47,9 @@ async function settle(server: McpServer, sb: Switchboard, deps: McpDeps, plan: P
       const left = deadline - Date.now();
       if (left <= 0) break;
       try {
-        plan = await sb.waitForPlan(plan.id, { until: 'settled', signal: AbortSignal.any([extra.signal, AbortSignal.timeout(left)]) });
+        plan = await sb.waitForPlan(plan.id, { until: 'settled', signal: AbortSignal.any([extra.signal, AbortSignal.timeout(left), ...stopping(deps)]) });
       } catch (err) {
-        if (extra.signal.aborted || (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError') break;
+        if (extra.signal.aborted || deps.shutdown?.aborted || (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError') break;
         throw err;
       }
       if (plan.status !== 'awaiting_approval' || !canElicit(server)) break;
@@ -86,6 +86,11 @@ async function decideStep(deps: McpDeps, stepId: string, approve: boolean, more:
   return planResult(sb, deps, plan, lead);
 }
 
+/** The server's going away, as a list to spread into `AbortSignal.any`. */
+function stopping(deps: McpDeps): AbortSignal[] {
+  return deps.shutdown ? [deps.shutdown] : [];
+}
+
 export function planHandlers(server: McpServer, deps: McpDeps): Record<PlanToolName, ToolHandler> {
   return {
     async plan_task(args, extra) {
@@ -100,9 +105,10 @@ export function planHandlers(server: McpServer, deps: McpDeps): Record<PlanToolN
       // The heartbeat keeps the host waiting while the planner thinks.
       progress.start('the planner is planning');
       let plan = await sb.plan(conversation.id, goal, deps.principal);
-      if (!extra.signal.aborted) plan = await settle(server, sb, deps, plan, extra, deps.askTimeoutMs, progress);
+      if (!extra.signal.aborted && !deps.shutdown?.aborted) plan = await settle(server, sb, deps, plan, extra, deps.askTimeoutMs, progress);
       // The host cancelled the request that made the plan: the plan goes with it (a get_plan poll cancels nothing).
-      if (extra.signal.aborted && !FINAL_PLAN_STATUSES.includes(plan.status)) plan = await sb.cancelPlan(plan.id, deps.principal);
+      // The server going away (which aborts requests too) is no cancellation: the plan is stored and carries on.
+      if (extra.signal.aborted && !deps.shutdown?.aborted && !FINAL_PLAN_STATUSES.includes(plan.status)) plan = await sb.cancelPlan(plan.id, deps.principal);
       progress.stop();
       return planResult(sb, deps, plan);
     },

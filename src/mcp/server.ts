@@ -1,21 +1,18 @@
 /**
  * The MCP server over the core: one McpServer per connection (stdio process or HTTP session),
- * with the catalog's tools and the resources. Errors the caller can act on (unknown conversation,
- * oversized message, model not configured) come back as tool errors with the core's message;
- * unexpected ones are logged to stderr too.
+ * with the catalog's tools (tools.ts) and the resources. Errors the caller can act on (unknown
+ * conversation, oversized message, model not configured) come back as tool errors with the core's
+ * message; unexpected ones are logged to stderr too; an unknown tool name is a JSON-RPC error.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { SwitchboardError } from '../core/errors.js';
 import { inlineApprover } from './approvals.js';
-import { askAgent, cancelRun, getRun, type AskArgs, type Extra, type InlineApprover } from './ask.js';
+import { askAgent, cancelRun, getRun, type AskArgs, type InlineApprover } from './ask.js';
 import type { CatalogEntry } from './catalog.js';
 import type { McpDeps } from './context.js';
 import { serverInfo, serverInstructions } from './info.js';
 import { planHandlers, registerPlanResources } from './plans.js';
 import { registerResources } from './resources.js';
-
-export type ToolHandler = (args: Record<string, unknown>, extra: Extra) => Promise<CallToolResult>;
+import { registerTools, type ToolHandler } from './tools.js';
 
 /** Handlers beyond the run tools (plan and approval tools), by tool name. */
 type ExtraHandlers = Partial<Record<string, ToolHandler>>;
@@ -27,21 +24,7 @@ export function createMcpServer(deps: McpDeps): McpServer {
   });
   const extraHandlers: ExtraHandlers = deps.plans ? planHandlers(server, deps) : {};
   const approver = inlineApprover(server, deps);
-  for (const entry of deps.catalog) {
-    const handler = handlerFor(deps, entry, extraHandlers, approver);
-    server.registerTool(
-      entry.name,
-      { title: entry.title, description: entry.description, inputSchema: entry.input, outputSchema: entry.output, annotations: entry.annotations },
-      async (args: Record<string, unknown>, extra: Extra) => {
-        try {
-          return await handler(args, extra);
-        } catch (err) {
-          if (!(err instanceof SwitchboardError)) deps.logger.error('MCP tool failed', { tool: entry.name, error: err });
-          throw err;
-        }
-      },
-    );
-  }
+  registerTools(server, deps.catalog, (entry) => handlerFor(deps, entry, extraHandlers, approver), { logger: deps.logger, onToolCall: deps.onToolCall });
   registerResources(server, deps);
   if (deps.plans) registerPlanResources(server, deps);
   server.server.onerror = (err) => deps.logger.debug('MCP protocol error', { error: err });

@@ -17,8 +17,11 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 /** The id the replayed `initialize` carries; the SDK server's answer to it is dropped. */
 export const REPLAYED_INITIALIZE_ID = 'switchboard:replayed-initialize';
 const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
-/** After stdin ends, requests already read get this long to be answered before the transport closes. */
-const END_GRACE_MS = 10_000;
+/**
+ * After stdin ends, requests already read get this long to be answered before the transport closes.
+ * A backstop only: the tools hand back what they wait for as soon as `onEnd` fires (see stdio.ts).
+ */
+const END_GRACE_MS = 5_000;
 
 export interface FastPath {
   initialize(params: Record<string, unknown> | undefined): Record<string, unknown>;
@@ -31,6 +34,8 @@ export interface StdioFrontOptions {
   fast: FastPath;
   /** Called (once is enough; later calls are ignored by the caller) when the SDK server is needed. */
   needEngine: () => void;
+  /** Stdin ended (or `end()` was called): requests in flight should answer now. */
+  onEnd?: () => void;
   maxLineBytes?: number;
 }
 
@@ -65,6 +70,7 @@ export class StdioFront implements Transport {
   readonly #stdout: NodeJS.WritableStream;
   readonly #fast: FastPath;
   readonly #needEngine: () => void;
+  readonly #onEndHook: (() => void) | undefined;
   readonly #maxLineBytes: number;
   readonly #closeListeners: (() => void)[] = [];
   #chunks: Buffer[] = [];
@@ -79,11 +85,7 @@ export class StdioFront implements Transport {
   #ending: NodeJS.Timeout | null = null;
   readonly #onData = (chunk: Buffer | string) => this.#read(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   /** The host is gone or done writing: answer what was asked (a piped script waits for it), then close. */
-  readonly #onEnd = () => {
-    if (this.#queue.length) this.#needEngine();
-    this.#ending = setTimeout(() => void this.close(), END_GRACE_MS);
-    this.#finishIfDone();
-  };
+  readonly #onEnd = () => this.end();
   readonly #onError = (err: Error) => this.onerror?.(err);
 
   constructor(opts: StdioFrontOptions) {
@@ -91,6 +93,7 @@ export class StdioFront implements Transport {
     this.#stdout = opts.stdout ?? process.stdout;
     this.#fast = opts.fast;
     this.#needEngine = opts.needEngine;
+    this.#onEndHook = opts.onEnd;
     this.#maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   }
 
@@ -99,6 +102,19 @@ export class StdioFront implements Transport {
     this.#stdin.on('data', this.#onData);
     this.#stdin.on('end', this.#onEnd);
     this.#stdin.on('error', this.#onError);
+  }
+
+  /**
+   * Stops reading and closes once every request already read is answered (or after a grace period).
+   * What stdin ending does; `switchboard mcp` calls it on SIGTERM too.
+   */
+  end(): void {
+    if (this.#ending || this.#closed) return;
+    this.#stdin.off('data', this.#onData);
+    this.#ending = setTimeout(() => void this.close(), END_GRACE_MS);
+    this.#onEndHook?.();
+    if (this.#queue.length) this.#needEngine();
+    this.#finishIfDone();
   }
 
   /** Called by `McpServer.connect`; reading started in `listen`. */

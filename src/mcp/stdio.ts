@@ -30,6 +30,10 @@ export interface StdioServeOptions {
 export interface StdioServer {
   /** Resolves when stdin has ended (or `close` was called) and the engine is closed. */
   closed: Promise<void>;
+  /**
+   * Stops reading, hands back what is in flight (an `ask_*` answers with its run_id, the run stays
+   * in the store and the next process resumes it), then closes; resolves with `closed`.
+   */
   close(): Promise<void>;
 }
 
@@ -43,31 +47,38 @@ export function serveStdio(opts: StdioServeOptions): StdioServer {
   // The engine module loads on first use too: listing tools needs none of it.
   const open = opts.open ?? (() => import('../core/switchboard.js').then((m) => m.createSwitchboard({ config, env, cwd: opts.cwd, logger })));
   const engine = lazy(open);
+  // Set when stdin ends or on close: tool calls stop waiting and hand back a handle to poll.
+  const ending = new AbortController();
+  let closing = false;
   const deps: McpDeps = {
     config,
     agents,
     catalog,
-    switchboard: engine.get,
+    // Not after close: a late call would open an engine nobody closes, and keep the process alive.
+    switchboard: () => (closing ? Promise.reject(new Error('switchboard mcp is shutting down.')) : engine.get()),
     principal: opts.principal ?? stdioPrincipal(env),
     env,
     logger,
     progressIntervalMs: opts.progressIntervalMs ?? progressIntervalFrom(env),
     askTimeoutMs: config.mcp.askTimeoutMs,
     plans,
+    shutdown: ending.signal,
   };
 
   let loading: Promise<void> | undefined;
   let idleTimer: NodeJS.Timeout | undefined;
   const load = (): void => {
     if (idleTimer) clearTimeout(idleTimer);
+    if (closing) return;
     loading ??= (async () => {
       const started = performance.now();
       const { createMcpServer } = await import('./server.js');
+      if (closing) return;
       const server = createMcpServer(deps);
       await server.connect(front);
       front.attached();
       logger.debug('MCP server ready', { ms: Math.round(performance.now() - started) });
-      if (opts.warm !== false) setTimeout(() => void engine.get().catch((err: unknown) => logger.warn('engine failed to open', { error: err })), 0);
+      if (opts.warm !== false) setTimeout(() => void deps.switchboard().catch((err: unknown) => closing || logger.warn('engine failed to open', { error: err })), 0);
     })().catch((err: unknown) => {
       logger.error('MCP server failed to start', { error: err });
       void front.close();
@@ -78,6 +89,7 @@ export function serveStdio(opts: StdioServeOptions): StdioServer {
     stdin: opts.stdin,
     stdout: opts.stdout,
     needEngine: load,
+    onEnd: () => ending.abort(),
     fast: {
       initialize(params) {
         // Load soon even if the host never lists tools, so its first call does not wait for the SDK.
@@ -91,10 +103,19 @@ export function serveStdio(opts: StdioServeOptions): StdioServer {
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
   front.onClosed(() => {
+    closing = true;
+    ending.abort();
     if (idleTimer) clearTimeout(idleTimer);
+    // An engine still opening is waited for and closed: its store and timers would hold the process.
     const sb = engine.peek();
     void (sb ? sb.then((s) => s.close()).catch(() => undefined) : Promise.resolve()).finally(resolveClosed);
   });
   front.listen();
-  return { closed, close: () => front.close() };
+  return {
+    closed,
+    close: () => {
+      front.end();
+      return closed;
+    },
+  };
 }

@@ -18,7 +18,10 @@ export type WatchOutcome =
 
 export interface WatchOptions {
   timeoutMs: number;
+  /** The MCP request's signal: the host cancelled it (or the connection dropped). */
   signal?: AbortSignal;
+  /** The server is going away: stop waiting as if the time limit had passed (checked before `signal`). */
+  handBack?: AbortSignal;
   /**
    * Called for each approval the run tree asks for. `continue` keeps waiting (it was decided, e.g.
    * through elicitation); `return` ends the watch so the caller can hand the approval back.
@@ -83,6 +86,13 @@ export class RunWatcher {
       };
       arm();
       cleanups.push(() => clearTimeout(timer));
+      // First: closing a connection also aborts its requests' signals, and that is no cancellation.
+      if (opts.handBack) {
+        if (opts.handBack.aborted) return finish({ type: 'timeout' });
+        const onEnd = () => finish({ type: 'timeout' });
+        opts.handBack.addEventListener('abort', onEnd, { once: true });
+        cleanups.push(() => opts.handBack!.removeEventListener('abort', onEnd));
+      }
       if (opts.signal) {
         if (opts.signal.aborted) return finish({ type: 'aborted' });
         const onAbort = () => finish({ type: 'aborted' });

@@ -129,9 +129,12 @@ describe('switchboard mcp (stdio), spawned the way a host does', () => {
   });
 
   it('turns bad input into tool errors a person understands, and keeps serving', async () => {
-    const unknownTool = await s.client.callTool({ name: 'ask_nobody', arguments: { message: 'hi' } });
-    expect(unknownTool.isError).toBe(true);
-    expect(textOf(unknownTool)).toMatch(/ask_nobody not found/);
+    // An unknown tool is a protocol error (-32602), as the spec lists it; bad arguments are tool errors.
+    await expect(s.client.callTool({ name: 'ask_nobody', arguments: { message: 'hi' } })).rejects.toMatchObject({ code: -32602, message: expect.stringMatching(/Unknown tool: ask_nobody/) });
+
+    const missing = await s.client.callTool({ name: 'ask_translator', arguments: {} });
+    expect(missing.isError).toBe(true);
+    expect(textOf(missing)).toMatch(/message is required: the text to send to translator/);
 
     const wrongType = await s.client.callTool({ name: 'ask_vision_agent', arguments: { message: 42 } });
     expect(wrongType.isError).toBe(true);

@@ -22,11 +22,20 @@ describe('MCP packaging in manifest/', () => {
     expect(stdio).toMatchObject({ registryType: 'npm', identifier: pkg.name, version: pkg.version, packageArguments: [{ type: 'positional', value: 'mcp' }] });
   });
 
-  it('the MCP bundle manifest runs the same command and lists the built-in tools', () => {
+  it('server.json, package.json (mcpName) and the bundle agree on one name', () => {
+    const server = json('manifest/server.json');
+    // The MCP registry checks an npm package's `mcpName` against the server name it is published under.
+    expect(pkg.mcpName).toBe(server.name);
+    for (const p of server.packages) expect(p).toMatchObject({ registryType: 'npm', identifier: pkg.name, version: pkg.version });
+    expect(json('manifest/manifest.json').name).toBe(pkg.name);
+  });
+
+  it('the MCP bundle manifest runs the CLI it carries (no npm package needed) and lists the built-in tools', () => {
     const bundle = json('manifest/manifest.json');
     expect(bundle.manifest_version).toBe('0.3');
     expect(bundle.version).toBe(pkg.version);
-    expect(bundle.server.mcp_config.args).toEqual(['-y', pkg.name, 'mcp']);
+    expect(bundle.server.entry_point).toBe(pkg.bin.switchboard);
+    expect(bundle.server.mcp_config).toMatchObject({ command: 'node', args: [`\${__dirname}/${bundle.server.entry_point}`, 'mcp'] });
     expect(bundle.tools_generated).toBe(true);
     const { catalog } = describeDeployment(parseConfig({}));
     const builtIn = catalog.filter((t) => t.kind.type !== 'plan').map((t) => t.name);

@@ -14,16 +14,18 @@ function front() {
     for (const l of lines) out.push(JSON.parse(l) as Record<string, unknown>);
   });
   let needed = 0;
+  let ended = 0;
   const f = new StdioFront({
     stdin,
     stdout,
     needEngine: () => needed++,
+    onEnd: () => ended++,
     fast: { initialize: (p) => ({ echo: p?.protocolVersion }), listTools: () => ({ tools: [{ name: 'ask_x' }] }) },
   });
   f.listen();
   const send = (...lines: string[]) => stdin.write(lines.map((l) => l + '\n').join(''));
   const tick = () => new Promise((r) => setTimeout(r, 10));
-  return { f, out, send, tick, needed: () => needed, stdin };
+  return { f, out, send, tick, needed: () => needed, ended: () => ended, stdin };
 }
 
 const init = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"elicitation":{}},"clientInfo":{"name":"t","version":"1"}}}';
@@ -97,5 +99,27 @@ describe('the stdio front', () => {
     idle.stdin.end();
     await idle.tick();
     expect(idleClosed).toBe(true);
+  });
+
+  it('on end() (SIGTERM) stops reading, tells the server to hand back what is in flight, and closes once it is answered', async () => {
+    const t = front();
+    let closed = false;
+    t.f.onClosed(() => (closed = true));
+    const seen: unknown[] = [];
+    t.f.onmessage = (m) => seen.push(m);
+    t.f.attached();
+    t.send('{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"ask_x"}}');
+    await t.tick();
+    t.f.end();
+    expect(t.ended()).toBe(1);
+    // Read no more: a request after the end is not taken.
+    t.send('{"jsonrpc":"2.0","id":6,"method":"ping"}');
+    await t.tick();
+    expect(seen.map((m) => (m as { id?: unknown }).id)).toEqual([5]);
+    expect(closed).toBe(false);
+    await t.f.send({ jsonrpc: '2.0', id: 5, result: { content: [] } });
+    expect(closed).toBe(true);
+    t.f.end();
+    expect(t.ended()).toBe(1);
   });
 });

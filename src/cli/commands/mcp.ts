@@ -1,13 +1,16 @@
+import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { findConfigFile, loadConfigFile, parseConfig } from '../../core/agents/load.js';
 import { parse } from '../common.js';
 
-const HELP = `Usage: switchboard mcp [--config FILE]
+const help = (self: string) => `Usage: switchboard mcp [--config FILE]
 
 Runs Switchboard as an MCP server on stdin/stdout, for Claude Desktop, Claude Code, VS Code, Cursor
-and any MCP host:
+and any MCP host. This installation, as a host starts it:
 
-  claude mcp add switchboard -- npx -y switchboard mcp
+  claude mcp add switchboard -- ${process.execPath} ${self} mcp
+
+(with "command": "${process.execPath}" and "args": ["${self}", "mcp"] in a host's JSON config).
 
 Every specialist agent is a tool (ask_<agent>), plus ask_team for the whole team, get_run and
 cancel_run for long work, and with a planner: plan_task, get_plan, approve_step, reject_step,
@@ -23,7 +26,7 @@ directory when it is writable, else from your home folder (~/.switchboard/).`;
 export default async function mcp(argv: string[]): Promise<number> {
   const { values } = parse(argv, {}, false);
   if (values.help) {
-    process.stdout.write(HELP + '\n');
+    process.stdout.write(help(ownPath()) + '\n');
     return 0;
   }
   // Not a model check here: the host should see the tools even before a key is set; calls say what is missing.
@@ -32,11 +35,28 @@ export default async function mcp(argv: string[]): Promise<number> {
   // Not the mcp/index.js barrel: it loads the HTTP side and the SDK, which the stdio fast path defers.
   const [{ serveStdio }, { stdioBaseDir }] = await Promise.all([import('../../mcp/stdio.js'), import('../../mcp/context.js')]);
   const server = serveStdio({ config, cwd: stdioBaseDir({ configFile, cwd: process.cwd(), home: homedir() }) });
+  // SIGTERM / SIGINT end the session as stdin closing does: calls in flight answer with their run_id.
   const stop = () => void server.close();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   await server.closed;
-  // Anything still holding the event loop (a stuck socket) must not keep a host waiting for the exit.
-  setTimeout(() => process.exit(process.exitCode ?? 0), 2_000).unref();
-  return 0;
+  // Every answer is written and the engine (its store) is closed; runs still working are in the store
+  // for the next process. What may still hold the event loop — the SDK still loading in the background,
+  // a keep-alive socket of the model client — serves nobody now, and hosts restart servers often: exit.
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(0);
+}
+
+/** The path of the CLI being run (through an `npm link` symlink too), for the host recipe in the help. */
+function ownPath(): string {
+  const arg = process.argv[1] ?? 'dist/cli/main.js';
+  try {
+    return realpathSync(arg);
+  } catch {
+    return arg;
+  }
+}
+
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => (stream.writableEnded || stream.destroyed ? resolve() : stream.write('', () => resolve())));
 }

@@ -129,6 +129,10 @@ export const ConfigSchema = z.strictObject({
       askTimeoutMs: z.number().int().positive().default(50_000),
       /** Bearer tokens by principal id, required when `serve` binds beyond loopback. */
       tokens: z.record(z.string(), z.string().min(16, 'tokens must be at least 16 characters')).default({}),
+      /** `serve`: a session with no request for this long (and no tool call in flight) is closed. */
+      sessionIdleMs: z.number().int().min(1_000).default(600_000),
+      /** `serve`: sessions one principal may hold; one more closes its least recently used idle one. */
+      maxSessionsPerPrincipal: z.number().int().positive().default(32),
     })
     .prefault({}),
 });
