@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { link, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -165,6 +166,33 @@ describe('path rules', () => {
     expect((await call(readFileTool, { path: 'alias.txt' })).content).toBe('inside');
   });
 
+  it('refuses hard links: read_file, write_file and run_code will not use them, list_files hides their size', async () => {
+    // Another conversation's file, hard-linked into this workspace (as unsandboxed code could do).
+    const other = path.join(base, 'workspaces', 'conv_2');
+    await mkdir(other, { recursive: true });
+    await writeFile(path.join(other, 'secret.txt'), 'other conversation secret');
+    await mkdir(workspace, { recursive: true });
+    await link(path.join(other, 'secret.txt'), path.join(workspace, 'stolen.txt'));
+
+    const read = await callError(readFileTool, { path: 'stolen.txt' });
+    expect(read.message).toMatch(/hard link/);
+    expect(read.message).not.toContain('other conversation secret');
+    expect((await callError(writeFileTool, { path: 'stolen.txt', content: 'overwritten' })).message).toMatch(/hard link/);
+    expect(await readFile(path.join(other, 'secret.txt'), 'utf8')).toBe('other conversation secret');
+    expect((await call(listFilesTool, {})).content).toBe('stolen.txt (hard link: not readable)');
+    expect((await call(listFilesTool, { path: 'stolen.txt' })).content).toMatch(/hard link/);
+    expect((await callError(runCodeTool, { language: 'python', file: 'stolen.txt' })).message).toMatch(/hard link/);
+  });
+
+  it('refuses a FIFO instead of waiting on it', async () => {
+    await mkdir(workspace, { recursive: true });
+    execFileSync('mkfifo', [path.join(workspace, 'pipe')]);
+    expect((await callError(readFileTool, { path: 'pipe' })).message).toMatch(/not a regular file/);
+    const write = await callError(writeFileTool, { path: 'pipe', content: 'x' });
+    expect(write.message).toMatch(/not a regular file/);
+    expect(write.message).not.toContain(base);
+  });
+
   it('refuses a run_code file outside the workspace', async () => {
     const err = await callError(runCodeTool, { language: 'python', file: '../x.py' });
     expect(err.message).toMatch(/outside the workspace/);
@@ -249,7 +277,6 @@ describe('run_code', () => {
     const r = await call(runCodeTool, { language: 'python', code: 'print("spinning")\nwhile True: pass' }, makeCtx({ limits: { codeTimeoutMs: 500 } }));
     expect(r.isError).toBe(true);
     expect(r.content).toContain('timed out after 500 ms');
-    expect(r.content).toContain('spinning');
   });
 
   it('kills node code that runs past the time limit', async () => {
@@ -335,7 +362,7 @@ describe('run_code', () => {
     const controller = new AbortController();
     const pending = call(
       runCodeTool,
-      { language: 'python', code: 'import time\nopen("started.txt", "w").write("yes")\nwhile True: time.sleep(0.05)', args: [marker] },
+      { language: 'python', code: 'import time\nprint("spinning")\nopen("started.txt", "w").write("yes")\nwhile True: time.sleep(0.05)', args: [marker] },
       makeCtx({ signal: controller.signal, limits: { codeTimeoutMs: 20_000 } }),
     );
     await until(() => existsSync(path.join(workspace, 'started.txt')) && processesWith(marker).length > 0, 'the code to start');
@@ -343,6 +370,8 @@ describe('run_code', () => {
     const r = await pending;
     expect(r.isError).toBe(true);
     expect(r.content).toContain('cancelled');
+    // What it printed before the kill is kept.
+    expect(r.content).toContain('spinning');
     expect(await eventuallyNoneWith(marker)).toEqual([]);
   });
 

@@ -86,7 +86,9 @@ export function describeFsError(err: unknown): string {
   if (e?.code === 'ENOTDIR') return 'a part of the path is not a directory';
   if (e?.code === 'EACCES' || e?.code === 'EPERM') return 'permission denied';
   if (e?.code === 'ELOOP') return 'it is a symlink';
-  return e?.message ?? String(err);
+  if (e?.code === 'ENXIO') return 'it is not a regular file';
+  // Node's messages name the absolute host path; the code alone says enough.
+  return e?.code ?? (e?.message || String(err));
 }
 
 /**

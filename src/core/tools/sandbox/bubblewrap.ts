@@ -130,6 +130,8 @@ export function bubblewrapArgs(bw: Bubblewrap, req: SandboxRequest): BubblewrapC
   if (bw.tmpfsSize) a.push('--size', String(req.memoryMb * 1024 * 1024));
   a.push('--tmpfs', '/tmp');
   a.push('--bind', req.workspace, SANDBOX_WORKSPACE, '--chdir', SANDBOX_WORKSPACE);
+  // The sandbox's root is a tmpfs bwrap built; freeze it, so only /workspace and /tmp take writes.
+  a.push('--remount-ro', '/');
   a.push('--clearenv');
   for (const [k, v] of Object.entries(req.env)) a.push('--setenv', k, v);
   const command = ['/bin/sh', '-c', LIMITS_SCRIPT, 'sandbox-limits', String(req.memoryMb * 1024), String(req.maxProcesses), req.command, ...req.args];
