@@ -206,8 +206,15 @@ export async function probeBubblewrap(bwrap: string | undefined): Promise<Bubble
 
 let found: Promise<Bubblewrap> | undefined;
 
-/** A working bubblewrap, checked once per process; rejects with SandboxUnavailableError saying what to do. */
+/**
+ * A working bubblewrap, checked once per process; rejects with SandboxUnavailableError saying what to
+ * do. A failure is not kept: once someone installs bwrap (or the machine was just too busy to fork),
+ * the next call checks again.
+ */
 export function bubblewrap(): Promise<Bubblewrap> {
-  found ??= probeBubblewrap(findOnPath('bwrap'));
-  return found;
+  const attempt = (found ??= probeBubblewrap(findOnPath('bwrap')));
+  attempt.catch(() => {
+    if (found === attempt) found = undefined;
+  });
+  return attempt;
 }

@@ -1,6 +1,14 @@
 /**
  * Runs a script for `run_code` the way the config says: in a bubblewrap sandbox (the default), or —
  * only when the config says `sandbox: { type: none }` — as a plain child process of the engine.
+ *
+ * Why a restarted engine finds no sandboxed orphans: every process of a run lives in one PID
+ * namespace. bwrap runs with --die-with-parent, so the kernel sends it SIGKILL when the engine
+ * thread that spawned it exits — however the engine dies, SIGKILL included (Node spawns from its main
+ * thread) — and bwrap's namespace init gets SIGKILL when bwrap goes. When a PID namespace's init
+ * dies, the kernel kills everything else in it; setsid, double forks and reparenting stay inside.
+ * The only leftovers can be empty `pids` cgroups (engine as root), which the next engine removes.
+ * With `sandbox: none` there is no such guarantee: only the process group is killed, on the normal paths.
  */
 import path from 'node:path';
 import type { SandboxConfig } from '../../agents/spec.js';
