@@ -18,7 +18,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import type { ModelClient } from '../../src/core/model/types.js';
 import type { ToolContext, ToolResult } from '../../src/core/runs/tool.js';
 import { runCodeTool } from '../../src/core/tools/code.js';
-import { probeBubblewrap, SandboxUnavailableError } from '../../src/core/tools/sandbox/bubblewrap.js';
+import { bubblewrapArgs, probeBubblewrap, SandboxUnavailableError } from '../../src/core/tools/sandbox/bubblewrap.js';
 import { eventuallyNoneWith, processesWith, sandboxUnavailableReason, until } from '../support/sandbox.js';
 
 const reason = await sandboxUnavailableReason();
@@ -118,6 +118,24 @@ describe('sandbox configuration', () => {
     expect(broken).toBeInstanceOf(SandboxUnavailableError);
     expect((broken as Error).message).toMatch(/cannot create one here/);
     expect((broken as Error).message).toMatch(/user namespaces/);
+  });
+
+  it('refuses a layout where the sandbox would show every workspace', () => {
+    const bw = { path: '/usr/bin/bwrap', disableUserns: true, tmpfsSize: true };
+    const req = { command: '/usr/bin/python3', args: [], env: {}, network: false, memoryMb: 256, maxProcesses: 32 };
+    // Workspaces under /usr, which is shown read-only.
+    expect(() => bubblewrapArgs(bw, { ...req, workspace: '/usr/local/sb/workspaces/conv_1', runtimeDirs: [] })).toThrow(SandboxUnavailableError);
+    // A runtime folder (a venv, say) that holds the workspaces.
+    expect(() => bubblewrapArgs(bw, { ...req, workspace: '/srv/app/.switchboard/workspaces/conv_1', runtimeDirs: ['/srv/app'] })).toThrow(/holds the workspaces/);
+    // The usual layout: the runtime is shown, the workspace is mounted at /workspace, nothing else of /srv.
+    const ok = bubblewrapArgs(bw, { ...req, workspace: '/srv/app/.switchboard/workspaces/conv_1', runtimeDirs: ['/srv/venv/bin', '/srv/venv'] });
+    const binds = ok.options.flatMap((o, i) => (o === '--ro-bind' || o === '--bind' ? [`${ok.options[i + 1]} -> ${ok.options[i + 2]}`] : []));
+    expect(binds).toContain('/srv/venv -> /srv/venv');
+    expect(binds).not.toContain('/srv/venv/bin -> /srv/venv/bin');
+    expect(binds).toContain('/srv/app/.switchboard/workspaces/conv_1 -> /workspace');
+    expect(binds.filter((b) => b.startsWith('/srv/app'))).toHaveLength(1);
+    expect(ok.options).toContain('--unshare-net');
+    expect(ok.options).toContain('--die-with-parent');
   });
 
   it('runs unsandboxed only when the config says sandbox: none', async () => {

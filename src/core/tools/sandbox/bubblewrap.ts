@@ -125,6 +125,14 @@ export function bubblewrapArgs(bw: Bubblewrap, req: SandboxRequest): BubblewrapC
     a.push('--ro-bind', dir, dir);
     bound.push(dir);
   }
+  // Workspaces kept under a folder shown read-only (say /usr/local/…) would all be readable.
+  const workspaces = path.dirname(req.workspace);
+  const exposed = bound.find((b) => isInside(b, workspaces));
+  if (exposed) {
+    throw new SandboxUnavailableError(
+      `The workspaces folder is inside ${exposed}, which the sandbox shows read-only, so the code could read every conversation's files. Set \`workspaceDir\` to a folder outside ${exposed}, ${NONE_HINT}.`,
+    );
+  }
 
   a.push('--proc', '/proc', '--dev', '/dev');
   if (bw.tmpfsSize) a.push('--size', String(req.memoryMb * 1024 * 1024));
