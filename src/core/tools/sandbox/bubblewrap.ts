@@ -12,12 +12,11 @@
  * Its options go through a pipe (`--args 3`), so not even /proc/1/cmdline inside names host paths.
  */
 import { accessSync, constants, lstatSync, readlinkSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ToolError } from '../../errors.js';
 import { runProcess } from './process.js';
-import { nodeRuntime } from './runtimes.js';
 
 /** Where the workspace appears inside the sandbox. */
 export const SANDBOX_WORKSPACE = '/workspace';
@@ -182,20 +181,20 @@ export async function probeBubblewrap(bwrap: string | undefined): Promise<Bubble
   const help = await runProcess({ command: bwrap, argv: ['--help'], env: {} }, { timeoutMs: 10_000, outputBytes: 65_536, signal: never });
   const text = help.stdout + help.stderr;
   const bw: Bubblewrap = { path: bwrap, disableUserns: text.includes('--disable-userns'), tmpfsSize: text.includes('--size') };
-  // A real sandbox, as run_code builds it, running `node -e 0`: namespaces, /proc and the limits must all work.
+  // A real sandbox, as run_code builds it (namespaces, /proc, the limits), running only the shell.
   const dir = await mkdtemp(path.join(os.tmpdir(), 'switchboard-sandbox-probe-'));
   try {
-    const node = nodeRuntime();
     const args = bubblewrapArgs(bw, {
-      workspace: dir,
-      command: node.command,
-      args: ['-e', '0'],
-      runtimeDirs: node.dirs,
+      workspace: path.join(dir, 'probe'),
+      command: '/bin/sh',
+      args: ['-c', 'exit 0'],
+      runtimeDirs: [],
       env: { PATH: '/usr/bin:/bin' },
       network: false,
-      memoryMb: 1024,
+      memoryMb: 256,
       maxProcesses: 64,
     });
+    await mkdir(path.join(dir, 'probe'));
     const r = await runProcess({ command: bwrap, env: {}, ...bubblewrapSpawn(args) }, { timeoutMs: 20_000, outputBytes: 4096, signal: never });
     if (r.exitCode !== 0) {
       const why = (r.stderr || r.stdout).trim().split('\n')[0] || `exit ${r.exitCode ?? r.signal}`;

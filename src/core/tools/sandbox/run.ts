@@ -64,7 +64,8 @@ function childEnv(home: string, runtimeCommand: string): Record<string, string> 
 let warnedNoProcessLimit = false;
 
 export async function runSandboxed(r: SandboxedRun): Promise<SandboxedResult> {
-  const runtime = await resolveRuntime(r.language);
+  // Both are checked once per engine; the first run need not wait for one after the other.
+  const [runtime, bw] = await Promise.all([resolveRuntime(r.language), r.sandbox.type === 'none' ? undefined : bubblewrap()]);
   if (!path.isAbsolute(runtime.command)) {
     throw new ToolError(`Cannot run ${r.language}: ${runtime.command} is not installed on this machine.`);
   }
@@ -78,7 +79,7 @@ export async function runSandboxed(r: SandboxedRun): Promise<SandboxedResult> {
     return { ...(await runProcess(plan, limits)), workspaceShownAs: r.workspace };
   }
 
-  const bw = await bubblewrap();
+  if (!bw) throw new Error('unreachable: a sandbox without bubblewrap');
   const args = bubblewrapArgs(bw, {
     workspace: r.workspace,
     command: runtime.command,
