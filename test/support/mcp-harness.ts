@@ -44,6 +44,8 @@ export async function startWorld(opts: { config?: ConfigInput; fake?: FakeOpenAI
     store: { type: 'sqlite', path: join(dir, 'switchboard.db') },
     workspaceDir: join(dir, 'workspaces'),
     limits: { modelRetries: 0, ...opts.config?.limits },
+    // .ci/run sets this where bubblewrap cannot work, so run_code still runs (unsandboxed) in these tests.
+    ...(process.env.SWITCHBOARD_TEST_SANDBOX === 'none' && !opts.config?.sandbox ? { sandbox: { type: 'none' as const } } : {}),
   };
   writeFileSync(configFile, stringify(config));
   return {

@@ -26,6 +26,8 @@ export async function startHarness(
     store: opts.memory ? { type: 'sqlite', path: ':memory:' } : { type: 'sqlite', path: join(dir, 'switchboard.db') },
     workspaceDir: join(dir, 'workspaces'),
     limits: { modelRetries: 2, ...opts.config?.limits },
+    // .ci/run sets this where bubblewrap cannot work, so run_code still runs (unsandboxed) in these tests.
+    ...(process.env.SWITCHBOARD_TEST_SANDBOX === 'none' && !opts.config?.sandbox ? { sandbox: { type: 'none' as const } } : {}),
   };
   const sb = await createSwitchboard({
     config,

@@ -1,5 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { link, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +13,13 @@ import type { ToolContext, ToolDefinition, ToolResult } from '../../src/core/run
 import { listFilesTool, readFileTool, runCodeTool, writeFileTool } from '../../src/core/tools/code.js';
 import { builtinToolNames, builtinTools } from '../../src/core/tools/index.js';
 import { resolveInWorkspace } from '../../src/core/tools/workspace.js';
+import { eventuallyNoneWith, processesWith, sandboxUnavailableReason, until } from '../support/sandbox.js';
+
+// These tests cover run_code itself; test/unit/sandbox.test.ts covers the boundary. Without a
+// working bubblewrap they still run, explicitly unsandboxed, as a config with `sandbox: none` would.
+const noSandbox = await sandboxUnavailableReason();
+if (noSandbox) console.warn(`tools-code: running run_code unsandboxed (sandbox: none): ${noSandbox}`);
+const sandbox: ToolContext['sandbox'] = noSandbox ? { type: 'none', network: false, memoryMb: 1024, maxProcesses: 128 } : undefined;
 
 const noModel: ModelClient = {
   chat() {
@@ -36,6 +45,7 @@ function makeCtx(opts: { limits?: Partial<ToolContext['limits']>; signal?: Abort
     model: noModel,
     logger: silentLogger,
     limits: { codeTimeoutMs: 20_000, codeOutputBytes: 16_384, ...opts.limits },
+    sandbox,
     progress: (m) => opts.progress?.push(m),
   };
 }
@@ -55,29 +65,6 @@ async function callError(tool: ToolDefinition, args: unknown, ctx: ToolContext =
     return err as ToolError;
   }
   throw new Error('expected a ToolError');
-}
-
-/** True while `pid` runs (a zombie waiting for its parent counts as gone). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
-}
-
-async function eventuallyDead(pid: number): Promise<boolean> {
-  for (let i = 0; i < 40; i++) {
-    if (!isAlive(pid)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
 }
 
 beforeEach(async () => {
@@ -179,6 +166,33 @@ describe('path rules', () => {
     expect((await call(readFileTool, { path: 'alias.txt' })).content).toBe('inside');
   });
 
+  it('refuses hard links: read_file, write_file and run_code will not use them, list_files hides their size', async () => {
+    // Another conversation's file, hard-linked into this workspace (as unsandboxed code could do).
+    const other = path.join(base, 'workspaces', 'conv_2');
+    await mkdir(other, { recursive: true });
+    await writeFile(path.join(other, 'secret.txt'), 'other conversation secret');
+    await mkdir(workspace, { recursive: true });
+    await link(path.join(other, 'secret.txt'), path.join(workspace, 'stolen.txt'));
+
+    const read = await callError(readFileTool, { path: 'stolen.txt' });
+    expect(read.message).toMatch(/hard link/);
+    expect(read.message).not.toContain('other conversation secret');
+    expect((await callError(writeFileTool, { path: 'stolen.txt', content: 'overwritten' })).message).toMatch(/hard link/);
+    expect(await readFile(path.join(other, 'secret.txt'), 'utf8')).toBe('other conversation secret');
+    expect((await call(listFilesTool, {})).content).toBe('stolen.txt (hard link: not readable)');
+    expect((await call(listFilesTool, { path: 'stolen.txt' })).content).toMatch(/hard link/);
+    expect((await callError(runCodeTool, { language: 'python', file: 'stolen.txt' })).message).toMatch(/hard link/);
+  });
+
+  it('refuses a FIFO instead of waiting on it', async () => {
+    await mkdir(workspace, { recursive: true });
+    execFileSync('mkfifo', [path.join(workspace, 'pipe')]);
+    expect((await callError(readFileTool, { path: 'pipe' })).message).toMatch(/not a regular file/);
+    const write = await callError(writeFileTool, { path: 'pipe', content: 'x' });
+    expect(write.message).toMatch(/not a regular file/);
+    expect(write.message).not.toContain(base);
+  });
+
   it('refuses a run_code file outside the workspace', async () => {
     const err = await callError(runCodeTool, { language: 'python', file: '../x.py' });
     expect(err.message).toMatch(/outside the workspace/);
@@ -263,7 +277,6 @@ describe('run_code', () => {
     const r = await call(runCodeTool, { language: 'python', code: 'print("spinning")\nwhile True: pass' }, makeCtx({ limits: { codeTimeoutMs: 500 } }));
     expect(r.isError).toBe(true);
     expect(r.content).toContain('timed out after 500 ms');
-    expect(r.content).toContain('spinning');
   });
 
   it('kills node code that runs past the time limit', async () => {
@@ -272,18 +285,18 @@ describe('run_code', () => {
     expect(r.content).toContain('timed out after 500 ms');
   });
 
-  it('kills the whole process group, grandchildren included', async () => {
+  it('kills the whole process tree, grandchildren included', async () => {
+    const marker = `sb-marker-${randomBytes(6).toString('hex')}`;
     const code = [
-      'import os, subprocess, time',
-      'p = subprocess.Popen(["sleep", "30"])',
-      'open("pids.txt", "w").write(f"{os.getpid()} {p.pid}")',
-      'time.sleep(30)',
+      'import subprocess, sys, time',
+      'subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", sys.argv[1]])',
+      'open("started.txt", "w").write("yes")',
+      'time.sleep(60)',
     ].join('\n');
-    const r = await call(runCodeTool, { language: 'python', code }, makeCtx({ limits: { codeTimeoutMs: 1500 } }));
+    const r = await call(runCodeTool, { language: 'python', code, args: [marker] }, makeCtx({ limits: { codeTimeoutMs: 1500 } }));
     expect(r.content).toContain('timed out');
-    const pids = (await readFile(path.join(workspace, 'pids.txt'), 'utf8')).split(' ').map(Number);
-    expect(pids).toHaveLength(2);
-    for (const pid of pids) expect(await eventuallyDead(pid)).toBe(true);
+    expect(existsSync(path.join(workspace, 'started.txt'))).toBe(true);
+    expect(await eventuallyNoneWith(marker)).toEqual([]);
   });
 
   it('caps stdout and stderr together and says what was cut', async () => {
@@ -345,25 +358,21 @@ describe('run_code', () => {
   });
 
   it('kills a running child when the run is cancelled', async () => {
+    const marker = `sb-marker-${randomBytes(6).toString('hex')}`;
     const controller = new AbortController();
     const pending = call(
       runCodeTool,
-      { language: 'python', code: 'import os, time\nopen("pid.txt", "w").write(str(os.getpid()))\nwhile True: time.sleep(0.05)' },
+      { language: 'python', code: 'import time\nprint("spinning")\nopen("started.txt", "w").write("yes")\nwhile True: time.sleep(0.05)', args: [marker] },
       makeCtx({ signal: controller.signal, limits: { codeTimeoutMs: 20_000 } }),
     );
-    const pidFile = path.join(workspace, 'pid.txt');
-    // The file exists before Python has written the pid into it: wait for a whole number.
-    let pid = 0;
-    for (let i = 0; i < 400 && !(pid > 0); i++) {
-      if (existsSync(pidFile)) pid = Number(await readFile(pidFile, 'utf8'));
-      if (!(pid > 0)) await new Promise((r) => setTimeout(r, 25));
-    }
-    expect(pid).toBeGreaterThan(0);
+    await until(() => existsSync(path.join(workspace, 'started.txt')) && processesWith(marker).length > 0, 'the code to start');
     controller.abort();
     const r = await pending;
     expect(r.isError).toBe(true);
     expect(r.content).toContain('cancelled');
-    expect(await eventuallyDead(pid)).toBe(true);
+    // What it printed before the kill is kept.
+    expect(r.content).toContain('spinning');
+    expect(await eventuallyNoneWith(marker)).toEqual([]);
   });
 
   it('does not start when the run is already cancelled', async () => {

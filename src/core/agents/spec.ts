@@ -36,6 +36,8 @@ const agentFields = {
   /** Model used by the vision tool (needs image input) and the image tool, when they differ. */
   visionModel: z.string().min(1).optional(),
   imageModel: z.string().min(1).optional(),
+  /** Let this agent's `run_code` reach the network (overrides `sandbox.network`). */
+  network: z.boolean().optional(),
 };
 
 /** A complete agent, after built-ins and the config file are merged. */
@@ -77,6 +79,22 @@ export const ApprovalPolicySchema = z.strictObject({
   approvers: z.array(z.string().min(1)).default([]),
 });
 
+/**
+ * Where `run_code` runs. `bubblewrap` (default): a namespace sandbox that sees only the workspace and
+ * the language runtime; when bwrap is missing or cannot create namespaces the tool refuses to run.
+ * `none`: no isolation at all (the code can read everything the engine can), only when chosen here.
+ */
+export const SandboxSchema = z.strictObject({
+  type: z.enum(['bubblewrap', 'none']).default('bubblewrap'),
+  /** Network for sandboxed code (an agent's own `network` wins). Off: not even loopback. */
+  network: z.boolean().default(false),
+  /** Memory each sandboxed process may allocate (RLIMIT_DATA), in MiB. */
+  memoryMb: z.number().int().min(64).max(1_048_576).default(1024),
+  /** Processes and threads the sandbox may hold at once (Node alone starts about ten threads). */
+  maxProcesses: z.number().int().min(16).max(100_000).default(128),
+});
+export type SandboxConfig = z.output<typeof SandboxSchema>;
+
 export const ConfigSchema = z.strictObject({
   /** Include the built-in agents (proxy, image_agent, vision_agent, code_agent, planner); yours override by name. */
   builtinAgents: z.boolean().default(true),
@@ -97,6 +115,7 @@ export const ConfigSchema = z.strictObject({
     ])
     .default({ type: 'sqlite', path: '.switchboard/switchboard.db' }),
   workspaceDir: z.string().min(1).default('.switchboard/workspaces'),
+  sandbox: SandboxSchema.prefault({}),
   limits: z
     .strictObject({
       /** How deep send_message may nest (proxy -> a -> b is depth 2). */

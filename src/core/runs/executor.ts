@@ -359,6 +359,7 @@ export class RunExecutor {
       model: this.#d.model,
       logger: this.#d.logger,
       limits: { codeTimeoutMs: this.#d.config.limits.codeTimeoutMs, codeOutputBytes: this.#d.config.limits.codeOutputBytes },
+      sandbox: this.#d.config.sandbox,
       progress: (message) => {
         this.#progress(active);
         this.#emit(active.run, { type: 'tool.progress', toolCallId: call.id, name: call.name, message });

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { AgentSpec } from '../agents/spec.js';
+import type { AgentSpec, SandboxConfig } from '../agents/spec.js';
 import type { Logger } from '../logger.js';
 import type { ModelClient } from '../model/types.js';
 
@@ -19,6 +19,8 @@ export interface ToolContext {
   logger: Logger;
   /** Resolved limits from the config. */
   limits: { codeTimeoutMs: number; codeOutputBytes: number };
+  /** Where `run_code` runs (the config's `sandbox`); the defaults (bubblewrap, no network) when absent. */
+  sandbox?: SandboxConfig;
   /** Report progress of a long tool (shown to people and as MCP progress). */
   progress(message: string): void;
 }
