@@ -29,8 +29,11 @@ export function loadBetterSqlite(): SqliteDriverProbe {
     new Database(':memory:').close();
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    const detail = (err as Error).message.replace(/\s+/g, ' ').trim();
-    const reason = code === 'MODULE_NOT_FOUND' ? 'better-sqlite3 is not installed' : `better-sqlite3 did not load (\`npm rebuild better-sqlite3\` builds it for this Node): ${detail}`;
+    const detail = (err as Error).message.replace(/\s+/g, ' ').trim().replace(/\.$/, '');
+    const reason =
+      code === 'MODULE_NOT_FOUND'
+        ? 'not installed (an optional dependency: `npm install better-sqlite3@12`)'
+        : `its native addon did not load (\`npm rebuild better-sqlite3\` builds it for this Node): ${detail}`;
     return { ok: false, reason };
   }
   return { ok: true, open: (path, opts) => new BetterSqliteDatabase(new Database(path, { readonly: opts.readonly ?? false }), opts) };
