@@ -24,8 +24,12 @@ interface NodeDatabase {
   readonly isTransaction?: boolean;
 }
 
+type NodeDatabaseClass = new (path: string, options?: { readOnly?: boolean }) => NodeDatabase;
+
 interface NodeSqliteModule {
-  DatabaseSync: new (path: string, options?: { readOnly?: boolean }) => NodeDatabase;
+  DatabaseSync: NodeDatabaseClass;
+  /** The same class under its newer name (DatabaseSync is deprecated there, DEP0210). */
+  Database?: NodeDatabaseClass;
 }
 
 const ours = /^SQLite is an experimental feature/;
@@ -65,7 +69,8 @@ export function loadNodeSqlite(): SqliteDriverProbe {
         : `node:sqlite did not load: ${(err as Error).message}`;
     return { ok: false, reason };
   }
-  return { ok: true, open: (path, opts) => new NodeSqliteDatabase(new mod.DatabaseSync(path, { readOnly: opts.readonly ?? false }), opts) };
+  const Database = mod.Database ?? mod.DatabaseSync;
+  return { ok: true, open: (path, opts) => new NodeSqliteDatabase(new Database(path, { readOnly: opts.readonly ?? false }), opts) };
 }
 
 /** node:sqlite reports SQLite failures as ERR_SQLITE_ERROR + `errcode`: give them better-sqlite3's names. */
