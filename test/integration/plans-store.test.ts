@@ -14,9 +14,10 @@ import type { Principal, Store } from '../../src/core/store/types.js';
 import { createSwitchboard } from '../../src/core/switchboard.js';
 import { scriptByAgent, startFakeOpenAI } from '../support/fake-openai.js';
 import { plannerReply, until } from '../support/plans.js';
+import { describeEachSqliteDriver } from '../support/sqlite-drivers.js';
 
 /**
- * The PlanStore contract, on SQLite always and on PostgreSQL when SWITCHBOARD_TEST_POSTGRES_URL
+ * The PlanStore contract, on SQLite always (once per SQLite driver this Node can use) and on PostgreSQL when SWITCHBOARD_TEST_POSTGRES_URL
  * names a server (each run works in a schema of its own and drops it afterwards).
  */
 const url = process.env.SWITCHBOARD_TEST_POSTGRES_URL;
@@ -177,21 +178,23 @@ function contract(name: string, open: () => Promise<Opened>) {
   });
 }
 
-contract('SqlitePlanStore', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-plans-'));
-  const store = new SqliteStore({ path: join(dir, 'db.sqlite') });
-  await store.init();
-  const plans = new SqlitePlanStore(store);
-  await plans.init();
-  await plans.init(); // idempotent
-  return {
-    store,
-    plans,
-    async close() {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+describeEachSqliteDriver('plans-store', (driver) => {
+  contract('SqlitePlanStore', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-plans-'));
+    const store = new SqliteStore({ path: join(dir, 'db.sqlite'), driver });
+    await store.init();
+    const plans = new SqlitePlanStore(store);
+    await plans.init();
+    await plans.init(); // idempotent
+    return {
+      store,
+      plans,
+      async close() {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  });
 });
 
 describe.skipIf(!url)('PostgreSQL', () => {

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from './sqlite-driver.js';
 
 /**
  * Versioned schema migrations for the SQLite store.
@@ -17,7 +17,7 @@ export interface SqliteMigration {
   /** DDL/DML run with `db.exec`; may hold several statements. */
   sql: string;
   /** Optional code step run after `sql`, in the same transaction (data migrations). */
-  up?: (db: Database.Database) => void;
+  up?: (db: SqliteDatabase) => void;
 }
 
 export const sqliteMigrations: SqliteMigration[] = [
@@ -131,9 +131,9 @@ export function sortMigrations<M extends { version: number; name: string }>(migr
  * Applies the migrations not yet recorded in `schema_migrations`. Safe to call any number of
  * times and from several processes at once. Returns the versions it applied.
  */
-export function applyMigrations(db: Database.Database, migrations: readonly SqliteMigration[], now: () => number = Date.now): number[] {
+export function applyMigrations(db: SqliteDatabase, migrations: readonly SqliteMigration[], now: () => number = Date.now): number[] {
   const sorted = sortMigrations(migrations);
-  const run = db.transaction(() => {
+  return db.transaction(() => {
     db.exec(MIGRATIONS_TABLE);
     const done = new Map(
       (db.prepare('SELECT version, name FROM schema_migrations').all() as { version: number; name: string }[]).map((r) => [r.version, r.name]),
@@ -154,11 +154,10 @@ export function applyMigrations(db: Database.Database, migrations: readonly Sqli
     }
     return applied;
   });
-  return run.immediate();
 }
 
 /** The versions recorded in `schema_migrations`, ascending (empty before the first migration). */
-export function appliedMigrations(db: Database.Database): { version: number; name: string; appliedAt: number }[] {
+export function appliedMigrations(db: SqliteDatabase): { version: number; name: string; appliedAt: number }[] {
   const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
   if (!exists) return [];
   const rows = db.prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version').all() as { version: number; name: string; applied_at: number }[];

@@ -1,4 +1,3 @@
-import type Database from 'better-sqlite3';
 import type { Approval, NewApproval } from '../approvals/types.js';
 import type { PlanStep } from '../plans/types.js';
 import { planSqliteMigrations } from './migrations.js';
@@ -17,32 +16,32 @@ import {
   type PlanRow,
   type StepRow,
 } from './plan-rows.js';
+import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
 import type { SqliteStore } from './sqlite.js';
 import type { Principal } from './types.js';
 
 /**
  * Plans and approvals in the SQLite file of the core store, on its connection (tables from
- * `planSqliteMigrations` in `migrations.ts`). better-sqlite3 is synchronous, so each method finishes its work before its
+ * `planSqliteMigrations` in `migrations.ts`). The SQLite drivers are synchronous, so each method finishes its work before its
  * promise resolves, and a transition is one `BEGIN IMMEDIATE` transaction.
  */
 
-type Row = Record<string, unknown>;
 const FINAL_SQL = "('completed', 'failed', 'cancelled')";
 const q = () => '?';
 
 export class SqlitePlanStore implements PlanStore {
   readonly #store: SqliteStore;
-  readonly #db: Database.Database;
-  readonly #stmts = new Map<string, Database.Statement<unknown[], Row>>();
+  readonly #db: SqliteDatabase;
+  readonly #stmts = new Map<string, SqliteStatement>();
 
   constructor(store: SqliteStore) {
     this.#store = store;
     this.#db = store.db;
   }
 
-  #q(sql: string): Database.Statement<unknown[], Row> {
+  #q(sql: string): SqliteStatement {
     let s = this.#stmts.get(sql);
-    if (!s) this.#stmts.set(sql, (s = this.#db.prepare<unknown[], Row>(sql)));
+    if (!s) this.#stmts.set(sql, (s = this.#db.prepare(sql)));
     return s;
   }
 
@@ -73,8 +72,7 @@ export class SqlitePlanStore implements PlanStore {
            VALUES (?, ?, ?, 'planning', ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(p.id, p.conversationId, p.goal, p.mode, JSON.stringify(p.createdBy), p.originRunId ?? null, p.originToolCallId ?? null, p.leaseOwner, p.leaseUntil, p.now, p.now);
         return { plan: this.#planSync(p.id)!, created: true };
-      })
-      .immediate();
+      });
   }
 
   async getPlan(id: string): Promise<PlanRecord | null> {
@@ -133,7 +131,7 @@ export class SqlitePlanStore implements PlanStore {
   async transition(t: PlanTransition): Promise<boolean> {
     const abort = new Error('expectation failed');
     try {
-      this.#db.transaction(() => this.#apply(t, abort)).immediate();
+      this.#db.transaction(() => this.#apply(t, abort));
       return true;
     } catch (err) {
       if (err === abort) return false;

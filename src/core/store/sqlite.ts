@@ -1,18 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
 import { NotFoundError } from '../errors.js';
 import type { Usage } from '../model/types.js';
 import { applyMigrations, appliedMigrations, sortMigrations, sqliteMigrations, type SqliteMigration } from './migrations.js';
 import { runPatchColumns, toConversation, toJson, toMessage, toRun, toStep, toThread, toTotals } from './rows.js';
 import type { ConversationRow, MessageRow, RunPatch, RunRow, StepRow, ThreadRow, UsageRow } from './rows.js';
+import { openSqliteDatabase, type SqliteDatabase, type SqliteDriverName, type SqliteStatement } from './sqlite-driver.js';
 import { SQL } from './sqlite-sql.js';
 import type { ClaimedRun, Conversation, Message, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, Store, Thread, UsageTotals } from './types.js';
 
 /**
- * The embedded Store: one SQLite file (WAL) through better-sqlite3.
+ * The embedded Store: one SQLite file (WAL) through node:sqlite or better-sqlite3 (sqlite-driver.ts).
  *
- * better-sqlite3 is synchronous, so every method does its work before its promise resolves; the
+ * Both drivers are synchronous, so every method does its work before its promise resolves; the
  * async signatures are there so PostgreSQL fits behind the same interface. Statements are prepared
  * once (in `init`) and reused. Every write that must be atomic across processes runs in a
  * `BEGIN IMMEDIATE` transaction, which takes SQLite's single write lock up front, so several
@@ -31,10 +31,11 @@ export interface SqliteStoreOptions {
   clock?: () => number;
   /** Migrations of other modules (plans, approvals), applied by `init` together with the core ones. */
   extraMigrations?: readonly SqliteMigration[];
+  /** Forces a SQLite driver; by default SWITCHBOARD_SQLITE_DRIVER, else the first usable (sqlite-driver.ts). */
+  driver?: SqliteDriverName;
 }
 
-type Row = Record<string, unknown>;
-type Stmt = Database.Statement<unknown[], Row>;
+type Stmt = SqliteStatement;
 
 type Statements = { -readonly [K in keyof typeof SQL]: Stmt };
 
@@ -50,7 +51,7 @@ function equalities(filters: [column: string, value: unknown][]): { where: strin
 
 export class SqliteStore implements Store {
   /** The raw connection, for modules (plans, approvals) that keep their tables in the same file. */
-  readonly db: Database.Database;
+  readonly db: SqliteDatabase;
   readonly path: string;
   private readonly clock: () => number;
   private readonly migrations: SqliteMigration[];
@@ -85,15 +86,14 @@ export class SqliteStore implements Store {
     this.clock = opts.clock ?? Date.now;
     this.migrations = sortMigrations([...sqliteMigrations, ...(opts.extraMigrations ?? [])]);
 
-    this.db = new Database(this.path, { timeout: 5000 });
+    this.db = openSqliteDatabase(this.path, { busyTimeoutMs: 5000, driver: opts.driver });
     if (!memory) this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
 
     const immediate = <A extends unknown[], R>(fn: (...args: A) => R): ((...args: A) => R) => {
-      const tx = this.db.transaction(fn);
-      return (...args: A) => tx.immediate(...args);
+      return (...args: A) => this.db.transaction(() => fn(...args));
     };
 
     this.appendTx = immediate((threadId, messages, now) => messages.map((m) => this.insertMessage(threadId, m, now)));
@@ -184,7 +184,7 @@ export class SqliteStore implements Store {
   private cached(sql: string): Stmt {
     let stmt = this.dynamic.get(sql);
     if (!stmt) {
-      stmt = this.db.prepare<unknown[], Row>(sql);
+      stmt = this.db.prepare(sql);
       this.dynamic.set(sql, stmt);
     }
     return stmt;
@@ -223,7 +223,7 @@ export class SqliteStore implements Store {
     applyMigrations(this.db, this.migrations, this.clock);
     if (this.stmts) return;
     const stmts = {} as Statements;
-    for (const key of Object.keys(SQL) as (keyof typeof SQL)[]) stmts[key] = this.db.prepare<unknown[], Row>(SQL[key]);
+    for (const key of Object.keys(SQL) as (keyof typeof SQL)[]) stmts[key] = this.db.prepare(SQL[key]);
     this.stmts = stmts;
   }
 
@@ -243,7 +243,7 @@ export class SqliteStore implements Store {
    * inside `fn` (without awaiting across statements) keeps them in the transaction.
    */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.db.transaction(fn);
   }
 
   async close(): Promise<void> {
