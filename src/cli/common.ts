@@ -42,11 +42,13 @@ export function printError(err: unknown, opts: { verbose?: boolean; out?: NodeJS
     code = USAGE_ERRORS.has(err.code) ? 2 : 1;
   } else {
     // A bug or a failure nobody described: still one line, with where to look next.
-    const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    const text = err instanceof Error ? `${err.name}: ${oneLine(err.message)}` : oneLine(String(err));
     message = `unexpected error: ${text}${opts.verbose ? '' : ' (run again with --verbose for the details)'}`;
   }
-  out.write(`switchboard: ${oneLine(message)}\n`);
-  if (opts.verbose) out.write(stackOf(err) + '\n');
+  // Our own messages are written for people as they are (a config mistake may list one issue a line).
+  out.write(`switchboard: ${message}\n`);
+  // A usage mistake is explained by its message; a stack would only point into our own parser.
+  if (opts.verbose && !(err instanceof CliError)) out.write(stackOf(err) + '\n');
   return code;
 }
 
