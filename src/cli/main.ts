@@ -63,6 +63,15 @@ process.once('beforeExit', () => {
   process.stderr.write('switchboard: stopped before the command finished, with nothing left to wait for (a bug: please report it with the output of --verbose)\n');
   process.exitCode = 1;
 });
+// A failure outside the command's own promise (a callback that threw) is still one line, not Node's dump.
+const crash = (err: unknown) => {
+  settled = true;
+  // The reader of our output went away (`switchboard agents | head -1`): nothing is left to tell anyone.
+  if ((err as NodeJS.ErrnoException | null)?.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  process.exit(printError(err, { verbose: wantsStack(argv) }) || 1);
+};
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
 main(argv).then(
   (code) => {
     settled = true;

@@ -101,6 +101,22 @@ describe('switchboard run, when work waits for an approval', () => {
     expect(code).toBe(0);
   });
 
+  it('chat with piped input shows the approval the same way and never takes a line for the answer', async () => {
+    fake = await startFakeOpenAI({ handler: team() });
+    setup = crashSetup(fake.url);
+    const chat = setup.cli(['chat', '--conversation', 'piped']);
+    chat.write('compute');
+    chat.write('y'); // a message of its own, asked after the first is answered — not a decision
+    chat.proc.stdin!.end();
+    const id = await until(() => approvalIn(chat.stderr()), 'the approval on stderr');
+    expect(chat.stderr()).toContain(`switchboard: ${id} waits for a decision: code_agent (asked by proxy) wants to run python code:\n    ${CODE}\n`);
+    expect((await setup.cli(['reject', id, '--feedback', 'piped no']).exited).code).toBe(0);
+    const { code } = await chat.exited;
+    expect(chat.stdout()).toMatch(/proxy> proxy: code agent: .*piped no/);
+    expect(chat.stdout()).toContain('proxy> proxy: y\n');
+    expect(code).toBe(0);
+  });
+
   it('shows an approval an interrupted run left pending before answering the new message behind it', async () => {
     fake = await startFakeOpenAI({ handler: team() });
     setup = crashSetup(fake.url);
