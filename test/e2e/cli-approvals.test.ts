@@ -4,6 +4,7 @@
  * inline; an interrupted conversation is carried through to the new message's answer.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { stripVTControlCharacters } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, assertBuilt } from '../support/cli.js';
 import { crashSetup, type CrashSetup } from '../support/crash.js';
@@ -151,7 +152,7 @@ function startTty(s: CrashSetup, args: string[]) {
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   ttys.push({ kill: () => child.kill('SIGKILL') });
   // Terminal output: CRLF line ends and readline's cursor codes, which the assertions do not care about.
-  const text = () => out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').replace(/\r/g, '');
+  const text = () => stripVTControlCharacters(out).replace(/\r/g, '');
   return {
     text,
     type: (line: string) => child.stdin.write(`${line}\r`),
@@ -176,6 +177,18 @@ describe.skipIf(!HAS_SCRIPT)('at a terminal, the approval is asked inline', () =
     } finally {
       close();
     }
+  });
+
+  it('run: a decision made in another terminal first withdraws the question', async () => {
+    fake = await startFakeOpenAI({ handler: team() });
+    setup = crashSetup(fake.url);
+    const tty = startTty(setup, ['run', '--conversation', 'elsewhere', 'compute']);
+    await tty.waitFor('Allow it? [y]es / [n]o <feedback>: ');
+    const id = /\((apr_\w+); it can also be decided/.exec(tty.text())![1]!;
+    expect((await setup.cli(['reject', id, '--feedback', 'decided elsewhere']).exited).code).toBe(0);
+    expect(await tty.exited).toBe(0);
+    expect(tty.text()).toContain(`${id} was rejected by cli:alice elsewhere.`);
+    expect(tty.text()).toMatch(/proxy: code agent: .*decided elsewhere/);
   });
 
   it('chat: shows its prompt and what is typed, and asks about the approval in the conversation', async () => {
