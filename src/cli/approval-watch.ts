@@ -13,6 +13,14 @@ export interface ApprovalWatchOptions {
   principal: Principal;
   /** How often to look for approvals other processes asked for (they send no event here). */
   pollMs?: number;
+  /** Called before asking: `chat` withdraws its own "you> " prompt, which reads the same input. */
+  interrupt?: () => void;
+}
+
+export interface ApprovalWatch {
+  /** Resolves once no question is being asked or waiting to be. */
+  settled(): Promise<void>;
+  stop(): void;
 }
 
 /** How to decide an approval from any terminal. */
@@ -30,7 +38,7 @@ export function describeWaiting(a: Approval): string {
  * asked — with its id and the commands that decide it; on a terminal it asks inline too. The first
  * decision stands, wherever it is made: a question answered elsewhere is withdrawn.
  */
-export function watchApprovals(sb: Switchboard, conversationId: string, opts: ApprovalWatchOptions): { stop(): void } {
+export function watchApprovals(sb: Switchboard, conversationId: string, opts: ApprovalWatchOptions): ApprovalWatch {
   const shown = new Set<string>();
   const queue: Approval[] = [];
   let asking: { id: string; withdraw: AbortController; answered: boolean } | null = null;
@@ -77,10 +85,21 @@ export function watchApprovals(sb: Switchboard, conversationId: string, opts: Ap
       });
   };
 
+  let idle: { promise: Promise<void>; resolve: () => void } | null = null;
+  const settle = () => {
+    idle?.resolve();
+    idle = null;
+  };
+
   const askNext = async (): Promise<void> => {
     const a = queue.shift();
-    if (!a || !ask || stopped) return;
+    if (!a || !ask || stopped) return settle();
     asking = { id: a.id, withdraw: new AbortController(), answered: false };
+    if (opts.interrupt) {
+      opts.interrupt();
+      // Let the withdrawn prompt finish its line before this question starts.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     const { signal } = asking.withdraw;
     const text = `\n? ${clipLines(a.summary, { indent: '    ' })}\n  (${a.id}; it can also be decided from another terminal)\nAllow it? [y]es / [n]o <feedback>: `;
     for (;;) {
@@ -111,6 +130,7 @@ export function watchApprovals(sb: Switchboard, conversationId: string, opts: Ap
     }
     asking = null;
     if (queue.length > 0) void askNext();
+    else settle();
   };
 
   const off = sb.on(conversationId, (e) => {
@@ -121,7 +141,17 @@ export function watchApprovals(sb: Switchboard, conversationId: string, opts: Ap
   timer.unref();
   lookSoon();
   return {
+    settled() {
+      if (!asking && queue.length === 0) return Promise.resolve();
+      if (!idle) {
+        let resolve = () => {};
+        const promise = new Promise<void>((r) => (resolve = r));
+        idle = { promise, resolve };
+      }
+      return idle.promise;
+    },
     stop() {
+      settle();
       stopped = true;
       off();
       clearInterval(timer);

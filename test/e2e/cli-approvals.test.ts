@@ -209,6 +209,28 @@ describe.skipIf(!HAS_SCRIPT)('at a terminal, the approval is asked inline', () =
   });
 });
 
+describe.skipIf(!HAS_SCRIPT)('chat at a terminal, in a conversation an interrupted run left waiting', () => {
+  it('asks about the pending approval at once, then carries the interrupted work to its reply', async () => {
+    fake = await startFakeOpenAI({ handler: team() });
+    setup = crashSetup(fake.url);
+    const first = setup.cli(['run', '--conversation', 'again', 'compute']);
+    const id = await until(() => approvalIn(first.stderr()), 'the approval on stderr');
+    await first.kill9();
+
+    const tty = startTty(setup, ['chat', '--conversation', 'again']);
+    await tty.waitFor('Allow it? [y]es / [n]o <feedback>: ');
+    expect(tty.text()).toContain(`(${id}; it can also be decided from another terminal)`);
+    tty.type('n too late');
+    await tty.waitFor('code agent: '); // the resumed proxy run's reply, streamed
+    expect(tty.text()).toMatch(/proxy> proxy: code agent: .*too late/);
+    await tty.waitFor('you> ');
+    tty.type('/exit');
+    expect(await tty.exited).toBe(0);
+    // "n too late" was the answer, not a message of its own.
+    expect(fake.requests.filter((r) => r.agent === 'proxy').flatMap((r) => r.body.messages).some((m) => m.role === 'user' && m.content === 'n too late')).toBe(false);
+  });
+});
+
 describe('plan steps approved with an edited action', () => {
   it('the step line shows the edited action, and approve --action says what will run instead', async () => {
     fake = await startFakeOpenAI({

@@ -39,10 +39,25 @@ export default async function chat(argv: string[]): Promise<number> {
         if (e.type === 'text.delta' && e.depth === 0) streamed.add(e.runId);
       }),
     );
-    stops.push(watchApprovals(sb, conversation.id, { out: interactive ? process.stdout : process.stderr, ask: interactive ? input : null, principal }).stop);
+    // At the prompt, a question about an approval (one an interrupted run left, say) takes the input over.
+    let reading: AbortController | null = null;
+    const watch = watchApprovals(sb, conversation.id, {
+      out: interactive ? process.stdout : process.stderr,
+      ask: interactive ? input : null,
+      principal,
+      interrupt: () => reading?.abort(),
+    });
+    stops.push(watch.stop);
     // Lines are answered one after another, in order; piped input ends the session after the last answer.
     for (;;) {
-      const raw = await input.next(interactive ? 'you> ' : '');
+      reading = new AbortController();
+      const raw = await input.next(interactive ? 'you> ' : '', reading.signal);
+      const interrupted = reading.signal.aborted;
+      reading = null;
+      if (interrupted) {
+        await watch.settled();
+        continue;
+      }
       if (raw === null) break;
       const text = raw.trim();
       if (text === '/exit' || text === '/quit') break;
