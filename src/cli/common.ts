@@ -23,7 +23,7 @@ const USAGE_ERRORS = new Set(['config_invalid', 'model_not_configured', 'invalid
 
 /** The stack goes to the terminal only when asked for: `--verbose`, or SWITCHBOARD_LOG_LEVEL=debug. */
 export function wantsStack(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): boolean {
-  return argv.includes('--verbose') || logLevel(env.SWITCHBOARD_LOG_LEVEL) === 'debug';
+  return argv.includes('--verbose') || argv.includes('-v') || logLevel(env.SWITCHBOARD_LOG_LEVEL) === 'debug';
 }
 
 /**
