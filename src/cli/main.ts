@@ -3,7 +3,7 @@
  * The `switchboard` command. Each subcommand lives in its own module and is imported only when
  * used, so `switchboard mcp` starts without loading what `chat` needs.
  */
-import { CliError, printError } from './common.js';
+import { CliError, printError, splitCommand, wantsStack } from './common.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default: (argv: string[]) => Promise<number> }> }> = {
   chat: { summary: 'talk with the proxy in the terminal (or pipe lines in)', load: () => import('./commands/chat.js') },
@@ -29,13 +29,15 @@ export function usage(): string {
     'Common options:',
     '  --config FILE         agents and providers (default: ./switchboard.yaml, or $SWITCHBOARD_CONFIG)',
     '  --conversation NAME   continue (or start) the named conversation',
+    '  --verbose             more on stderr; a failure shows its stack trace',
+    '(Common options may also come before the command: switchboard --config x.yaml run "hi".)',
     '',
     'Run `switchboard <command> --help` for the options of one command.',
   ].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  const { command, args } = splitCommand(argv);
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     // Asked for, the usage is the answer (stdout); without a command it explains a usage error (stderr).
     (command ? process.stdout : process.stderr).write(usage() + '\n');
@@ -47,16 +49,36 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const entry = COMMANDS[command];
-  if (!entry) throw new CliError(`Unknown command "${command}". Commands: ${Object.keys(COMMANDS).join(', ')}. See switchboard --help.`, 2);
+  if (!entry) throw new CliError(`unknown command "${command}". Commands: ${Object.keys(COMMANDS).join(', ')} (see switchboard --help)`, 2);
   const mod = await entry.load();
-  return mod.default(rest);
+  return mod.default(args);
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+let settled = false;
+// A command that never settles and leaves nothing to wait for would otherwise end with status 0 and
+// no output — as if it had done its job. Say so and fail instead.
+process.once('beforeExit', () => {
+  if (settled) return;
+  process.stderr.write('switchboard: stopped before the command finished, with nothing left to wait for (a bug: please report it with the output of --verbose)\n');
+  process.exitCode = 1;
+});
+// A failure outside the command's own promise (a callback that threw) is still one line, not Node's dump.
+const crash = (err: unknown) => {
+  settled = true;
+  // The reader of our output went away (`switchboard agents | head -1`): nothing is left to tell anyone.
+  if ((err as NodeJS.ErrnoException | null)?.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  process.exit(printError(err, { verbose: wantsStack(argv) }) || 1);
+};
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
+main(argv).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.exitCode = printError(err);
+    settled = true;
+    process.exitCode = printError(err, { verbose: wantsStack(argv) });
   },
 );

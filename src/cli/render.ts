@@ -7,8 +7,6 @@ export interface ProgressOptions {
   /** Stream the top-level reply's text to stdout as it arrives. */
   streamReply: boolean;
   color?: boolean;
-  /** Leave approval requests out: the caller asks about them itself (`switchboard plan`). */
-  quietApprovals?: boolean;
 }
 
 const preview = (s: string, n = 80) => {
@@ -17,8 +15,22 @@ const preview = (s: string, n = 80) => {
 };
 
 /**
+ * A multi-line text (an approval's summary: a head line, then the code) shortened for a terminal:
+ * at most `maxLines` lines after the head, each at most `width` characters, indented by `indent`.
+ */
+export function clipLines(text: string, opts: { maxLines?: number; width?: number; indent?: string } = {}): string {
+  const { maxLines = 12, width = 160, indent = '  ' } = opts;
+  const [head = '', ...body] = text.replace(/\s+$/, '').split('\n');
+  const cut = (l: string) => (l.length > width ? l.slice(0, width - 1) + '…' : l);
+  const shown = body.slice(0, maxLines).map((l) => indent + cut(l));
+  if (body.length > maxLines) shown.push(`${indent}… ${body.length - maxLines} more lines (\`switchboard approvals\` shows them all)`);
+  return [cut(head), ...shown].join('\n');
+}
+
+/**
  * Shows the team at work in a terminal: the reply streaming in, and a line for each delegation,
- * tool call and failure, indented by delegation depth. Returns a function that stops it.
+ * tool call and failure, indented by delegation depth. Approvals are not shown here: every command
+ * that waits for one shows it, with how to decide it (`watchApprovals`, `plan`). Returns a function that stops it.
  */
 export function attachProgress(sb: Switchboard, conversationId: string, opts: ProgressOptions): () => void {
   const color = opts.color ?? Boolean((opts.out as NodeJS.WriteStream).isTTY);
@@ -55,9 +67,6 @@ export function attachProgress(sb: Switchboard, conversationId: string, opts: Pr
         break;
       case 'tool.progress':
         line(e.depth, `${e.agent} · ${e.name}: ${preview(e.message)}`);
-        break;
-      case 'approval.requested':
-        if (!opts.quietApprovals) line(e.depth, `? ${e.agent} asks for approval (${e.approvalId}): ${preview(e.summary)}`);
         break;
       case 'run.failed':
         if (e.depth > 0) line(e.depth, `${e.agent} failed: ${preview(e.error)}`);

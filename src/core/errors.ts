@@ -91,3 +91,16 @@ export class InvalidInputError extends SwitchboardError {
     super('invalid_input', message);
   }
 }
+
+/**
+ * The store the config names cannot be used: a database that is down or refuses the login, a file
+ * that cannot be created, is locked or is not a database. The message says what to check; it never
+ * carries the password of a database URL.
+ */
+export class StoreUnavailableError extends SwitchboardError {
+  readonly store: 'sqlite' | 'postgres';
+  constructor(store: 'sqlite' | 'postgres', message: string, opts: { cause?: unknown } = {}) {
+    super('store_unavailable', message, { cause: opts.cause });
+    this.store = store;
+  }
+}

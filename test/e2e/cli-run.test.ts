@@ -380,7 +380,7 @@ describe('the command line', () => {
     cwd = tempDir();
     const out = await runCli(['frobnicate'], { cwd: cwd.dir, env: {} });
     expect(out.code).toBe(2);
-    expect(out.stderr).toMatch(/^switchboard: Unknown command "frobnicate"\. Commands: .*chat.*run.*agents/);
+    expect(out.stderr).toMatch(/^switchboard: unknown command "frobnicate"\. Commands: .*chat.*run.*agents/);
     expect(out.stderr).toContain('--help');
     expect(out.stderr).not.toMatch(STACK_LINE);
   });
@@ -390,7 +390,7 @@ describe('the command line', () => {
     for (const args of [['run', '--frobnicate', 'hi'], ['agents', '--frobnicate'], ['chat', '--frobnicate']]) {
       const out = await runCli(args, { cwd: cwd.dir, env: {} });
       expect(out.code, args.join(' ')).toBe(2);
-      expect(out.stderr, args.join(' ')).toMatch(/^switchboard: Unknown option '--frobnicate'/);
+      expect(out.stderr, args.join(' ')).toBe(`switchboard: unknown option --frobnicate for '${args[0]}' (see switchboard ${args[0]} --help)\n`);
       expect(out.stderr).not.toMatch(STACK_LINE);
     }
   });

@@ -7,7 +7,7 @@ const HELP = `Usage: switchboard agents [--config FILE] [--json]
 Lists the agents of this deployment: name, role, model (and provider), tools, description.`;
 
 export default async function agents(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { json: { type: 'boolean' } }, false);
+  const { values } = parse('agents', argv, { json: { type: 'boolean' } }, false);
   if (values.help) {
     process.stdout.write(HELP + '\n');
     return 0;

@@ -44,7 +44,7 @@ export async function resolveConversation(sb: Switchboard, ref: string): Promise
 }
 
 export default async function approvals(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { all: { type: 'boolean' }, json: { type: 'boolean' } }, false);
+  const { values } = parse('approvals', argv, { all: { type: 'boolean' }, json: { type: 'boolean' } }, false);
   if (values.help) {
     process.stdout.write(HELP + '\n');
     return 0;

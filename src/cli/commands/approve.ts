@@ -1,5 +1,6 @@
 import { principalId } from '../../core/store/types.js';
 import { CliError, cliPrincipal, openSwitchboard, parse } from '../common.js';
+import { clipLines } from '../render.js';
 
 const HELP = `Usage: switchboard approve ID [--action "edited action"] [--feedback TEXT]
 
@@ -10,7 +11,7 @@ Exit status: 0 decided (or already decided: the first decision stands), 1 refuse
 
 /** `approve` and `reject`: one decision, by the person at the terminal. */
 export async function decideFromCli(argv: string[], approve: boolean, help: string): Promise<number> {
-  const { values, positionals } = parse(argv, { feedback: { type: 'string' }, action: { type: 'string' } });
+  const { values, positionals } = parse(approve ? 'approve' : 'reject', argv, { feedback: { type: 'string' }, action: { type: 'string' } });
   if (values.help) {
     process.stdout.write(help + '\n');
     return 0;
@@ -29,7 +30,12 @@ export async function decideFromCli(argv: string[], approve: boolean, help: stri
       process.stdout.write(`${id} was already ${approval.status} by ${who}; that decision stands and nothing changed.\n`);
       return 0;
     }
-    process.stdout.write(`${approve ? 'Approved' : 'Rejected'} ${id}: ${first}\n`);
+    if (approval.action) {
+      process.stdout.write(`Approved ${id} with the edited action: ${approval.action}\n  (instead of: ${first})\n`);
+    } else {
+      // The whole of what was decided — the code too, shortened — not just the head line that ends in a colon.
+      process.stdout.write(`${approve ? 'Approved' : 'Rejected'} ${id}: ${clipLines(approval.summary, { indent: '    ' })}\n`);
+    }
     if (approval.planId) {
       process.stdout.write(`If no switchboard process is carrying the plan on, continue it with: switchboard plan --resume ${approval.planId}\n`);
     }

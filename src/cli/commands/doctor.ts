@@ -10,7 +10,7 @@ Checks the setup without calling a model: the config file, each model provider (
 endpoint; keys are never printed), the store and the workspace folder. Exit 0 when all is well.`;
 
 export default async function doctor(argv: string[]): Promise<number> {
-  const { values } = parse(argv, {}, false);
+  const { values } = parse('doctor', argv, {}, false);
   if (values.help) {
     process.stdout.write(HELP + '\n');
     return 0;
@@ -26,28 +26,19 @@ export default async function doctor(argv: string[]): Promise<number> {
   for (const p of describeModelSetup({ providers: config.providers, env: process.env })) {
     report(p.ok, p.ok ? `provider ${p.name}: ${p.provider.type} ${p.provider.url} (key from ${p.provider.keySource})` : `provider ${p.name}: ${p.message}`);
   }
-  if (config.store.type === 'sqlite') {
-    const { SqliteStore } = await import('../../core/store/sqlite.js');
-    const path = config.store.path === ':memory:' ? ':memory:' : resolve(config.store.path);
-    try {
-      const store = new SqliteStore({ path });
-      await store.init();
-      await store.close();
-      report(true, `store sqlite ${path}`);
-    } catch (err) {
-      report(false, `store sqlite ${path}: ${(err as Error).message}`);
-    }
-  } else {
-    const { PostgresStore } = await import('../../core/store/postgres.js');
-    const store = new PostgresStore({ url: config.store.url });
+  // The same opening as every command, so a failure reads the same here (what to check, no password).
+  const { openStore } = await import('../../core/store/open.js');
+  const where = config.store.type === 'sqlite' ? `sqlite ${config.store.path === ':memory:' ? ':memory:' : resolve(config.store.path)}` : 'postgres';
+  try {
+    const store = await openStore(config.store, process.cwd());
     try {
       await store.init();
-      report(true, 'store postgres reachable, schema up to date');
-    } catch (err) {
-      report(false, `store postgres: ${(err as Error).message}`);
     } finally {
       await store.close();
     }
+    report(true, config.store.type === 'sqlite' ? `store ${where}` : 'store postgres reachable, schema up to date');
+  } catch (err) {
+    report(false, `store ${where}: ${(err as Error).message}`);
   }
   const workspace = resolve(config.workspaceDir);
   try {

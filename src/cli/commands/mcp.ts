@@ -24,7 +24,7 @@ workspaces) are taken from the config file's folder; without a config file, from
 directory when it is writable, else from your home folder (~/.switchboard/).`;
 
 export default async function mcp(argv: string[]): Promise<number> {
-  const { values } = parse(argv, {}, false);
+  const { values } = parse('mcp', argv, {}, false);
   if (values.help) {
     process.stdout.write(help(ownPath()) + '\n');
     return 0;

@@ -1,10 +1,10 @@
-import { createInterface, type Interface } from 'node:readline';
 import { NotAwaitingApprovalError } from '../../core/approvals/errors.js';
 import type { Approval } from '../../core/approvals/types.js';
 import { FINAL_PLAN_STATUSES, type Plan } from '../../core/plans/types.js';
 import type { Principal } from '../../core/store/types.js';
 import type { Switchboard } from '../../core/switchboard.js';
 import { CliError, cliPrincipal, conversationKey, openSwitchboard, parse } from '../common.js';
+import { answers, parseAnswer, type Answers, type Reply } from '../prompt.js';
 import { attachProgress } from '../render.js';
 import { ago } from './approvals.js';
 
@@ -24,27 +24,6 @@ If the process stops (Ctrl-C, a crash), \`switchboard plan --resume\` carries th
 plan on where it stopped; decisions can also come from \`switchboard approve\` in another terminal.
 Exit status: 0 completed, 1 failed or cancelled, 2 bad usage, 3 input ended while a decision was pending.`;
 
-type Answers = { next(prompt: string): Promise<string | null>; close(): void };
-
-/** Answers from the terminal (a prompt each) or from piped lines (one line each). */
-function answers(interactive: boolean): Answers {
-  const rl: Interface = createInterface({ input: process.stdin, terminal: interactive });
-  const lines = rl[Symbol.asyncIterator]();
-  return {
-    async next(prompt) {
-      process.stdout.write(prompt);
-      const { value, done } = await lines.next();
-      if (done) {
-        process.stdout.write('\n');
-        return null;
-      }
-      if (!interactive) process.stdout.write(`${value}\n`);
-      return String(value).trim();
-    },
-    close: () => rl.close(),
-  };
-}
-
 function printPlan(plan: Plan): void {
   const lines = [`Plan ${plan.id}${plan.revision > 1 ? ` (revision ${plan.revision})` : ''}: ${plan.goal}`];
   for (const s of plan.steps) lines.push(`  ${s.index}. ${s.agent}: ${s.action}${s.status === 'planned' || s.status === 'awaiting_approval' ? '' : `  [${s.status}]`}`);
@@ -60,20 +39,6 @@ function question(a: Approval, plan: Plan): { text: string; edit: boolean } {
   if (a.kind === 'plan' && a.stepId) return { text: `\n${a.summary}\nRevise? [y]es [feedback] / [n]o (stop the plan) / [c]ancel plan: `, edit: false };
   if (a.kind === 'plan') return { text: `\nApprove the whole plan? [y]es / [n]o <feedback> / [c]ancel plan: `, edit: false };
   return { text: `\n${a.summary}\nAllow it? [y]es / [n]o <feedback> / [c]ancel plan: `, edit: false };
-}
-
-type Reply = { kind: 'approve'; feedback?: string; action?: string } | { kind: 'reject'; feedback?: string } | { kind: 'cancel' } | { kind: 'unclear' };
-
-export function parseAnswer(answer: string, edit: boolean): Reply {
-  const m = /^(\S+)\s*([\s\S]*)$/.exec(answer.trim());
-  if (!m) return { kind: 'unclear' };
-  const word = m[1]!.toLowerCase();
-  const rest = m[2]!.trim() || undefined;
-  if (word === 'y' || word === 'yes') return { kind: 'approve', feedback: rest };
-  if (word === 'n' || word === 'no') return { kind: 'reject', feedback: rest };
-  if ((word === 'e' || word === 'edit') && edit && rest) return { kind: 'approve', action: rest };
-  if (word === 'c' || word === 'cancel') return { kind: 'cancel' };
-  return { kind: 'unclear' };
 }
 
 /** Tool approvals of the plan's step runs, and the runs under them. */
@@ -163,12 +128,16 @@ function showSteps(sb: Switchboard, conversationId: string, planId?: string): ()
       const key = `${e.stepId}:${e.stepStatus}`;
       if (shown.has(key)) return;
       shown.add(key);
-      void sb.getPlan(e.planId).then((plan) => {
+      void (async () => {
+        const plan = await sb.getPlan(e.planId);
         const s = plan.steps.find((x) => x.id === e.stepId);
         if (!s) return;
+        // A step approved with an edited action says so, with the action that ran (the plan shown earlier has the old one).
+        const approval = s.approvalId ? await sb.getApproval(s.approvalId).catch(() => null) : null;
+        const edited = approval?.action ? ` (edited: ${s.action})` : '';
         const text = s.status === 'completed' ? s.result ?? '' : `failed: ${s.error ?? ''}`;
-        process.stdout.write(`${s.status === 'completed' ? '✓' : '✗'} ${s.index}. ${s.agent}: ${text}\n`);
-      }, () => {});
+        process.stdout.write(`${s.status === 'completed' ? '✓' : '✗'} ${s.index}. ${s.agent}${edited}: ${text}\n`);
+      })().catch(() => {});
     } else if (!e.stepId && e.status === 'running' && (e.revision ?? 0) > 1 && !shown.has(`rev${e.revision}`)) {
       shown.add(`rev${e.revision}`);
       void sb.getPlan(e.planId).then((plan) => printPlan(plan), () => {});
@@ -189,7 +158,7 @@ async function listPlans(sb: Switchboard, principal: Principal, conversation?: s
 }
 
 export default async function plan(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { yes: { type: 'boolean', short: 'y' }, resume: { type: 'boolean' }, list: { type: 'boolean' } });
+  const { values, positionals } = parse('plan', argv, { yes: { type: 'boolean', short: 'y' }, resume: { type: 'boolean' }, list: { type: 'boolean' } });
   if (values.help) {
     process.stdout.write(HELP + '\n');
     return 0;
@@ -198,7 +167,7 @@ export default async function plan(argv: string[]): Promise<number> {
   if (!values.resume && !values.list && !goal) throw new CliError('No goal. Usage: switchboard plan "goal" (or --resume, --list)', 2);
   const sb = await openSwitchboard({ config: values.config, needsModel: !values.list });
   const principal = cliPrincipal();
-  const input = values.yes || values.list ? null : answers(Boolean(process.stdin.isTTY));
+  const input = values.yes || values.list ? null : answers({ interactive: Boolean(process.stdin.isTTY) });
   const stops: (() => void)[] = [];
   try {
     if (values.list) return await listPlans(sb, principal, values.conversation);
@@ -210,11 +179,11 @@ export default async function plan(argv: string[]): Promise<number> {
       if (!id) throw new CliError('There is no unfinished plan to resume.');
       current = await sb.getPlan(id, principal);
       conversationId = current.conversationId;
-      stops.push(attachProgress(sb, conversationId, { out: process.stdout, streamReply: false, quietApprovals: true }), showSteps(sb, conversationId, current.id));
+      stops.push(attachProgress(sb, conversationId, { out: process.stdout, streamReply: false }), showSteps(sb, conversationId, current.id));
       process.stdout.write(`Resuming plan ${current.id} (${current.status}).\n`);
     } else {
       conversationId = (await sb.conversation(conversationKey(values.conversation), principal)).id;
-      stops.push(attachProgress(sb, conversationId, { out: process.stdout, streamReply: false, quietApprovals: true }), showSteps(sb, conversationId));
+      stops.push(attachProgress(sb, conversationId, { out: process.stdout, streamReply: false }), showSteps(sb, conversationId));
       process.stdout.write('Planning…\n');
       current = await sb.plan(conversationId, goal, principal);
     }

@@ -19,6 +19,7 @@ const DEFAULT_PORT = 3939;
 
 export default async function serve(argv: string[]): Promise<number> {
   const { values } = parse(
+    'serve',
     argv,
     {
       host: { type: 'string' },

@@ -3,6 +3,12 @@ import { RunExecutor, StallSignal, CancelSignal, type ExecutorDeps } from './exe
 import { adoptionTime, newLeaseOwner } from './lease-owner.js';
 import { ThreadCache } from './thread-cache.js';
 
+/** Threads to kick after resumeOrphans has adopted every orphan (`open` until then). */
+interface KickAfter {
+  threads: Set<string>;
+  open: boolean;
+}
+
 export interface EngineDeps extends Omit<ExecutorDeps, 'cache'> {
   /** How long a claim on a run holds without a heartbeat (another process may take it over after). */
   leaseMs?: number;
@@ -136,8 +142,9 @@ export class RunEngine {
     const { store, clock } = this.#deps;
     const now = clock();
     let resumed = 0;
-    const threads = new Set<string>();
-    for (const run of await store.listOrphanedRuns(now)) if (run.status === 'queued') threads.add(run.threadId);
+    // Threads to kick once every orphan is adopted; a resumed run that ends later kicks its own.
+    const after: KickAfter = { threads: new Set<string>(), open: true };
+    for (const run of await store.listOrphanedRuns(now)) if (run.status === 'queued') after.threads.add(run.threadId);
     // Oldest first, so a parent is active again before its delegations resume under it.
     for (const run of await store.listRuns({ statuses: ['in_progress', 'requires_action'] })) {
       if (this.#executor.isActive(run.id) || this.#closed) continue;
@@ -145,10 +152,11 @@ export class RunEngine {
       if (at === null || !(await store.adoptRun(run.id, this.owner, now + this.#leaseMs, at))) continue;
       resumed++;
       this.#deps.logger.info('resuming run', { runId: run.id, agent: run.agent, status: run.status });
-      void this.#execute({ ...run, leaseOwner: this.owner }, threads);
+      void this.#execute({ ...run, leaseOwner: this.owner }, after);
     }
     if (resumed > 0) this.start();
-    for (const t of threads) this.kick(t);
+    after.open = false;
+    for (const t of after.threads) this.kick(t);
     return resumed;
   }
 
@@ -176,10 +184,12 @@ export class RunEngine {
     }
   }
 
-  async #execute(run: Run, kickAfter?: Set<string>, input?: Message | null): Promise<void> {
+  async #execute(run: Run, kickAfter?: KickAfter, input?: Message | null): Promise<void> {
     const ended = await this.#executor.execute(run, input);
     if (ended) this.#settle(ended);
-    if (kickAfter) kickAfter.add(run.threadId);
+    // A resumed run usually ends long after resumeOrphans has kicked its threads: adding to that
+    // spent set would leave the runs queued behind it waiting for another process.
+    if (kickAfter?.open) kickAfter.threads.add(run.threadId);
     else if (!this.#draining.has(run.threadId)) this.kick(run.threadId);
   }
 
@@ -216,8 +226,10 @@ export class RunEngine {
     } catch (err) {
       this.#deps.logger.warn('heartbeat failed', { error: err });
     }
-    if (this.#waiters.size > 0 && !this.#executor.hasActive()) {
-      // Someone waits on work another process does: keep this process alive for the answer.
+    if (this.#waiters.size > 0) {
+      // Someone waits: keep this process alive for the answer. Even while busy with runs of its
+      // own: when they end, the awaited run (queued behind them, or another process's) may still
+      // be ahead, and an empty event loop would end the process with the waiter never told.
       this.#timer?.ref();
     } else {
       // Idle or busy with its own runs: the heartbeat goes on (a replica picks up what a dead one
