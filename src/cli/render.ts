@@ -53,6 +53,10 @@ export function attachProgress(sb: Switchboard, conversationId: string, opts: Pr
           midLine = true;
         }
         break;
+      case 'text.reset':
+        // The text streamed so far was a broken answer that is being retried: say so, then the retry streams anew.
+        if (e.depth === 0 && opts.streamReply && midLine) line(e.depth, '(the answer broke off; asking the model again)');
+        break;
       case 'delegation.started':
         line(e.depth, `→ ${e.recipient}: ${preview(e.message)}`);
         break;

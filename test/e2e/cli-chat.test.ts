@@ -6,6 +6,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, runCli, startCli, STACK_LINE, tempDir, type RunningCli } from '../support/cli.js';
 import { scriptByAgent, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { delegate } from '../support/replies.js';
+import { CUT_TEXT } from '../support/fake-openai-faults.js';
 
 let fake: FakeOpenAI | undefined;
 let cwd: ReturnType<typeof tempDir> | undefined;
@@ -89,6 +90,17 @@ describe('switchboard chat with piped input', () => {
       'reply to My cat is called Tom.',
       'What is my cat called?',
     ]);
+  });
+
+  it('says so when a streamed answer broke off and was asked again, then prints the whole retried answer', async () => {
+    const { fake, dir, env } = await setup();
+    fake.failNext(1, 'cut_mid_stream');
+    fake.setHandler(scriptByAgent({ proxy: [{ content: 'The whole answer.' }] }));
+    const out = await runCli(['chat'], { cwd: dir, env, input: 'hi\n' });
+
+    expect(out.code).toBe(0);
+    const lines = out.stdout.split('\n').filter(Boolean);
+    expect(lines).toEqual([`proxy> ${CUT_TEXT}`, '  (the answer broke off; asking the model again)', 'proxy> The whole answer.']);
   });
 
   it('skips empty lines and stops at /exit', async () => {
