@@ -314,6 +314,11 @@ export class PostgresStore implements Store {
     return row ? toRun(row) : null;
   }
 
+  async getRuns(ids: readonly string[]): Promise<Run[]> {
+    if (ids.length === 0) return [];
+    return (await this.all<RunRow>(this.pool, 'SELECT * FROM runs WHERE id = ANY($1::text[])', [ids])).map(toRun);
+  }
+
   /** Oldest first (by created_at, then id). */
   async listRuns(filter: { conversationId?: string; threadId?: string; statuses?: RunStatus[]; parentRunId?: string; limit?: number }): Promise<Run[]> {
     const where: string[] = [];
@@ -371,20 +376,17 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * In-progress runs whose lease expired (or was never set), then every queued run, oldest first:
-   * what a (re)started process should look at. requires_action runs are not listed: they wait on
-   * a person, not on a process.
+   * In-progress runs whose lease expired (or was never set), and queued runs on threads without an
+   * active run (nothing holds them up), oldest first: what a (re)started process should look at.
+   * requires_action runs are not listed: they wait on a person, not on a process.
    */
   async listOrphanedRuns(now: number): Promise<Run[]> {
     return (await this.all<RunRow>(this.pool, SQL.orphanedRuns, [now])).map(toRun);
   }
 
-  /**
-   * Takes the lease of an in_progress / requires_action run when it is free (no owner, no or an
-   * expired lease) or already ours. True when this owner now holds it.
-   */
-  async adoptRun(runId: string, owner: string, leaseUntil: number, now: number): Promise<boolean> {
-    const res = await this.pool.query(SQL.adoptRun, [runId, owner, leaseUntil, now]);
+  /** Compare-and-set on the lease the caller saw; see Store.adoptRun. True when this owner now holds it. */
+  async adoptRun(runId: string, owner: string, leaseUntil: number, expected: Pick<Run, 'leaseOwner' | 'leaseUntil'>): Promise<boolean> {
+    const res = await this.pool.query(SQL.adoptRun, [runId, owner, leaseUntil, expected.leaseOwner, expected.leaseUntil]);
     return (res.rowCount ?? 0) > 0;
   }
 

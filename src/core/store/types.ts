@@ -153,6 +153,8 @@ export interface Store {
   // runs
   createRun(run: NewRun & { id: string }): Promise<Run>;
   getRun(id: string): Promise<Run | null>;
+  /** Several runs in one round trip (any order; unknown ids are left out). Optional: callers fall back to `getRun`. */
+  getRuns?(ids: readonly string[]): Promise<Run[]>;
   listRuns(filter: { conversationId?: string; threadId?: string; statuses?: RunStatus[]; parentRunId?: string; limit?: number }): Promise<Run[]>;
   /** The child run that answers a parent's tool call, if it was already created (makes delegation idempotent on resume). */
   findChildRun(parentRunId: string, parentToolCallId: string): Promise<Run | null>;
@@ -173,8 +175,15 @@ export interface Store {
   renewLeases(owner: string, leaseUntil: number): Promise<void>;
   /** Runs whose lease expired (their process died): candidates for resumption. */
   listOrphanedRuns(now: number): Promise<Run[]>;
-  /** Takes over an orphaned (or own) active run, if its lease expired or owner matches; false if someone else holds it. */
-  adoptRun(runId: string, owner: string, leaseUntil: number, now: number): Promise<boolean>;
+  /**
+   * Takes over an active run (in_progress / requires_action) whose lease the caller judged free
+   * (expired, or held by a process known to be dead): a compare-and-set on exactly the lease the
+   * caller saw. It succeeds only while the run is still active and its lease owner and expiry are
+   * still `expected`, and never for a run `owner` already holds (that process is executing it). So of
+   * several processes, or several passes of one process, working from the same snapshot, exactly one
+   * wins; a stale snapshot (someone adopted, renewed or finished it since) loses.
+   */
+  adoptRun(runId: string, owner: string, leaseUntil: number, expected: Pick<Run, 'leaseOwner' | 'leaseUntil'>): Promise<boolean>;
   updateRun(id: string, patch: Partial<Pick<Run, 'status' | 'reply' | 'error' | 'startedAt' | 'endedAt' | 'progressAt' | 'leaseOwner' | 'leaseUntil'>>): Promise<Run>;
 
   // run steps
