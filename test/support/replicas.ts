@@ -279,15 +279,21 @@ function checkConversation(conv: ReplicaConversation, list: Row[], c: ReplicaChe
   });
 }
 
-/** `resuming run` lines per run id, over the stderr of every replica: which runs were taken over more than once. */
-export function resumedTwice(stderrs: string[]): string[] {
-  const counts = new Map<string, number>();
+/**
+ * Runs one process took over more than once (its `resuming run` log lines). Another process taking a
+ * run over again is legitimate (its new owner died too, or let its lease lapse); the same one twice
+ * means two loops of one process on one run.
+ */
+export function resumedTwiceByOneProcess(stderrs: string[]): string[] {
+  const twice: string[] = [];
   for (const text of stderrs) {
+    const seen = new Set<string>();
     for (const line of text.split('\n')) {
       if (!line.includes(' resuming run ')) continue;
       const id = /"runId":"([^"]+)"/.exec(line)?.[1];
-      if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
+      if (id && seen.has(id)) twice.push(id);
+      if (id) seen.add(id);
     }
   }
-  return [...counts].filter(([, n]) => n > 1).map(([id]) => id);
+  return twice;
 }

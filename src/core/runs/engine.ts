@@ -1,4 +1,5 @@
-import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run } from '../store/types.js';
+import { LeaseLostError } from '../errors.js';
+import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run, type Store } from '../store/types.js';
 import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
 import { isAdoptable, newLeaseOwner } from './lease-owner.js';
 import { ThreadCache } from './thread-cache.js';
@@ -58,7 +59,37 @@ export class RunEngine {
     this.#pollMs = deps.pollMs ?? 200;
     this.#executor = new RunExecutor({
       ...deps,
+      store: this.#fenced(deps.store),
       cache: new ThreadCache(deps.store),
+    });
+  }
+
+  /**
+   * The store as the run loops see it: every step write carries this process's lease, so a loop
+   * whose run another process took over writes nothing more (LeaseLostError) and is stopped before
+   * the error reaches it — it then ends like a shutdown, leaving the run to its new owner.
+   */
+  #fenced(store: Store): Store {
+    const leaseOwner = this.owner;
+    const stop = (runId: string | null) => (err: unknown): never => {
+      if (err instanceof LeaseLostError && runId) {
+        this.#deps.logger.warn('lease lost to another process; stopping this loop', { runId });
+        this.#executor.abort(runId, new LeaseLostSignal());
+      }
+      throw err;
+    };
+    const writes: Partial<Store> = {
+      recordModelStep: (step, message, opts) => store.recordModelStep({ ...step, leaseOwner }, message, opts).catch(stop(step.runId)),
+      startToolStep: (step) => store.startToolStep({ ...step, leaseOwner }).catch(stop(step.runId)),
+      finishToolStep: (stepId, status, message) => store.finishToolStep(stepId, status, message, { leaseOwner }).catch(stop(message.runId)),
+      recordToolStep: (step, message) => store.recordToolStep({ ...step, leaseOwner }, message).catch(stop(step.runId)),
+    };
+    return new Proxy(store, {
+      get(target, prop) {
+        if (Object.hasOwn(writes, prop)) return writes[prop as keyof Store];
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
     });
   }
 

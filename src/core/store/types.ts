@@ -128,6 +128,16 @@ export interface UsageTotals extends RunUsage {
   key: string;
 }
 
+/**
+ * Fencing for step writes. With `leaseOwner`, the write happens only while that owner holds the
+ * run's lease; otherwise it throws LeaseLostError and writes nothing. So a loop whose run was taken
+ * over (its heartbeat came too late) cannot add a second model turn or tool result to the thread.
+ * PostgreSQL checks it under the run's row lock; a store for one process may ignore it.
+ */
+export interface LeaseFence {
+  leaseOwner?: string;
+}
+
 export interface Store {
   /** Creates tables and applies migrations; safe to call more than once. */
   init(): Promise<void>;
@@ -194,7 +204,7 @@ export interface Store {
    * lease cleared; the ended run is returned as `run` (absent without `complete`).
    */
   recordModelStep(
-    step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number },
+    step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number } & LeaseFence,
     message: NewMessage & { id: string; threadId: string },
     opts?: { complete?: { endedAt: number } },
   ): Promise<{ step: RunStep; message: Message; run?: Run }>;
@@ -202,9 +212,9 @@ export interface Store {
    * Marks a tool call as started before it runs, so a crash can tell it was interrupted. Only
    * calls that must not silently run twice need it (non-idempotent tools); see `recordToolStep`.
    */
-  startToolStep(step: { id: string; runId: string; data: Record<string, unknown> }): Promise<RunStep>;
-  /** Ends a tool step and appends its result message in one transaction. */
-  finishToolStep(stepId: string, status: RunStepStatus, message: NewMessage & { id: string; threadId: string }): Promise<{ step: RunStep; message: Message }>;
+  startToolStep(step: { id: string; runId: string; data: Record<string, unknown> } & LeaseFence): Promise<RunStep>;
+  /** Ends a tool step and appends its result message in one transaction (fenced on `message.runId`). */
+  finishToolStep(stepId: string, status: RunStepStatus, message: NewMessage & { id: string; threadId: string }, fence?: LeaseFence): Promise<{ step: RunStep; message: Message }>;
   /**
    * Records a tool call that needed no 'started' marker — an idempotent tool (run again after a
    * crash anyway), or a call that ran nothing (invalid arguments, declined) — once it has its
@@ -213,7 +223,7 @@ export interface Store {
    * finished.
    */
   recordToolStep(
-    step: { id: string; runId: string; data: Record<string, unknown>; status: RunStepStatus; startedAt: number },
+    step: { id: string; runId: string; data: Record<string, unknown>; status: RunStepStatus; startedAt: number } & LeaseFence,
     message: NewMessage & { id: string; threadId: string },
   ): Promise<{ step: RunStep; message: Message }>;
   listRunSteps(runId: string): Promise<RunStep[]>;
