@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import type { ConfigInput } from '../../src/core/agents/spec.js';
-import type { FakeHandler } from './fake-openai.js';
+import type { FakeChatRequest, FakeReply } from './fake-openai.js';
 
 export interface ReplicaConversation {
   key: string;
@@ -121,7 +121,7 @@ export function replicaConversations(n: number, messages: number, prefix = 'repl
  * its reply; vision_agent answers at once. Every text carries the message's tag, so the check can
  * tell which answer belongs to which message. `failRate` of the calls are answered 429 or 500.
  */
-export function replicaScript(opts: { latencyMs?: number; failRate?: number; random?: () => number } = {}): FakeHandler {
+export function replicaScript(opts: { latencyMs?: number; failRate?: number; random?: () => number } = {}): (req: FakeChatRequest) => FakeReply {
   const random = opts.random ?? Math.random;
   const latencyMs = opts.latencyMs ?? 0;
   return (req) => {

@@ -353,7 +353,9 @@ export class RunEngine {
 
   async #checkWaiters(): Promise<void> {
     const { store } = this.#deps;
-    const ids = [...this.#waiters.keys()].filter((id) => !this.#executor.isActive(id));
+    // Runs executing here, or queued here behind a drain of their thread, settle here: no need to ask.
+    const local = (id: string) => this.#executor.isActive(id) || this.#draining.has(this.#queued.get(id) ?? '');
+    const ids = [...this.#waiters.keys()].filter((id) => !local(id));
     if (ids.length === 0) return;
     const runs = store.getRuns ? await store.getRuns(ids) : await Promise.all(ids.map((id) => store.getRun(id)));
     for (const run of runs) {
