@@ -92,8 +92,12 @@ export async function loadReplicas(opts: ScenarioOptions): Promise<ScenarioResul
     await victim.kill9();
     const tKill = performance.now();
 
+    // Lease owners are `<host>:<pid>:<random>`: the dead process's runs are those with its pid.
+    const deadOwner = `%:${victim.pid}:%`;
+    let tTakenOver = Number.NaN;
     let open = Infinity;
     while (open > 0 && performance.now() - t0 < GIVE_UP_MS) {
+      if (Number.isNaN(tTakenOver) && (await count(admin, schema, `lease_owner LIKE '${deadOwner}'`)) === 0) tTakenOver = performance.now();
       open = await count(admin, schema, `status IN ('queued', 'in_progress', 'requires_action')`);
       if (open > 0) await sleep(250);
     }
@@ -125,6 +129,7 @@ export async function loadReplicas(opts: ScenarioOptions): Promise<ScenarioResul
         metric('runs failed / still open', `${check.failedRuns} / ${check.openRuns}`, '', { target: '0 / 0', ok: check.failedRuns + check.openRuns === 0, ...(check.problems.length ? { note: check.problems.slice(0, 3).join('; ') } : {}) }),
         metric('wall time (spawn to every run ended)', wallMs, 'ms', { note: `all messages queued after ${fmt(sentMs)} ms` }),
         metric('model calls/s (429/500 included)', calls / (wallMs / 1000), 'calls/s', { note: `${calls} calls, ${failures} answered 429/500` }),
+        metric('kill -> every run of the dead process taken over', tTakenOver - tKill, 'ms', { note: `lease ${LEASE_MS} ms; same host, so the dead pid is seen at the next scan (every lease / 3)` }),
         metric('kill -> every run ended', tDone - tKill, 'ms', { note: `killed after ${killAt} of ${total} messages answered, ${callsAtKill} model calls` }),
         metric('peak RSS per engine process (max / all)', `${fmt(Math.max(...peaks) / 2 ** 20)} / ${peaks.map((p) => fmt(p / 2 ** 20)).join(', ')}`, 'MB'),
         metric('survivors: unhandled errors / bad exits / runs resumed twice by one process', `${unhandled.length} / ${badExits} / ${twice.length}`, '', { target: '0 / 0 / 0', ok: unhandled.length + badExits + twice.length === 0 }),

@@ -302,10 +302,11 @@ export class RunEngine {
     for (const resolve of list) resolve(run);
   }
 
-  /** Keeps a promise that close() must wait for; it never rejects (callers catch). */
+  /** Keeps a promise that close() must wait for (its callers catch what it may throw). */
   #track(p: Promise<unknown>): void {
     this.#inFlight.add(p);
-    void p.finally(() => this.#inFlight.delete(p));
+    const done = () => void this.#inFlight.delete(p);
+    p.then(done, done);
   }
 
   /** Runs a heartbeat task unless the same task is still running from an earlier tick. */
