@@ -354,9 +354,9 @@ export class RunEngine {
 
   async #checkWaiters(): Promise<void> {
     const { store } = this.#deps;
-    // Runs executing here, or queued here behind a drain of their thread, settle here: no need to ask.
-    const local = (id: string) => this.#executor.isActive(id) || this.#draining.has(this.#queued.get(id) ?? '');
-    const ids = [...this.#waiters.keys()].filter((id) => !local(id));
+    // Runs executing here settle here. Any other may be claimed and finished by another process, even
+    // one queued here: one query for all of them (a task, so a slow one is never stacked).
+    const ids = [...this.#waiters.keys()].filter((id) => !this.#executor.isActive(id));
     if (ids.length === 0) return;
     const runs = store.getRuns ? await store.getRuns(ids) : await Promise.all(ids.map((id) => store.getRun(id)));
     for (const run of runs) {
