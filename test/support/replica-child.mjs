@@ -8,13 +8,14 @@
  * `ready`, `sent`, `answered` (every run it sent has ended), `closed` (with its peak RSS), and
  * `unhandled` for any unhandled rejection or exception (which also makes it exit 1).
  *
- *   node replica-child.mjs '{"url":...,"schema":...,"fakeUrl":...,"dir":...,"engine":{...},"conversations":[{"key":...,"texts":[...]}]}'
+ *   node replica-child.mjs OPTIONS.json   # {"url":...,"schema":...,"fakeUrl":...,"dir":...,"engine":{...},"conversations":[{"key":...,"texts":[...]}]}
  */
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createSwitchboard } from '../../dist/index.js';
 import { PostgresStore } from '../../dist/core/store/postgres.js';
 
-const opts = JSON.parse(process.argv[2]);
+const opts = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const report = (event, data = {}) => process.stdout.write(JSON.stringify({ event, pid: process.pid, ...data }) + '\n');
 const describe = (err) => (err instanceof Error ? (err.stack ?? err.message) : String(err));
 process.on('unhandledRejection', (err) => {

@@ -4,7 +4,8 @@
  * (test/integration/pg-replicas.test.ts) and the `load-replicas` benchmark.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
@@ -61,7 +62,10 @@ export function startReplica(opts: ReplicaOptions): Replica {
   if (!existsSync(join(dirname(child), '..', '..', 'dist', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   let out = '';
   let err = '';
-  const proc = spawn(process.execPath, [child, JSON.stringify(opts)], {
+  // Options go through a file: thousands of conversations are more than one argv string may hold (E2BIG).
+  const optionsFile = join(opts.dir, `replica-${randomBytes(6).toString('hex')}.json`);
+  writeFileSync(optionsFile, JSON.stringify(opts));
+  const proc = spawn(process.execPath, [child, optionsFile], {
     cwd: opts.dir,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: opts.dir },
     stdio: ['pipe', 'pipe', 'pipe'],
