@@ -14,7 +14,7 @@ import { repoRoot } from './paths.js';
 import { summarizeProfile } from './profile.js';
 import { describeMachine, machine, markdownTable, textTable } from './report.js';
 import { round } from './stats.js';
-import { SCENARIOS, type ScenarioName, type ScenarioResult } from './types.js';
+import { ON_DEMAND, SCENARIOS, type ScenarioName, type ScenarioResult } from './types.js';
 
 const HELP = `Usage: npm run bench -- [${SCENARIOS.join('|')} ...] [--quick] [--profile] [--write|--no-write]
 
@@ -70,8 +70,9 @@ function runScenario(name: ScenarioName, args: Args, profileDir: string): Promis
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const names = args.names.length > 0 ? args.names : [...SCENARIOS];
-  const full = names.length === SCENARIOS.length && !args.quick;
+  const everything = SCENARIOS.filter((s) => !ON_DEMAND.includes(s));
+  const names = args.names.length > 0 ? args.names : everything;
+  const full = everything.every((s) => names.includes(s)) && !args.quick;
   const write = args.write ?? full;
   const root = repoRoot();
   const profileDir = join(root, 'dist-bench', 'profiles');

@@ -65,6 +65,18 @@ export class ForbiddenError extends SwitchboardError {
   }
 }
 
+/**
+ * A run step was written for a run whose lease another process now holds (this one's heartbeat came
+ * too late and the run was taken over). Nothing was written; this process must stop working on it.
+ */
+export class LeaseLostError extends SwitchboardError {
+  readonly runId: string;
+  constructor(runId: string, holder: string | null) {
+    super('lease_lost', `Run "${runId}" is now held by ${holder ?? 'no process'}; this process stopped working on it.`);
+    this.runId = runId;
+  }
+}
+
 /** A run ended without an answer: failed, cancelled or stalled. */
 export class RunFailedError extends SwitchboardError {
   readonly runId: string;

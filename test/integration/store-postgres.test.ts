@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LeaseLostError } from '../../src/core/errors.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/core/store/postgres.js';
 import { bob, describeStoreContract } from '../support/store-contract.js';
 
@@ -96,6 +97,33 @@ describe.skipIf(!url)('PostgresStore', () => {
       await expect(a.migrate([{ version: 100, name: 'test: gadgets', sql: 'CREATE TABLE gadgets (id TEXT)' }])).rejects.toThrow(/clashes/);
       expect(() => new PostgresStore({ url: url!, extraMigrations: [{ version: 1, name: 'dup', sql: '' }] })).toThrow(/share version 1/);
       expect(() => new PostgresStore({ url: url!, schema: 'bad; DROP' })).toThrow(/schema/);
+    });
+
+    it('fences step writes on the lease: a process whose run was taken over writes nothing more', async () => {
+      const s = await store();
+      const { conversation } = await s.getOrCreateConversation('fence', bob, 'conv_fence');
+      const thread = await s.getOrCreateThread(conversation.id, 'proxy', 'thr_fence');
+      const input = { content: 'hi', author: 'test:bob' };
+      await s.createRun({ id: 'run_fence', conversationId: conversation.id, threadId: thread.id, agent: 'proxy', input, requestedBy: bob, parentRunId: null, parentToolCallId: null, depth: 0 });
+      await s.claimNextRun(thread.id, 'A', 2_000, 1_000, 'msg_in');
+      expect(await s.adoptRun('run_fence', 'B', 9_000, { leaseOwner: 'A', leaseUntil: 2_000 })).toBe(true);
+
+      const usage = { promptTokens: 1, completionTokens: 1 };
+      const answer = { id: 'msg_a', threadId: thread.id, role: 'assistant' as const, author: 'proxy', content: 'late', runId: 'run_fence' };
+      const step = { id: 'step_a', runId: 'run_fence', data: {}, usage, cost: 0 };
+      await expect(s.recordModelStep({ ...step, leaseOwner: 'A' }, answer)).rejects.toBeInstanceOf(LeaseLostError);
+      await expect(s.startToolStep({ id: 'step_t', runId: 'run_fence', data: {}, leaseOwner: 'A' })).rejects.toBeInstanceOf(LeaseLostError);
+      const result = { ...answer, id: 'msg_t', role: 'tool' as const, toolCallId: 'call_1' };
+      await expect(s.recordToolStep({ id: 'step_r', runId: 'run_fence', data: {}, status: 'completed', startedAt: 1_000, leaseOwner: 'A' }, result)).rejects.toBeInstanceOf(LeaseLostError);
+      expect((await s.listMessages(thread.id)).map((m) => m.id)).toEqual(['msg_in']);
+      expect(await s.listRunSteps('run_fence')).toEqual([]);
+
+      // The holder writes; its tool step can then only be finished by the holder.
+      await s.recordModelStep({ ...step, leaseOwner: 'B' }, answer);
+      const started = await s.startToolStep({ id: 'step_t', runId: 'run_fence', data: {}, leaseOwner: 'B' });
+      await expect(s.finishToolStep(started.id, 'completed', result, { leaseOwner: 'A' })).rejects.toBeInstanceOf(LeaseLostError);
+      await s.finishToolStep(started.id, 'completed', result, { leaseOwner: 'B' });
+      expect((await s.listMessages(thread.id)).map((m) => m.id)).toEqual(['msg_in', 'msg_a', 'msg_t']);
     });
 
     it('rolls back a failed migration and closes idempotently', async () => {

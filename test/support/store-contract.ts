@@ -229,7 +229,7 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         }
       });
 
-      it('lists orphans and adopts runs only when the lease allows', async () => {
+      it('lists orphans and adopts a run only on exactly the lease the caller saw', async () => {
         const s = store();
         const { conversation, thread } = await seed(s);
         const other = await seed(s, 'coder');
@@ -241,26 +241,34 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         expect((await s.listOrphanedRuns(2_500)).map((r) => r.id)).toEqual([r1.id, q.id]);
 
         const b = await h!.second();
-        expect(await b.adoptRun(r1.id, 'p2', 9_000, 1_500)).toBe(false); // p1's lease is live
-        expect(await s.adoptRun(r1.id, 'p1', 3_000, 1_500)).toBe(true); // own run
-        expect(await b.adoptRun(r1.id, 'p2', 9_000, 3_500)).toBe(true); // expired
+        const p1 = { leaseOwner: 'p1', leaseUntil: 2_000 };
+        expect(await b.adoptRun(r1.id, 'p2', 9_000, { leaseOwner: 'p1', leaseUntil: 1_999 })).toBe(false); // not the lease it holds
+        expect(await s.adoptRun(r1.id, 'p1', 3_000, p1)).toBe(false); // its own run: p1 is executing it
+        expect(await b.adoptRun(r1.id, 'p2', 9_000, p1)).toBe(true);
         expect(await s.getRun(r1.id)).toMatchObject({ leaseOwner: 'p2', leaseUntil: 9_000, status: 'in_progress' });
-        expect(await s.adoptRun(r1.id, 'p1', 9_000, 3_500)).toBe(false);
-        expect(await s.adoptRun(q.id, 'p1', 9_000, 3_500)).toBe(false); // queued: claim it, don't adopt it
+        // A second pass working from the same (now stale) snapshot loses, whoever makes it.
+        expect(await b.adoptRun(r1.id, 'p2', 9_500, p1)).toBe(false);
+        expect(await s.adoptRun(r1.id, 'p3', 9_500, p1)).toBe(false);
+        expect(await s.adoptRun(q.id, 'p1', 9_000, { leaseOwner: null, leaseUntil: null })).toBe(false); // queued: claim it, don't adopt it
 
         await b.renewLeases('p2', 20_000);
         expect((await s.getRun(r1.id))!.leaseUntil).toBe(20_000);
         await s.renewLeases('p1', 30_000);
         expect((await s.getRun(r1.id))!.leaseUntil).toBe(20_000);
+        // p2 renewed: a snapshot taken before the renewal no longer matches.
+        expect(await s.adoptRun(r1.id, 'p3', 40_000, { leaseOwner: 'p2', leaseUntil: 9_000 })).toBe(false);
 
-        // requires_action waits on a person: not an orphan, but adoptable once its lease ran out.
+        // requires_action waits on a person: not an orphan, but adoptable on its lease.
         await s.updateRun(r1.id, { status: 'requires_action' });
         expect((await s.listOrphanedRuns(25_000)).map((r) => r.id)).toEqual([q.id]);
-        expect(await s.adoptRun(r1.id, 'p3', 40_000, 25_000)).toBe(true);
+        expect(await s.adoptRun(r1.id, 'p3', 40_000, { leaseOwner: 'p2', leaseUntil: 20_000 })).toBe(true);
 
+        // A released lease (no owner) is adoptable; a finished run never is.
+        await s.updateRun(r1.id, { status: 'in_progress', leaseOwner: null, leaseUntil: null });
+        expect(await s.adoptRun(r1.id, 'p4', 50_000, { leaseOwner: null, leaseUntil: null })).toBe(true);
         await s.updateRun(r1.id, { status: 'completed' });
-        expect(await s.adoptRun(r1.id, 'p3', 50_000, 45_000)).toBe(false);
-        expect(await s.adoptRun('run_missing', 'p3', 50_000, 45_000)).toBe(false);
+        expect(await s.adoptRun(r1.id, 'p5', 60_000, { leaseOwner: 'p4', leaseUntil: 50_000 })).toBe(false);
+        expect(await s.adoptRun('run_missing', 'p3', 50_000, { leaseOwner: null, leaseUntil: null })).toBe(false);
       });
 
       it('lets exactly one of two connections adopt an orphan', async () => {
@@ -269,8 +277,8 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         const { conversation, thread } = await seed(a);
         const r = await queue(a, conversation.id, thread.id);
         await claim(a, thread.id, 'dead', 2_000, 1_000);
-        // Both adopt with a lease beyond the other's "now", so the loser sees a live lease.
-        const won = await Promise.all([a.adoptRun(r.id, 'A', 9_000, 3_000), b.adoptRun(r.id, 'B', 9_000, 3_000)]);
+        const seen = { leaseOwner: 'dead', leaseUntil: 2_000 };
+        const won = await Promise.all([a.adoptRun(r.id, 'A', 9_000, seen), b.adoptRun(r.id, 'B', 9_000, seen)]);
         expect(won.filter(Boolean)).toHaveLength(1);
         expect((await a.getRun(r.id))!.leaseOwner).toBe(won[0] ? 'A' : 'B');
       });

@@ -66,7 +66,8 @@ export function createSendMessageTool(deps: {
       let ended;
       try {
         if (existing) engine.kick(existing.threadId);
-        ended = await engine.wait(child.id);
+        // The wait ends with the delegating run: a shutdown must not leave a loop behind that writes later.
+        ended = await engine.wait(child.id, ctx.signal);
       } finally {
         ctx.signal.removeEventListener('abort', onAbort);
       }

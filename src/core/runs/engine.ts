@@ -1,13 +1,8 @@
-import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run } from '../store/types.js';
-import { RunExecutor, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
-import { adoptionTime, newLeaseOwner } from './lease-owner.js';
+import { LeaseLostError } from '../errors.js';
+import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run, type Store } from '../store/types.js';
+import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
+import { isAdoptable, newLeaseOwner } from './lease-owner.js';
 import { ThreadCache } from './thread-cache.js';
-
-/** Threads to kick after resumeOrphans has adopted every orphan (`open` until then). */
-interface KickAfter {
-  threads: Set<string>;
-  open: boolean;
-}
 
 export interface EngineDeps extends Omit<ExecutorDeps, 'cache'> {
   /** How long a claim on a run holds without a heartbeat (another process may take it over after). */
@@ -17,9 +12,22 @@ export interface EngineDeps extends Omit<ExecutorDeps, 'cache'> {
 }
 
 /**
+ * Another process took over a run this one was still executing (its lease lapsed: a heartbeat came
+ * too late). Like a shutdown, the loop stops and leaves the run to its new owner.
+ */
+export class LeaseLostSignal extends ShutdownSignal {}
+
+/** How long `close` waits for loops and store calls in flight before it returns anyway. */
+const CLOSE_GRACE_MS = 5_000;
+
+/**
  * Runs runs. Per thread, runs execute one at a time in the order they were queued (the store's
  * claim makes that hold across processes); different threads run concurrently. Callers queue a run
  * and wait for it; nobody ever gets a "thread is busy" error.
+ *
+ * Across processes on one store, a run is executed by exactly one loop: a queued run starts through
+ * the store's atomic claim, and an active run whose process died is taken over through `adoptRun`, a
+ * compare-and-set on exactly the lease seen, which never succeeds for a lease this process holds.
  */
 export class RunEngine {
   /** Identifies this process's claims on runs. */
@@ -32,9 +40,17 @@ export class RunEngine {
   readonly #draining = new Map<string, boolean>();
   /** Runs this process queued and has not seen start yet: their threads are re-tried on each poll. */
   readonly #queued = new Map<string, string>();
-  readonly #waiters = new Map<string, ((run: Run) => void)[]>();
+  readonly #waiters = new Map<string, Set<(run: Run) => void>>();
+  /** Drains, executions and heartbeat tasks under way: `close` waits for them before the store goes. */
+  readonly #inFlight = new Set<Promise<unknown>>();
+  /** Heartbeat tasks running, by name: a slow one is skipped on the next tick, never stacked. */
+  readonly #tasks = new Set<string>();
+  /** Runs whose loop here ended without recording an end (the store failed): resumed by the next pass. */
+  readonly #abandoned = new Set<string>();
+  #resuming: Promise<number> | null = null;
   #timer: NodeJS.Timeout | null = null;
   #lastRenew = 0;
+  #lastScan = 0;
   #closed = false;
 
   constructor(deps: EngineDeps) {
@@ -43,27 +59,65 @@ export class RunEngine {
     this.#pollMs = deps.pollMs ?? 200;
     this.#executor = new RunExecutor({
       ...deps,
+      store: this.#fenced(deps.store),
       cache: new ThreadCache(deps.store),
+    });
+  }
+
+  /**
+   * The store as the run loops see it: every step write carries this process's lease, so a loop
+   * whose run another process took over writes nothing more (LeaseLostError) and is stopped before
+   * the error reaches it — it then ends like a shutdown, leaving the run to its new owner.
+   */
+  #fenced(store: Store): Store {
+    const leaseOwner = this.owner;
+    const stop = (runId: string | null) => (err: unknown): never => {
+      if (err instanceof LeaseLostError && runId) {
+        this.#deps.logger.warn('lease lost to another process; stopping this loop', { runId });
+        this.#executor.abort(runId, new LeaseLostSignal());
+      }
+      throw err;
+    };
+    const writes: Partial<Store> = {
+      recordModelStep: (step, message, opts) => store.recordModelStep({ ...step, leaseOwner }, message, opts).catch(stop(step.runId)),
+      startToolStep: (step) => store.startToolStep({ ...step, leaseOwner }).catch(stop(step.runId)),
+      finishToolStep: (stepId, status, message) => store.finishToolStep(stepId, status, message, { leaseOwner }).catch(stop(message.runId)),
+      recordToolStep: (step, message) => store.recordToolStep({ ...step, leaseOwner }, message).catch(stop(step.runId)),
+    };
+    return new Proxy(store, {
+      get(target, prop) {
+        if (Object.hasOwn(writes, prop)) return writes[prop as keyof Store];
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
     });
   }
 
   /** Starts the heartbeat: lease renewal, stall detection and polling for other processes' work. */
   start(): void {
     if (this.#timer || this.#closed) return;
-    this.#timer = setInterval(() => void this.#tick(), this.#pollMs);
+    this.#timer = setInterval(() => this.#tick(), this.#pollMs);
     this.#timer.unref();
   }
 
   /**
    * Stops taking work. Runs still working are left as they are in the store (not cancelled): their
-   * lease runs out and the next process to start resumes them.
+   * lease is given up and another process, or the next to start, resumes them. Returns once nothing
+   * of this engine touches the store any more (or after a grace period, for a tool that ignores its
+   * abort signal), so the store can be closed right after.
    */
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     await this.#executor.shutdown();
-    // Every loop has stopped: give up the leases so the next process resumes the runs at once.
+    const deadline = Date.now() + CLOSE_GRACE_MS;
+    while (this.#inFlight.size > 0 && Date.now() < deadline) {
+      await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, deadline - Date.now()).unref())]);
+    }
+    if (this.#inFlight.size > 0) this.#deps.logger.warn('closing with work still running', { pending: this.#inFlight.size });
+    // Every loop has stopped: give up the leases so that another process resumes the runs at once.
     if (!this.#executor.hasActive()) await this.#deps.store.renewLeases(this.owner, 0).catch(() => {});
   }
 
@@ -89,15 +143,30 @@ export class RunEngine {
     return this.wait(run.id);
   }
 
-  /** Resolves when the run has ended, wherever it runs (this process or another on the same store). */
-  async wait(runId: string): Promise<Run> {
+  /**
+   * Resolves when the run has ended, wherever it runs (this process or another on the same store).
+   * With `signal`, rejects with its reason once it aborts (a delegating run that stops waits no more).
+   */
+  async wait(runId: string, signal?: AbortSignal): Promise<Run> {
+    signal?.throwIfAborted();
     const run = await this.#deps.store.getRun(runId);
     if (!run) throw new Error(`No run with id "${runId}".`);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
-    return new Promise<Run>((resolve) => {
-      const list = this.#waiters.get(runId) ?? [];
-      list.push(resolve);
+    return new Promise<Run>((resolve, reject) => {
+      const list = this.#waiters.get(runId) ?? new Set();
+      const onAbort = () => {
+        list.delete(done);
+        if (list.size === 0 && this.#waiters.get(runId) === list) this.#waiters.delete(runId);
+        reject(signal!.reason);
+      };
+      const done = (ended: Run) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(ended);
+      };
+      list.add(done);
       this.#waiters.set(runId, list);
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.start();
       // Until the first heartbeat decides otherwise, a waiter keeps the process alive (the run may be another process's).
       this.#timer?.ref();
@@ -130,40 +199,65 @@ export class RunEngine {
       return;
     }
     this.#draining.set(threadId, false);
-    void this.#drain(threadId);
+    this.#track(this.#drain(threadId));
   }
 
   /**
    * Picks up work a dead process left behind: active runs (working, or waiting for a person) whose
    * lease expired, or whose owner was a process on this host that no longer exists, are resumed from
-   * their last persisted step; queued runs are started. Called at start-up and on the heartbeat.
+   * their last persisted step; queued runs that nothing holds up are started. Called at start-up and
+   * on the heartbeat. One pass at a time: a caller arriving during a pass shares its result.
    */
-  async resumeOrphans(): Promise<number> {
-    const { store, clock } = this.#deps;
-    const now = clock();
+  resumeOrphans(): Promise<number> {
+    this.#resuming ??= this.#resumePass().finally(() => {
+      this.#resuming = null;
+    });
+    return this.#resuming;
+  }
+
+  async #resumePass(): Promise<number> {
+    const { store, clock, logger } = this.#deps;
+    if (this.#closed) return 0;
+    const queuedThreads = new Set<string>();
+    for (const run of await store.listOrphanedRuns(clock())) if (run.status === 'queued') queuedThreads.add(run.threadId);
     let resumed = 0;
-    // Threads to kick once every orphan is adopted; a resumed run that ends later kicks its own.
-    const after: KickAfter = { threads: new Set<string>(), open: true };
-    for (const run of await store.listOrphanedRuns(now)) if (run.status === 'queued') after.threads.add(run.threadId);
     // Oldest first, so a parent is active again before its delegations resume under it.
     for (const run of await store.listRuns({ statuses: ['in_progress', 'requires_action'] })) {
-      if (this.#executor.isActive(run.id) || this.#closed) continue;
-      const at = adoptionTime(run, now);
-      if (at === null || !(await store.adoptRun(run.id, this.owner, now + this.#leaseMs, at))) continue;
+      queuedThreads.delete(run.threadId); // its queue moves once this run ends, not before
+      if (this.#closed) break;
+      if (this.#executor.isActive(run.id)) {
+        // Executing here, yet the store names another owner: our lease lapsed and the run was taken over.
+        if (run.leaseOwner !== this.owner) {
+          logger.warn('lease lost to another process; stopping this loop', { runId: run.id, owner: run.leaseOwner });
+          this.#executor.abort(run.id, new LeaseLostSignal());
+        }
+        continue;
+      }
+      if (run.leaseOwner === this.owner) {
+        if (this.#abandoned.delete(run.id)) this.#resume(run);
+        continue;
+      }
+      if (!isAdoptable(run, clock())) continue;
+      // Compare-and-set on exactly the lease in this snapshot: if it changed since, someone else has the run.
+      if (!(await store.adoptRun(run.id, this.owner, clock() + this.#leaseMs, run))) continue;
       resumed++;
-      this.#deps.logger.info('resuming run', { runId: run.id, agent: run.agent, status: run.status });
-      void this.#execute({ ...run, leaseOwner: this.owner }, after);
+      this.#resume({ ...run, leaseOwner: this.owner });
     }
     if (resumed > 0) this.start();
-    after.open = false;
-    for (const t of after.threads) this.kick(t);
+    for (const t of queuedThreads) this.kick(t);
     return resumed;
+  }
+
+  #resume(run: Run): void {
+    if (this.#closed) return;
+    this.#deps.logger.info('resuming run', { runId: run.id, agent: run.agent, status: run.status });
+    this.#track(this.#execute(run));
   }
 
   async #drain(threadId: string): Promise<void> {
     const { store, clock, ids } = this.#deps;
     try {
-      for (;;) {
+      while (!this.#closed) {
         const now = clock();
         // The claim appends the run's input message in the same transaction (used only when it does).
         const claimed = await store.claimNextRun(threadId, this.owner, now + this.#leaseMs, now, ids('msg'));
@@ -175,22 +269,30 @@ export class RunEngine {
           break;
         }
         this.#queued.delete(claimed.run.id);
-        await this.#execute(claimed.run, undefined, claimed.input);
+        // Claimed while closing: left in the store; close gives up the lease and another process resumes it.
+        if (this.#closed) break;
+        await this.#execute(claimed.run, claimed.input);
       }
     } catch (err) {
-      this.#deps.logger.error('thread drain failed', { threadId, error: err });
+      if (!this.#closed) this.#deps.logger.error('thread drain failed', { threadId, error: err });
     } finally {
       this.#draining.delete(threadId);
     }
   }
 
-  async #execute(run: Run, kickAfter?: KickAfter, input?: Message | null): Promise<void> {
-    const ended = await this.#executor.execute(run, input);
-    if (ended) this.#settle(ended);
-    // A resumed run usually ends long after resumeOrphans has kicked its threads: adding to that
-    // spent set would leave the runs queued behind it waiting for another process.
-    if (kickAfter?.open) kickAfter.threads.add(run.threadId);
-    else if (!this.#draining.has(run.threadId)) this.kick(run.threadId);
+  /** Runs the loop of a run this process holds, then moves the thread's queue on. Never rejects. */
+  async #execute(run: Run, input?: Message | null): Promise<void> {
+    try {
+      const ended = await this.#executor.execute(run, input);
+      if (ended) this.#settle(ended);
+    } catch (err) {
+      // The loop could not record how the run ended (the store failed): the next pass here resumes it.
+      if (!this.#closed) {
+        this.#deps.logger.error('run loop failed', { runId: run.id, error: err });
+        this.#abandoned.add(run.id);
+      }
+    }
+    if (!this.#draining.has(run.threadId)) this.kick(run.threadId);
   }
 
   #settle(run: Run): void {
@@ -200,32 +302,46 @@ export class RunEngine {
     for (const resolve of list) resolve(run);
   }
 
-  async #tick(): Promise<void> {
-    const { store, clock } = this.#deps;
+  /** Keeps a promise that close() must wait for (its callers catch what it may throw). */
+  #track(p: Promise<unknown>): void {
+    this.#inFlight.add(p);
+    const done = () => void this.#inFlight.delete(p);
+    p.then(done, done);
+  }
+
+  /** Runs a heartbeat task unless the same task is still running from an earlier tick. */
+  #task(name: string, fn: () => Promise<unknown>): void {
+    if (this.#tasks.has(name) || this.#closed) return;
+    this.#tasks.add(name);
+    this.#track(
+      fn()
+        .catch((err: unknown) => {
+          if (!this.#closed) this.#deps.logger.warn('heartbeat failed', { task: name, error: err });
+        })
+        .finally(() => this.#tasks.delete(name)),
+    );
+  }
+
+  #tick(): void {
+    const { store, clock, config } = this.#deps;
     const now = clock();
-    try {
-      if (now - this.#lastRenew > this.#leaseMs / 3) {
-        // Every few seconds, not every tick: these cost a query per run or per orphan.
-        this.#lastRenew = now;
-        await store.renewLeases(this.owner, now + this.#leaseMs);
+    // Every few seconds, not every tick. The renewal is its own task so that a slow scan never delays it.
+    if (now - this.#lastRenew > this.#leaseMs / 3) {
+      this.#lastRenew = now;
+      this.#task('renew', () => store.renewLeases(this.owner, now + this.#leaseMs));
+    }
+    if (now - this.#lastScan > this.#leaseMs / 3 && !this.#tasks.has('scan')) {
+      this.#lastScan = now;
+      this.#task('scan', async () => {
         await this.#executor.checkRemoteCancels();
         await this.resumeOrphans();
-      }
-      this.#executor.checkStalls(now, this.#deps.config.limits.stallTimeoutMs, (id) => new StallSignal(id));
-      // Queued runs held up by another process's run on the same thread.
-      for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
-      // Runs another process finished for our waiters.
-      for (const runId of this.#waiters.keys()) {
-        if (this.#executor.isActive(runId)) continue;
-        const run = await store.getRun(runId);
-        if (run && FINAL_RUN_STATUSES.includes(run.status)) {
-          this.#queued.delete(runId);
-          this.#settle(run);
-        }
-      }
-    } catch (err) {
-      this.#deps.logger.warn('heartbeat failed', { error: err });
+      });
     }
+    this.#executor.checkStalls(now, config.limits.stallTimeoutMs, (id) => new StallSignal(id));
+    // Queued runs held up by another process's run on the same thread.
+    for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
+    // Runs another process finished for our waiters.
+    if (this.#waiters.size > 0) this.#task('waiters', () => this.#checkWaiters());
     if (this.#waiters.size > 0) {
       // Someone waits: keep this process alive for the answer. Even while busy with runs of its
       // own: when they end, the awaited run (queued behind them, or another process's) may still
@@ -238,8 +354,22 @@ export class RunEngine {
     }
   }
 
+  async #checkWaiters(): Promise<void> {
+    const { store } = this.#deps;
+    // Runs executing here settle here. Any other may be claimed and finished by another process, even
+    // one queued here: one query for all of them (a task, so a slow one is never stacked).
+    const ids = [...this.#waiters.keys()].filter((id) => !this.#executor.isActive(id));
+    if (ids.length === 0) return;
+    const runs = store.getRuns ? await store.getRuns(ids) : await Promise.all(ids.map((id) => store.getRun(id)));
+    for (const run of runs) {
+      if (run && FINAL_RUN_STATUSES.includes(run.status)) {
+        this.#queued.delete(run.id);
+        this.#settle(run);
+      }
+    }
+  }
+
   get executor(): RunExecutor {
     return this.#executor;
   }
 }
-

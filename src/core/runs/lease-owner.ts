@@ -30,7 +30,18 @@ export function isDeadLocalOwner(owner: string | null): boolean {
 }
 
 /**
- * The `now` to pass to a compare-and-set adoption (`adoptRun`, `claimPlan`): the real time when
+ * Whether a lease seen at `now` may be taken over: nobody holds it, it expired, or its owner is a
+ * process on this host that no longer exists. The taking itself is a compare-and-set on exactly the
+ * lease judged here (`Store.adoptRun`), so a decision made on a stale view loses instead of
+ * taking a lease someone renewed or took in the meantime.
+ */
+export function isAdoptable(lease: { leaseOwner: string | null; leaseUntil: number | null }, now: number): boolean {
+  if (lease.leaseOwner === null || lease.leaseUntil === null || lease.leaseUntil < now) return true;
+  return isDeadLocalOwner(lease.leaseOwner);
+}
+
+/**
+ * The `now` to pass to a time-based compare-and-set adoption (`claimPlan`): the real time when
  * the lease expired, or just past the dead owner's lease, so that only a lease still held by that
  * dead owner is taken (a process that adopted it first has written a later lease).
  */

@@ -17,12 +17,16 @@ export const SQL = {
     SET status = 'in_progress', lease_owner = $2, lease_until = $3, started_at = COALESCE(r.started_at, $4), progress_at = $4
     FROM next WHERE r.id = next.id
     RETURNING r.*, next.started_at IS NULL AS fresh`,
-  orphanedRuns: `SELECT * FROM runs
-    WHERE (status = 'in_progress' AND (lease_until IS NULL OR lease_until < $1)) OR status = 'queued'
-    ORDER BY created_at, id COLLATE "C"`,
+  // Queued runs only where nothing holds the thread up: at scale most queued runs wait behind a live run.
+  orphanedRuns: `SELECT * FROM runs r
+    WHERE (r.status = 'in_progress' AND (r.lease_until IS NULL OR r.lease_until < $1))
+      OR (r.status = 'queued' AND NOT EXISTS (SELECT 1 FROM runs a WHERE a.thread_id = r.thread_id AND a.status IN ${ACTIVE_SQL}))
+    ORDER BY r.created_at, r.id COLLATE "C"`,
+  // Exactly the lease the caller saw ($4, $5), and never one the adopter ($2) already holds.
   adoptRun: `UPDATE runs SET lease_owner = $2, lease_until = $3
     WHERE id = $1 AND status IN ${ACTIVE_SQL}
-      AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until IS NULL OR lease_until < $4)`,
+      AND lease_owner IS NOT DISTINCT FROM $4::text AND lease_until IS NOT DISTINCT FROM $5::bigint
+      AND lease_owner IS DISTINCT FROM $2`,
   // step seq = max + 1; the caller holds the run lock.
   insertStep: `INSERT INTO run_steps (id, run_id, seq, type, status, data, prompt_tokens, completion_tokens, cost, created_at, ended_at)
     VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_steps WHERE run_id = $2), $3, $4, $5::jsonb, $6, $7, $8, $9, $10)

@@ -1,13 +1,13 @@
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
-import { NotFoundError } from '../errors.js';
+import { LeaseLostError, NotFoundError } from '../errors.js';
 import type { Usage } from '../model/types.js';
 import { sortMigrations } from './migrations.js';
 import { applyPgMigrations, postgresMigrations, type PgMigration } from './postgres-migrations.js';
 import { SQL, usageSql } from './postgres-sql.js';
 import { ACTIVE_SQL, num, runPatchColumns, toConversation, toJson, toMessage, toRun, toStep, toThread, toTotals } from './rows.js';
 import type { ConversationRow, MessageRow, Num, RunPatch, RunRow, StepRow, ThreadRow, UsageRow } from './rows.js';
-import type { ClaimedRun, Conversation, Message, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, RunStepType, Store, Thread, UsageTotals } from './types.js';
+import type { ClaimedRun, Conversation, LeaseFence, Message, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, RunStepType, Store, Thread, UsageTotals } from './types.js';
 
 /**
  * The scale-out Store: PostgreSQL through `pg`, for several replicas sharing one database.
@@ -121,10 +121,14 @@ export class PostgresStore implements Store {
     if (!row) throw new NotFoundError('thread', threadId);
   }
 
-  /** Locks the run row for the transaction; NotFoundError when it does not exist. */
-  private async lockRun(client: PoolClient, runId: string): Promise<void> {
-    const row = await this.one(client, 'SELECT id FROM runs WHERE id = $1 FOR NO KEY UPDATE', [runId]);
+  /**
+   * Locks the run row for the transaction; NotFoundError when it does not exist. With a fence, also
+   * LeaseLostError when another owner holds the run's lease (the lock keeps it so until commit).
+   */
+  private async lockRun(client: PoolClient, runId: string, fence?: LeaseFence): Promise<void> {
+    const row = await this.one<{ lease_owner: string | null }>(client, 'SELECT lease_owner FROM runs WHERE id = $1 FOR NO KEY UPDATE', [runId]);
     if (!row) throw new NotFoundError('run', runId);
+    if (fence?.leaseOwner !== undefined && row.lease_owner !== fence.leaseOwner) throw new LeaseLostError(runId, row.lease_owner);
   }
 
   /** Inserts messages after the thread's last seq; the caller holds the thread lock. */
@@ -314,6 +318,11 @@ export class PostgresStore implements Store {
     return row ? toRun(row) : null;
   }
 
+  async getRuns(ids: readonly string[]): Promise<Run[]> {
+    if (ids.length === 0) return [];
+    return (await this.all<RunRow>(this.pool, 'SELECT * FROM runs WHERE id = ANY($1::text[])', [ids])).map(toRun);
+  }
+
   /** Oldest first (by created_at, then id). */
   async listRuns(filter: { conversationId?: string; threadId?: string; statuses?: RunStatus[]; parentRunId?: string; limit?: number }): Promise<Run[]> {
     const where: string[] = [];
@@ -371,20 +380,17 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * In-progress runs whose lease expired (or was never set), then every queued run, oldest first:
-   * what a (re)started process should look at. requires_action runs are not listed: they wait on
-   * a person, not on a process.
+   * In-progress runs whose lease expired (or was never set), and queued runs on threads without an
+   * active run (nothing holds them up), oldest first: what a (re)started process should look at.
+   * requires_action runs are not listed: they wait on a person, not on a process.
    */
   async listOrphanedRuns(now: number): Promise<Run[]> {
     return (await this.all<RunRow>(this.pool, SQL.orphanedRuns, [now])).map(toRun);
   }
 
-  /**
-   * Takes the lease of an in_progress / requires_action run when it is free (no owner, no or an
-   * expired lease) or already ours. True when this owner now holds it.
-   */
-  async adoptRun(runId: string, owner: string, leaseUntil: number, now: number): Promise<boolean> {
-    const res = await this.pool.query(SQL.adoptRun, [runId, owner, leaseUntil, now]);
+  /** Compare-and-set on the lease the caller saw; see Store.adoptRun. True when this owner now holds it. */
+  async adoptRun(runId: string, owner: string, leaseUntil: number, expected: Pick<Run, 'leaseOwner' | 'leaseUntil'>): Promise<boolean> {
+    const res = await this.pool.query(SQL.adoptRun, [runId, owner, leaseUntil, expected.leaseOwner, expected.leaseUntil]);
     return (res.rowCount ?? 0) > 0;
   }
 
@@ -400,7 +406,7 @@ export class PostgresStore implements Store {
   // ---- run steps --------------------------------------------------------------------------------
 
   async recordModelStep(
-    step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number },
+    step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number } & LeaseFence,
     message: NewMessage & { id: string; threadId: string },
     opts: { complete?: { endedAt: number } } = {},
   ): Promise<{ step: RunStep; message: Message; run?: Run }> {
@@ -408,7 +414,7 @@ export class PostgresStore implements Store {
     const { complete } = opts;
     return this.transaction(async (client) => {
       await this.lockThread(client, message.threadId);
-      await this.lockRun(client, step.runId);
+      await this.lockRun(client, step.runId, step);
       const s = await this.insertStep(
         client,
         { id: step.id, runId: step.runId, type: 'model_call', status: 'completed', data: step.data, usage: step.usage, cost: step.cost, endedAt: now },
@@ -426,10 +432,10 @@ export class PostgresStore implements Store {
     });
   }
 
-  async startToolStep(step: { id: string; runId: string; data: Record<string, unknown> }): Promise<RunStep> {
+  async startToolStep(step: { id: string; runId: string; data: Record<string, unknown> } & LeaseFence): Promise<RunStep> {
     const now = this.clock();
     return this.transaction(async (client) => {
-      await this.lockRun(client, step.runId);
+      await this.lockRun(client, step.runId, step);
       const s = await this.insertStep(
         client,
         { id: step.id, runId: step.runId, type: 'tool_call', status: 'started', data: step.data, usage: null, cost: 0, endedAt: null },
@@ -440,10 +446,16 @@ export class PostgresStore implements Store {
     });
   }
 
-  async finishToolStep(stepId: string, status: RunStepStatus, message: NewMessage & { id: string; threadId: string }): Promise<{ step: RunStep; message: Message }> {
+  async finishToolStep(
+    stepId: string,
+    status: RunStepStatus,
+    message: NewMessage & { id: string; threadId: string },
+    fence?: LeaseFence,
+  ): Promise<{ step: RunStep; message: Message }> {
     const now = this.clock();
     return this.transaction(async (client) => {
       await this.lockThread(client, message.threadId);
+      if (fence?.leaseOwner !== undefined && message.runId) await this.lockRun(client, message.runId, fence);
       const row = await this.one<StepRow>(client, 'UPDATE run_steps SET status = $2, ended_at = $3 WHERE id = $1 RETURNING *', [stepId, status, now]);
       if (!row) throw new NotFoundError('run step', stepId);
       const [m] = await this.insertMessages(client, message.threadId, [message], now);
@@ -453,13 +465,13 @@ export class PostgresStore implements Store {
   }
 
   async recordToolStep(
-    step: { id: string; runId: string; data: Record<string, unknown>; status: RunStepStatus; startedAt: number },
+    step: { id: string; runId: string; data: Record<string, unknown>; status: RunStepStatus; startedAt: number } & LeaseFence,
     message: NewMessage & { id: string; threadId: string },
   ): Promise<{ step: RunStep; message: Message }> {
     const now = this.clock();
     return this.transaction(async (client) => {
       await this.lockThread(client, message.threadId);
-      await this.lockRun(client, step.runId);
+      await this.lockRun(client, step.runId, step);
       const s = await this.insertStep(
         client,
         { id: step.id, runId: step.runId, type: 'tool_call', status: step.status, data: step.data, usage: null, cost: 0, endedAt: now },

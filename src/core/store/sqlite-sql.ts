@@ -51,7 +51,7 @@ export const SQL = {
     ORDER BY created_at, id`,
   adoptRun: `UPDATE runs SET lease_owner = @owner, lease_until = @leaseUntil
     WHERE id = @id AND status IN ${ACTIVE_SQL}
-      AND (lease_owner IS NULL OR lease_owner = @owner OR lease_until IS NULL OR lease_until < @now)`,
+      AND lease_owner IS @expectedOwner AND lease_until IS @expectedUntil AND lease_owner IS NOT @owner`,
   addModelUsage: `UPDATE runs SET prompt_tokens = prompt_tokens + @promptTokens, completion_tokens = completion_tokens + @completionTokens,
     cost = cost + @cost, model_calls = model_calls + 1, progress_at = @now WHERE id = @runId`,
   // addModelUsage for the run's final answer: the run completes in the same statement.

@@ -405,12 +405,9 @@ export class SqliteStore implements Store {
     return (this.s.orphanedRuns.all({ now }) as unknown as RunRow[]).map(toRun);
   }
 
-  /**
-   * Takes the lease of an in_progress / requires_action run when it is free (no owner, no or an
-   * expired lease) or already ours. True when this owner now holds it.
-   */
-  async adoptRun(runId: string, owner: string, leaseUntil: number, now: number): Promise<boolean> {
-    return this.s.adoptRun.run({ id: runId, owner, leaseUntil, now }).changes > 0;
+  /** Compare-and-set on the lease the caller saw; see Store.adoptRun. True when this owner now holds it. */
+  async adoptRun(runId: string, owner: string, leaseUntil: number, expected: Pick<Run, 'leaseOwner' | 'leaseUntil'>): Promise<boolean> {
+    return this.s.adoptRun.run({ id: runId, owner, leaseUntil, expectedOwner: expected.leaseOwner, expectedUntil: expected.leaseUntil }).changes > 0;
   }
 
   async updateRun(id: string, patch: RunPatch): Promise<Run> {

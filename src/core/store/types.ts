@@ -128,6 +128,16 @@ export interface UsageTotals extends RunUsage {
   key: string;
 }
 
+/**
+ * Fencing for step writes. With `leaseOwner`, the write happens only while that owner holds the
+ * run's lease; otherwise it throws LeaseLostError and writes nothing. So a loop whose run was taken
+ * over (its heartbeat came too late) cannot add a second model turn or tool result to the thread.
+ * PostgreSQL checks it under the run's row lock; a store for one process may ignore it.
+ */
+export interface LeaseFence {
+  leaseOwner?: string;
+}
+
 export interface Store {
   /** Creates tables and applies migrations; safe to call more than once. */
   init(): Promise<void>;
@@ -153,6 +163,8 @@ export interface Store {
   // runs
   createRun(run: NewRun & { id: string }): Promise<Run>;
   getRun(id: string): Promise<Run | null>;
+  /** Several runs in one round trip (any order; unknown ids are left out). Optional: callers fall back to `getRun`. */
+  getRuns?(ids: readonly string[]): Promise<Run[]>;
   listRuns(filter: { conversationId?: string; threadId?: string; statuses?: RunStatus[]; parentRunId?: string; limit?: number }): Promise<Run[]>;
   /** The child run that answers a parent's tool call, if it was already created (makes delegation idempotent on resume). */
   findChildRun(parentRunId: string, parentToolCallId: string): Promise<Run | null>;
@@ -173,8 +185,15 @@ export interface Store {
   renewLeases(owner: string, leaseUntil: number): Promise<void>;
   /** Runs whose lease expired (their process died): candidates for resumption. */
   listOrphanedRuns(now: number): Promise<Run[]>;
-  /** Takes over an orphaned (or own) active run, if its lease expired or owner matches; false if someone else holds it. */
-  adoptRun(runId: string, owner: string, leaseUntil: number, now: number): Promise<boolean>;
+  /**
+   * Takes over an active run (in_progress / requires_action) whose lease the caller judged free
+   * (expired, or held by a process known to be dead): a compare-and-set on exactly the lease the
+   * caller saw. It succeeds only while the run is still active and its lease owner and expiry are
+   * still `expected`, and never for a run `owner` already holds (that process is executing it). So of
+   * several processes, or several passes of one process, working from the same snapshot, exactly one
+   * wins; a stale snapshot (someone adopted, renewed or finished it since) loses.
+   */
+  adoptRun(runId: string, owner: string, leaseUntil: number, expected: Pick<Run, 'leaseOwner' | 'leaseUntil'>): Promise<boolean>;
   updateRun(id: string, patch: Partial<Pick<Run, 'status' | 'reply' | 'error' | 'startedAt' | 'endedAt' | 'progressAt' | 'leaseOwner' | 'leaseUntil'>>): Promise<Run>;
 
   // run steps
@@ -185,7 +204,7 @@ export interface Store {
    * lease cleared; the ended run is returned as `run` (absent without `complete`).
    */
   recordModelStep(
-    step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number },
+    step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number } & LeaseFence,
     message: NewMessage & { id: string; threadId: string },
     opts?: { complete?: { endedAt: number } },
   ): Promise<{ step: RunStep; message: Message; run?: Run }>;
@@ -193,9 +212,9 @@ export interface Store {
    * Marks a tool call as started before it runs, so a crash can tell it was interrupted. Only
    * calls that must not silently run twice need it (non-idempotent tools); see `recordToolStep`.
    */
-  startToolStep(step: { id: string; runId: string; data: Record<string, unknown> }): Promise<RunStep>;
-  /** Ends a tool step and appends its result message in one transaction. */
-  finishToolStep(stepId: string, status: RunStepStatus, message: NewMessage & { id: string; threadId: string }): Promise<{ step: RunStep; message: Message }>;
+  startToolStep(step: { id: string; runId: string; data: Record<string, unknown> } & LeaseFence): Promise<RunStep>;
+  /** Ends a tool step and appends its result message in one transaction (fenced on `message.runId`). */
+  finishToolStep(stepId: string, status: RunStepStatus, message: NewMessage & { id: string; threadId: string }, fence?: LeaseFence): Promise<{ step: RunStep; message: Message }>;
   /**
    * Records a tool call that needed no 'started' marker — an idempotent tool (run again after a
    * crash anyway), or a call that ran nothing (invalid arguments, declined) — once it has its
@@ -204,7 +223,7 @@ export interface Store {
    * finished.
    */
   recordToolStep(
-    step: { id: string; runId: string; data: Record<string, unknown>; status: RunStepStatus; startedAt: number },
+    step: { id: string; runId: string; data: Record<string, unknown>; status: RunStepStatus; startedAt: number } & LeaseFence,
     message: NewMessage & { id: string; threadId: string },
   ): Promise<{ step: RunStep; message: Message }>;
   listRunSteps(runId: string): Promise<RunStep[]>;
