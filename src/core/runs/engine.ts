@@ -8,6 +8,8 @@ export interface EngineDeps extends Omit<ExecutorDeps, 'cache'> {
   leaseMs?: number;
   /** How often to look for work other processes left (queued runs behind their runs, results of runs they took). */
   pollMs?: number;
+  /** How many threads no run is using the thread cache keeps (threads in use are always kept). */
+  cacheThreads?: number;
 }
 
 /**
@@ -37,7 +39,7 @@ export class RunEngine {
     this.#pollMs = deps.pollMs ?? 200;
     this.#executor = new RunExecutor({
       ...deps,
-      cache: new ThreadCache(deps.store),
+      cache: new ThreadCache(deps.store, { maxThreads: deps.cacheThreads }),
     });
   }
 

@@ -11,19 +11,14 @@ import type { ChatMessage, ModelClient, ToolCall, ToolSchema, Usage } from '../m
 import type { Message, Run, RunStep, Store } from '../store/types.js';
 import { needsApproval, type ToolApprovalGate } from './approval-gate.js';
 import { selectContext } from './budget.js';
-import type { ThreadCache } from './thread-cache.js';
+import { systemPrompt, toChatMessage } from './prompt.js';
+import { CancelSignal, ShutdownSignal, StallSignal } from './signals.js';
+import type { ThreadCache, ThreadTail } from './thread-cache.js';
 import { executeTool, INTERRUPTED_RESULT, parseToolCall } from './tool-calls.js';
 import type { ToolContext, ToolDefinition, ToolResult } from './tool.js';
 
-/** Why a run's signal was aborted: each reason ends the run differently. */
-export class CancelSignal {
-  constructor(readonly reason: string) {}
-}
-/** The process is shutting down: leave the run as it is so a restart resumes it. */
-export class ShutdownSignal {}
-export class StallSignal {
-  constructor(readonly runId: string) {}
-}
+export { CancelSignal, ShutdownSignal, StallSignal } from './signals.js';
+export { systemPrompt } from './prompt.js';
 
 /** What running a run needs: the engine's dependencies, less its scheduling knobs, plus the thread cache. */
 export interface ExecutorDeps {
@@ -52,6 +47,8 @@ export interface ActiveRun {
   progressAt: number;
   /** Tool calls waiting on a person; the run is `requires_action` while this is above 0. */
   awaiting: number;
+  /** The thread's cached tail, pinned while the run loop works. */
+  tail: ThreadTail | null;
 }
 
 class RunLimitError extends SwitchboardError {
@@ -144,7 +141,7 @@ export class RunExecutor {
     const onParentAbort = () => controller.abort(parent?.controller.signal.reason);
     if (parent?.controller.signal.aborted) onParentAbort();
     else parent?.controller.signal.addEventListener('abort', onParentAbort, { once: true });
-    const active: ActiveRun = { run, agent, controller, parent, progressAt: clock(), awaiting: 0 };
+    const active: ActiveRun = { run, agent, controller, parent, progressAt: clock(), awaiting: 0, tail: null };
     this.#active.set(run.id, active);
     this.#emit(active.run, { type: 'run.started' });
     try {
@@ -179,46 +176,52 @@ export class RunExecutor {
 
   /** Runs the loop until the run has its answer; `ended` is the run when the last step also completed it. */
   async #loop(active: ActiveRun, input: Message | null): Promise<{ reply: string; ended?: Run }> {
+    // Pinned for the whole run: what the run writes lands in the tail it reads (see ThreadCache).
+    const tail = await this.#d.cache.acquire(active.run.threadId);
+    active.tail = tail;
+    try {
+      return await this.#steps(active, input, tail);
+    } finally {
+      active.tail = null;
+      tail.release();
+    }
+  }
+
+  async #steps(active: ActiveRun, input: Message | null, tail: ThreadTail): Promise<{ reply: string; ended?: Run }> {
     const { run, agent, controller } = active;
-    const { cache, store, ids } = this.#d;
-    const entry = await cache.load(run.threadId);
+    const { store, ids } = this.#d;
     const { tools, schemas, tokens: toolTokens } = this.#toolsFor(agent);
     // The claim that appended the input also started the run: nothing else of it exists yet.
-    if (input) cache.append(run.threadId, [input]);
-    const resumed = !input && entry.messages.some((m) => m.runId === run.id);
+    if (input) tail.append([input]);
+    const resumed = !input && tail.messages.some((m) => m.runId === run.id);
     if (!input && !resumed && run.input) {
       const appended = await store.appendMessages(run.threadId, [
         { id: ids('msg'), role: 'user', author: run.input.author, content: run.input.content, images: run.input.images, runId: run.id },
       ]);
-      cache.append(run.threadId, appended);
+      tail.append(appended);
     }
     const steps: RunStep[] = resumed ? await store.listRunSteps(run.id) : [];
-    let turns = entry.messages.filter((m) => m.runId === run.id && m.role === 'assistant').length;
+    let turns = tail.messages.filter((m) => m.runId === run.id && m.role === 'assistant').length;
     const system = systemPrompt(agent, this.#d.agents);
     const maxTurns = agent.maxTurns ?? this.#d.config.defaults.maxTurns;
     const contextBudget = agent.contextBudget ?? this.#d.config.defaults.contextBudget;
     const budget = contextBudget - Math.ceil(system.length / 4) - toolTokens;
+    /** Tool calls this execution already ran: none of them may run again. */
+    const ran = new Set<string>();
 
     for (;;) {
       controller.signal.throwIfAborted();
-      const msgs = entry.messages;
-      let last = msgs.length - 1;
-      while (last >= 0 && !(msgs[last]!.runId === run.id && msgs[last]!.role === 'assistant')) last--;
-      const assistant = last >= 0 ? msgs[last]! : undefined;
-      // A run's assistant message is the newest assistant message of the thread: earlier runs ended before it began.
-      if (assistant && !assistant.toolCalls?.length) return { reply: assistant.content };
-      if (assistant?.toolCalls?.length) {
-        const answered = new Set(msgs.slice(last + 1).filter((m) => m.role === 'tool').map((m) => m.toolCallId));
-        const pending = assistant.toolCalls.filter((c) => !answered.has(c.id));
-        if (pending.length > 0) {
-          await Promise.all(pending.map((call) => this.#runToolCall(active, call, tools, steps)));
-          continue;
-        }
+      const pending = await this.#pendingCalls(run, tail, ran);
+      if (pending === 'answered') break;
+      if (pending.length > 0) {
+        for (const call of pending) ran.add(call.id);
+        await Promise.all(pending.map((call) => this.#runToolCall(active, call, tools, steps)));
+        continue;
       }
       if (turns >= maxTurns) {
         throw new RunLimitError(`${agent.name} reached its limit of ${maxTurns} model calls in one run without a final answer.`);
       }
-      const window = selectContext(msgs, entry.tokens, Math.max(budget, 256));
+      const window = selectContext(tail.messages, tail.tokens, Math.max(budget, 256));
       const request: ChatMessage[] = [{ role: 'system', content: system }, ...window.map(toChatMessage)];
       const wantDeltas = this.#d.events.hasListeners(run.conversationId);
       const result = await this.#d.model.chat(
@@ -247,17 +250,44 @@ export class RunExecutor {
           role: 'assistant',
           author: agent.name,
           content: result.content ?? '',
-          toolCalls: result.toolCalls.length > 0 ? result.toolCalls : undefined,
+          toolCalls: result.toolCalls.length > 0 ? uniqueCallIds(result.toolCalls, ids) : undefined,
           runId: run.id,
         },
         final ? { complete: { endedAt: this.#d.clock() } } : undefined,
       );
-      cache.append(run.threadId, [message]);
-      cache.trim(run.threadId, contextBudget * 2);
+      tail.append([message]);
+      tail.trim(contextBudget * 2);
       turns++;
       this.#progress(active);
       if (result.content && wantDeltas) this.#emit(active.run, { type: 'message', content: result.content });
       if (ended) return { reply: message.content, ended };
+    }
+    const answer = lastAssistant(run, tail.messages)!;
+    return { reply: answer.content };
+  }
+
+  /**
+   * What the thread says comes next: 'answered' (the run's last assistant message has no tool
+   * calls), the tool calls of its last assistant message that have no result yet, or none (call the
+   * model). A call this execution already ran must have its result in the tail; if it does not, the
+   * tail is read again from the store, and a call still without a result is a bug that fails the
+   * run rather than running the call again.
+   */
+  async #pendingCalls(run: Run, tail: ThreadTail, ran: Set<string>): Promise<'answered' | ToolCall[]> {
+    for (let attempt = 0; ; attempt++) {
+      const msgs = tail.messages;
+      const assistant = lastAssistant(run, msgs);
+      if (!assistant) return [];
+      if (!assistant.toolCalls?.length) return 'answered';
+      const answered = new Set<string | undefined>();
+      for (let i = msgs.indexOf(assistant) + 1; i < msgs.length; i++) if (msgs[i]!.role === 'tool') answered.add(msgs[i]!.toolCallId);
+      const pending = assistant.toolCalls.filter((c) => !answered.has(c.id));
+      if (!pending.some((c) => ran.has(c.id))) return pending;
+      if (attempt > 0) {
+        throw new SwitchboardError('internal', `Internal error: the result of tool call ${pending.find((c) => ran.has(c.id))!.id} is missing from the thread; the run was stopped rather than run the call twice.`);
+      }
+      this.#d.logger.warn('thread tail lost a tool result; reading it again from the store', { runId: run.id, threadId: run.threadId });
+      await tail.reload();
     }
   }
 
@@ -338,7 +368,7 @@ export class RunExecutor {
     const { message } = step.id
       ? await store.finishToolStep(step.id, status, resultMessage)
       : await store.recordToolStep({ id: ids('step'), runId: run.id, data: step.data, status, startedAt: step.startedAt ?? this.#d.clock() }, resultMessage);
-    this.#d.cache.append(run.threadId, [message]);
+    active.tail?.append([message]);
     this.#progress(active);
     this.#emit(active.run, { type: 'tool.result', toolCallId: call.id, name: call.name, content: result.content, isError: Boolean(result.isError) });
   }
@@ -408,23 +438,24 @@ export class RunExecutor {
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-function toChatMessage(m: Message): ChatMessage {
-  switch (m.role) {
-    case 'user':
-      return m.images?.length ? { role: 'user', content: m.content, images: m.images } : { role: 'user', content: m.content };
-    case 'assistant':
-      return m.toolCalls?.length ? { role: 'assistant', content: m.content || null, toolCalls: m.toolCalls } : { role: 'assistant', content: m.content };
-    case 'tool':
-      return { role: 'tool', toolCallId: m.toolCallId ?? '', content: m.content };
-  }
+/**
+ * The run's newest assistant message. It is the newest assistant message of the thread: earlier
+ * runs ended before this one began.
+ */
+function lastAssistant(run: Run, msgs: readonly Message[]): Message | undefined {
+  for (let i = msgs.length - 1; i >= 0; i--) if (msgs[i]!.runId === run.id && msgs[i]!.role === 'assistant') return msgs[i];
+  return undefined;
 }
 
-/** The system prompt names the agent first: it anchors the model, and the test fakes route on it. */
-export function systemPrompt(agent: AgentSpec, agents: AgentRegistry): string {
-  const parts = [`You are the agent "${agent.name}" in Switchboard, a team of AI agents.`, agent.instructions];
-  if (agent.tools.includes('send_message')) {
-    const team = agents.list().filter((a) => a.role === 'specialist' && a.name !== agent.name);
-    parts.push('Agents you can delegate to with send_message:\n' + team.map((a) => `- ${a.name}: ${a.description}`).join('\n'));
-  }
-  return parts.filter(Boolean).join('\n\n');
+/**
+ * Tool call ids as the model gave them, unless one repeats within the turn (some compatible servers
+ * send none, or the same one twice): a result is matched to its call by id, so each must be unique.
+ */
+function uniqueCallIds(calls: ToolCall[], ids: IdGenerator): ToolCall[] {
+  const seen = new Set<string>();
+  return calls.map((c) => {
+    const id = c.id && !seen.has(c.id) ? c.id : ids('call');
+    seen.add(id);
+    return id === c.id ? c : { ...c, id };
+  });
 }
