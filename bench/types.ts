@@ -26,7 +26,7 @@ export interface ScenarioOptions {
   quick: boolean;
 }
 
-export const SCENARIOS = ['delegate', 'fanout', 'long-thread', 'concurrency', 'cold-start'] as const;
+export const SCENARIOS = ['delegate', 'fanout', 'long-thread', 'concurrency', 'cold-start', 'load'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export function metric(name: string, value: number | string | null, unit: string, extra: Omit<Metric, 'name' | 'value' | 'unit'> = {}): Metric {

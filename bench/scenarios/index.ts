@@ -3,6 +3,7 @@ import { coldStart } from './cold-start.js';
 import { concurrency } from './concurrency.js';
 import { delegate } from './delegate.js';
 import { fanout } from './fanout.js';
+import { load } from './load.js';
 import { longThread } from './long-thread.js';
 
 export const scenarios: Record<ScenarioName, (opts: ScenarioOptions) => Promise<ScenarioResult>> = {
@@ -11,4 +12,5 @@ export const scenarios: Record<ScenarioName, (opts: ScenarioOptions) => Promise<
   'long-thread': longThread,
   concurrency,
   'cold-start': coldStart,
+  load,
 };

@@ -208,7 +208,8 @@ export class RunEngine {
       for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
       // Runs another process finished for our waiters.
       for (const runId of this.#waiters.keys()) {
-        if (this.#executor.isActive(runId)) continue;
+        // Runs this process works on or will claim next settle here: only the others cost a read.
+        if (this.#executor.isActive(runId) || this.#draining.has(this.#queued.get(runId) ?? '')) continue;
         const run = await store.getRun(runId);
         if (run && FINAL_RUN_STATUSES.includes(run.status)) {
           this.#queued.delete(runId);
