@@ -230,10 +230,10 @@ describe('retries', () => {
     const client = clientFor(fake, { retryBaseDelayMs: 400, logger });
 
     fake.failNext(1, 'reset');
-    const started = performance.now();
     expect((await client.chat(ask('once'))).content).toBe('echo: once');
-    expect(performance.now() - started).toBeLessThan(300);
+    // At once: no backoff was logged (a timing bound here failed on busy machines).
     expect(logs.filter((l) => l.level === 'warn')).toEqual([]);
+    expect(logs.filter((l) => l.msg.includes('retrying at once'))).toHaveLength(1);
 
     logs.length = 0;
     fake.failNext(2, 'reset');

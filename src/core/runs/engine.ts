@@ -29,6 +29,8 @@ export class RunEngine {
   /** Runs this process queued and has not seen start yet: their threads are re-tried on each poll. */
   readonly #queued = new Map<string, string>();
   readonly #waiters = new Map<string, ((run: Run) => void)[]>();
+  /** Threads whose drain here is executing a run: it claims their next queued run when that one ends. */
+  readonly #runningOn = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #lastRenew = 0;
   #closed = false;
@@ -169,7 +171,12 @@ export class RunEngine {
           break;
         }
         this.#queued.delete(claimed.run.id);
-        await this.#execute(claimed.run, undefined, claimed.input);
+        this.#runningOn.add(threadId);
+        try {
+          await this.#execute(claimed.run, undefined, claimed.input);
+        } finally {
+          this.#runningOn.delete(threadId);
+        }
       }
     } catch (err) {
       this.#deps.logger.error('thread drain failed', { threadId, error: err });
@@ -209,7 +216,7 @@ export class RunEngine {
       // Runs another process finished for our waiters.
       for (const runId of this.#waiters.keys()) {
         // Runs this process works on or will claim next settle here: only the others cost a read.
-        if (this.#executor.isActive(runId) || this.#draining.has(this.#queued.get(runId) ?? '')) continue;
+        if (this.#executor.isActive(runId) || this.#runningOn.has(this.#queued.get(runId) ?? '')) continue;
         const run = await store.getRun(runId);
         if (run && FINAL_RUN_STATUSES.includes(run.status)) {
           this.#queued.delete(runId);

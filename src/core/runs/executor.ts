@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import { join } from 'node:path';
 import { z } from 'zod';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentSpec, Config } from '../agents/spec.js';
@@ -9,14 +8,16 @@ import type { IdGenerator } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { ChatMessage, ModelClient, ToolCall, ToolSchema, Usage } from '../model/types.js';
 import type { Message, Run, RunStep, Store } from '../store/types.js';
-import { needsApproval, type ToolApprovalGate } from './approval-gate.js';
+import type { ToolApprovalGate } from './approval-gate.js';
 import { selectContext } from './budget.js';
 import { systemPrompt, toChatMessage } from './prompt.js';
 import { CancelSignal, ShutdownSignal, StallSignal } from './signals.js';
 import type { ThreadCache, ThreadTail } from './thread-cache.js';
-import { executeTool, INTERRUPTED_RESULT, parseToolCall } from './tool-calls.js';
-import type { ToolContext, ToolDefinition, ToolResult } from './tool.js';
+import { ToolRunner } from './tool-runner.js';
+import type { ToolDefinition } from './tool.js';
+import type { ActiveRun, RunEvent } from './active-run.js';
 
+export type { ActiveRun } from './active-run.js';
 export { CancelSignal, ShutdownSignal, StallSignal } from './signals.js';
 export { systemPrompt } from './prompt.js';
 
@@ -38,19 +39,6 @@ export interface ExecutorDeps {
   cache: ThreadCache;
 }
 
-/** A run this process is working on. */
-export interface ActiveRun {
-  run: Run;
-  agent: AgentSpec;
-  controller: AbortController;
-  parent: ActiveRun | undefined;
-  progressAt: number;
-  /** Tool calls waiting on a person; the run is `requires_action` while this is above 0. */
-  awaiting: number;
-  /** The thread's cached tail, pinned while the run loop works. */
-  tail: ThreadTail | null;
-}
-
 class RunLimitError extends SwitchboardError {
   constructor(message: string) {
     super('run_limit', message);
@@ -68,8 +56,11 @@ export class RunExecutor {
   readonly #active = new Map<string, ActiveRun>();
   readonly #schemas = new Map<string, { tools: Map<string, ToolDefinition>; schemas: ToolSchema[]; tokens: number }>();
 
+  readonly #toolRunner: ToolRunner;
+
   constructor(deps: ExecutorDeps) {
     this.#d = deps;
+    this.#toolRunner = new ToolRunner(deps, { emit: (run, event) => this.#emit(run, event), progress: (active) => this.#progress(active) });
   }
 
   isActive(runId: string): boolean {
@@ -215,7 +206,7 @@ export class RunExecutor {
       if (pending === 'answered') break;
       if (pending.length > 0) {
         for (const call of pending) ran.add(call.id);
-        await Promise.all(pending.map((call) => this.#runToolCall(active, call, tools, steps)));
+        await Promise.all(pending.map((call) => this.#toolRunner.run(active, call, tools, steps)));
         continue;
       }
       if (turns >= maxTurns) {
@@ -291,120 +282,18 @@ export class RunExecutor {
     }
   }
 
-  /**
-   * Runs one tool call and records it. A 'started' step is written only right before a
-   * non-idempotent tool executes: it is how a resumed run knows the call may have taken effect.
-   * Everything else — idempotent tools (run again after a crash anyway) and calls that run nothing
-   * (invalid, declined) — is recorded once it has its result, step and result message in one write.
-   */
-  async #runToolCall(active: ActiveRun, call: ToolCall, tools: Map<string, ToolDefinition>, steps: RunStep[]): Promise<void> {
-    const { run, agent, controller } = active;
-    const { store, ids, approvals, logger } = this.#d;
-    const parsed = parseToolCall(call, tools);
-    const previous = steps.find((s) => s.type === 'tool_call' && s.data.toolCallId === call.id);
-    this.#emit(active.run, { type: 'tool.call', toolCallId: call.id, name: call.name, arguments: call.arguments });
-
-    const base = { toolCallId: call.id, name: call.name };
-    if (!parsed.ok) {
-      await this.#finishTool(active, { id: previous?.id, data: base }, call, { content: parsed.error, isError: true });
-      return;
-    }
-    if (previous && !parsed.tool.idempotent && !previous.data.declined) {
-      // It started before a crash and may have had effects: tell the model rather than repeat it.
-      await this.#finishTool(active, { id: previous.id, data: base }, call, { content: INTERRUPTED_RESULT, isError: true }, 'interrupted');
-      return;
-    }
-    if (needsApproval(agent, parsed.tool)) {
-      if (approvals) {
-        active.awaiting++;
-        if (active.awaiting === 1) await store.updateRun(run.id, { status: 'requires_action' });
-        const decision = await approvals.request({ run, agent, toolCallId: call.id, tool: parsed.tool, args: parsed.args, signal: controller.signal }).finally(() => {
-          active.awaiting--;
-        });
-        if (active.awaiting === 0) await store.updateRun(run.id, { status: 'in_progress' });
-        this.#progress(active);
-        if (!decision.approved) {
-          await this.#finishTool(active, { id: previous?.id, data: { ...base, declined: true } }, call, {
-            content: `A person declined this call${decision.by ? ` (${decision.by})` : ''}.${decision.feedback ? ` Feedback: ${decision.feedback}` : ''} Do not retry it unchanged.`,
-            isError: true,
-          });
-          return;
-        }
-      } else {
-        logger.warn('tool needs approval but no approval gate is configured; running it', { tool: call.name });
-      }
-    }
-    const data = { ...base, arguments: call.arguments };
-    const startedAt = this.#d.clock();
-    const stepId = previous?.id ?? (parsed.tool.idempotent ? undefined : (await store.startToolStep({ id: ids('step'), runId: run.id, data })).id);
-    const result = await executeTool(parsed.tool, parsed.args, this.#toolContext(active, call));
-    await this.#finishTool(active, { id: stepId, data, startedAt }, call, result);
-  }
-
-  /**
-   * Ends the call's step (`step.id`, when it was started) or records it whole (from `startedAt`, when
-   * the tool began to run; now for calls that ran nothing), with its result message.
-   */
-  async #finishTool(
-    active: ActiveRun,
-    step: { id: string | undefined; data: Record<string, unknown>; startedAt?: number },
-    call: ToolCall,
-    result: ToolResult,
-    interrupted?: 'interrupted',
-  ): Promise<void> {
-    const { run, agent } = active;
-    const { store, ids } = this.#d;
-    const status = interrupted ?? (result.isError ? 'failed' : 'completed');
-    const resultMessage = {
-      id: ids('msg'),
-      threadId: run.threadId,
-      role: 'tool' as const,
-      author: agent.name,
-      content: result.content,
-      toolCallId: call.id,
-      isError: result.isError || undefined,
-      runId: run.id,
-    };
-    const { message } = step.id
-      ? await store.finishToolStep(step.id, status, resultMessage)
-      : await store.recordToolStep({ id: ids('step'), runId: run.id, data: step.data, status, startedAt: step.startedAt ?? this.#d.clock() }, resultMessage);
-    active.tail?.append([message]);
-    this.#progress(active);
-    this.#emit(active.run, { type: 'tool.result', toolCallId: call.id, name: call.name, content: result.content, isError: Boolean(result.isError) });
-  }
-
-  #toolContext(active: ActiveRun, call: ToolCall): ToolContext {
-    const { run, agent, controller } = active;
-    return {
-      conversationId: run.conversationId,
-      runId: run.id,
-      threadId: run.threadId,
-      agent,
-      toolCallId: call.id,
-      workspaceDir: join(this.#d.workspaceRoot, run.conversationId),
-      signal: controller.signal,
-      model: this.#d.model,
-      logger: this.#d.logger,
-      limits: { codeTimeoutMs: this.#d.config.limits.codeTimeoutMs, codeOutputBytes: this.#d.config.limits.codeOutputBytes },
-      progress: (message) => {
-        this.#progress(active);
-        this.#emit(active.run, { type: 'tool.progress', toolCallId: call.id, name: call.name, message });
-      },
-    };
-  }
-
   /** A run waiting on a delegation is making progress whenever the delegate is. */
   #progress(active: ActiveRun): void {
     const now = this.#d.clock();
     for (let a: ActiveRun | undefined = active; a; a = a.parent) a.progressAt = now;
   }
 
-  #emit(run: Run, event: DistributiveOmit<SwitchboardEvent, 'conversationId' | 'runId' | 'agent' | 'depth' | 'at'>): void {
+  #emit(run: Run, event: RunEvent): void {
     if (!this.#d.events.hasListeners(run.conversationId)) return;
     this.#d.events.emit({ ...event, conversationId: run.conversationId, runId: run.id, agent: run.agent, depth: run.depth, at: this.#d.clock() } as SwitchboardEvent);
   }
 
-  emitFor(runId: string, event: DistributiveOmit<SwitchboardEvent, 'conversationId' | 'runId' | 'agent' | 'depth' | 'at'>): void {
+  emitFor(runId: string, event: RunEvent): void {
     const active = this.#active.get(runId);
     if (active) this.#emit(active.run, event);
   }
@@ -436,7 +325,6 @@ export class RunExecutor {
   }
 }
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
  * The run's newest assistant message. It is the newest assistant message of the thread: earlier

@@ -24,6 +24,9 @@ export const SQL = {
     WHERE id = $1 AND status IN ${ACTIVE_SQL}
       AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until IS NULL OR lease_until < $4)`,
   // step seq = max + 1; the caller holds the run lock.
+  // 'tool' when the call already has a result after the newest assistant message (one result per call).
+  answeredCall: `SELECT role FROM messages WHERE thread_id = $1 AND (role = 'assistant' OR (role = 'tool' AND tool_call_id = $2))
+    ORDER BY seq DESC LIMIT 1`,
   insertStep: `INSERT INTO run_steps (id, run_id, seq, type, status, data, prompt_tokens, completion_tokens, cost, created_at, ended_at)
     VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_steps WHERE run_id = $2), $3, $4, $5::jsonb, $6, $7, $8, $9, $10)
     RETURNING *`,
