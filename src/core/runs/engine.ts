@@ -209,6 +209,7 @@ export class RunEngine {
         await store.renewLeases(this.owner, now + this.#leaseMs);
         await this.#executor.checkRemoteCancels();
         await this.resumeOrphans();
+        await this.#forgetTakenElsewhere();
       }
       this.#executor.checkStalls(now, this.#deps.config.limits.stallTimeoutMs, (id) => new StallSignal(id));
       // Queued runs held up by another process's run on the same thread.
@@ -233,6 +234,20 @@ export class RunEngine {
       // Idle or busy with its own runs: the heartbeat goes on (a replica picks up what a dead one
       // left even when it has no work of its own) but never keeps the process alive by itself.
       this.#timer?.unref();
+    }
+  }
+
+  /**
+   * Runs queued here that another process has since claimed (or that ended) stop being retried on
+   * every tick: without this, each one cost a claim attempt per tick for as long as the process lived.
+   */
+  async #forgetTakenElsewhere(): Promise<void> {
+    for (const [runId, threadId] of this.#queued) {
+      if (this.#draining.has(threadId)) continue; // a drain here settles it
+      const run = await this.#deps.store.getRun(runId);
+      if (run?.status === 'queued') continue;
+      this.#queued.delete(runId);
+      if (run && FINAL_RUN_STATUSES.includes(run.status)) this.#settle(run);
     }
   }
 
