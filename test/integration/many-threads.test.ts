@@ -64,4 +64,19 @@ describe('more active threads than the thread cache holds', () => {
     // Every model call was made once: two per proxy run, one per delegation.
     expect(h.fake.requests).toHaveLength(conversations * 3);
   });
+
+  it('keeps at most `modelConcurrency` model calls in flight, and answers everyone', async () => {
+    h = await startHarness({ switchboard: { engine: { pollMs: 20, modelConcurrency: 2 } } });
+    h.fake.setHandler(scriptByAgent({ proxy: (req) => ({ content: `re: ${req.lastUserText}`, latencyMs: 30 }) }));
+    const convs = await Promise.all(Array.from({ length: 6 }, (_, i) => h!.sb.conversation(`test:limit-${i}`, alice)));
+    const runs = await Promise.all(convs.map((c, i) => h!.sb.send(c.id, { text: `m${i}`, from: alice })));
+    const ended = await Promise.all(runs.map((r) => h!.sb.wait(r.id)));
+    expect(ended.map((r) => r.reply)).toEqual(runs.map((_, i) => `re: m${i}`));
+    // The most requests the fake held at one time (from its own arrival and end times).
+    const edges = h.fake.requests.flatMap((r) => [[r.startedAt, 1], [r.endedAt!, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let open = 0;
+    let most = 0;
+    for (const [, d] of edges) most = Math.max(most, (open += d));
+    expect(most).toBeLessThanOrEqual(2);
+  });
 });

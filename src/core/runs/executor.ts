@@ -13,6 +13,7 @@ import { selectContext } from './budget.js';
 import { systemPrompt, toChatMessage } from './prompt.js';
 import { CancelSignal, ShutdownSignal, StallSignal } from './signals.js';
 import type { ThreadCache, ThreadTail } from './thread-cache.js';
+import { Limiter } from './limiter.js';
 import { ToolRunner } from './tool-runner.js';
 import type { ToolDefinition } from './tool.js';
 import type { ActiveRun, RunEvent } from './active-run.js';
@@ -37,6 +38,8 @@ export interface ExecutorDeps {
   workspaceRoot: string;
   approvals?: ToolApprovalGate;
   cache: ThreadCache;
+  /** Model calls in flight at once in this process (each holds a connection); more wait their turn. Default 512. */
+  modelConcurrency?: number;
 }
 
 class RunLimitError extends SwitchboardError {
@@ -57,9 +60,11 @@ export class RunExecutor {
   readonly #schemas = new Map<string, { tools: Map<string, ToolDefinition>; schemas: ToolSchema[]; tokens: number }>();
 
   readonly #toolRunner: ToolRunner;
+  readonly #modelCalls: Limiter;
 
   constructor(deps: ExecutorDeps) {
     this.#d = deps;
+    this.#modelCalls = new Limiter(deps.modelConcurrency ?? 512);
     this.#toolRunner = new ToolRunner(deps, { emit: (run, event) => this.#emit(run, event), progress: (active) => this.#progress(active) });
   }
 
@@ -215,20 +220,23 @@ export class RunExecutor {
       const window = selectContext(tail.messages, tail.tokens, Math.max(budget, 256));
       const request: ChatMessage[] = [{ role: 'system', content: system }, ...window.map(toChatMessage)];
       const wantDeltas = this.#d.events.hasListeners(run.conversationId);
-      const result = await this.#d.model.chat(
-        { provider: agent.provider ?? 'default', model: agent.model!, messages: request, tools: schemas, temperature: agent.temperature },
-        {
-          signal: controller.signal,
-          onDelta: (delta) => {
-            this.#progress(active);
-            // The hottest event: built as one literal rather than through #emit's spread.
-            if (wantDeltas) {
-              const { conversationId, id: runId, agent: name, depth } = run;
-              this.#d.events.emit({ type: 'text.delta', delta, conversationId, runId, agent: name, depth, at: this.#d.clock() });
-            }
+      const call = () =>
+        this.#d.model.chat(
+          { provider: agent.provider ?? 'default', model: agent.model!, messages: request, tools: schemas, temperature: agent.temperature },
+          {
+            signal: controller.signal,
+            onDelta: (delta) => {
+              this.#progress(active);
+              // The hottest event: built as one literal rather than through #emit's spread.
+              if (wantDeltas) {
+                const { conversationId, id: runId, agent: name, depth } = run;
+                this.#d.events.emit({ type: 'text.delta', delta, conversationId, runId, agent: name, depth, at: this.#d.clock() });
+              }
+            },
           },
-        },
-      );
+        );
+      // Waiting for a turn is not progress: a run that waits longer than the stall limit is failed as stalled.
+      const result = await this.#modelCalls.run(call, controller.signal);
       const cost = this.#cost(result.model || agent.model!, result.usage);
       // An answer without tool calls is the run's last step: it completes the run in the same write.
       // Not once the run is aborted: the step is kept and the abort decides how the run ends.
