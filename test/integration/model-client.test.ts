@@ -261,8 +261,11 @@ describe('cancellation', () => {
   it('stops a hanging request when the signal is aborted, with an abort error rather than a ModelCallError', async () => {
     fake.failNext(1, 'hang');
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 50);
-    const err = await failureOf(clientFor(fake).chat(ask('hi'), { signal: controller.signal }));
+    const call = failureOf(clientFor(fake).chat(ask('hi'), { signal: controller.signal }));
+    // Aborted once the request hangs at the server (not after a fixed delay: a busy machine may not have sent it yet).
+    while (fake.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    const err = await call;
 
     expect(err).not.toBeInstanceOf(ModelCallError);
     expect(isAbortError(err)).toBe(true);
