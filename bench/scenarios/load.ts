@@ -80,7 +80,7 @@ export async function load(opts: ScenarioOptions): Promise<ScenarioResult> {
     const answeredOk = n * MESSAGES - new Set(problems.map((p) => p.key)).size;
     return {
       scenario: 'load',
-      title: `6. load (${n} conversations × ${MESSAGES} messages, each delegated; latency ${LATENCY} ms, ${FAULT_RATE * 100} % 429/500)`,
+      title: `6. load (${n} conversations × ${MESSAGES} messages, each delegated; latency ${LATENCY} ms, ${Math.round(FAULT_RATE * 100)} % 429/500)`,
       params: { conversations: n, messagesPerConversation: MESSAGES, latencyMs: LATENCY, faultRate: FAULT_RATE, modelRetries: RETRIES, store: 'sqlite file (WAL)', processes: 1 },
       metrics: [
         metric('total wall', totalMs / 1000, 's', { note: `floor ${fmt((MESSAGES * 3 * LATENCY) / 1000)} s per conversation` }),
