@@ -13,6 +13,8 @@ export interface FakeSettings {
   mode: FakeMode;
   latencyMs: number;
   specialists: string[];
+  /** Share of chat requests (0-1) answered 429 or 500 instead, spread evenly over the request sequence. */
+  faultRate?: number;
 }
 
 /**
@@ -49,6 +51,11 @@ export const tagOf = (text: string | null): string | null => (text ? (TAG_RE.exe
 /** The answer to one chat request under `settings`. */
 export function scriptedReply(settings: FakeSettings, req: FakeChatRequest): FakeReply {
   const latencyMs = settings.latencyMs;
+  if (settings.faultRate) {
+    // The golden-ratio sequence hits exactly `faultRate` of requests, evenly, without randomness.
+    const x = (req.seq * 0.6180339887498949) % 1;
+    if (x < settings.faultRate) return req.seq % 2 ? { status: 429, error: 'Rate limit reached (bench)' } : { status: 500, error: 'The server had an error (bench)' };
+  }
   const tag = tagOf(req.lastUserText);
   const label = tag ? `[${tag}] ` : '';
   if (req.agent !== 'proxy') return { content: `${label}${req.agent} says: ${REPLY_TEXT}`, latencyMs };

@@ -4,6 +4,7 @@ import { concurrency } from './concurrency.js';
 import { delegate } from './delegate.js';
 import { fanout } from './fanout.js';
 import { loadReplicas } from './load-replicas.js';
+import { load } from './load.js';
 import { longThread } from './long-thread.js';
 
 export const scenarios: Record<ScenarioName, (opts: ScenarioOptions) => Promise<ScenarioResult>> = {
@@ -13,4 +14,5 @@ export const scenarios: Record<ScenarioName, (opts: ScenarioOptions) => Promise<
   concurrency,
   'cold-start': coldStart,
   'load-replicas': loadReplicas,
+  load,
 };

@@ -116,3 +116,16 @@ export class StoreUnavailableError extends SwitchboardError {
     this.store = store;
   }
 }
+
+/**
+ * A tool call already has its result: the thread holds one after the newest assistant message (the
+ * one that made the call). A store refuses a second one, whoever writes it.
+ */
+export class DuplicateToolResultError extends SwitchboardError {
+  constructor(
+    readonly threadId: string,
+    readonly toolCallId: string,
+  ) {
+    super('duplicate_tool_result', `Tool call ${toolCallId} already has its result in thread ${threadId}; a second result was refused.`);
+  }
+}

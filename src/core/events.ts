@@ -49,7 +49,8 @@ export class EventBus {
     set.add(listener);
     return () => {
       set.delete(listener);
-      if (set.size === 0) this.#listeners.delete(conversationId);
+      // Only our own set: after it emptied once, a later subscriber has a new one that must stay.
+      if (set.size === 0 && this.#listeners.get(conversationId) === set) this.#listeners.delete(conversationId);
     };
   }
 

@@ -46,8 +46,8 @@ export interface SwitchboardOptions {
   planStore?: PlanStore;
   /** Resume runs a previous process left unfinished (default true). */
   resume?: boolean;
-  /** Engine timing, for tests: lease length and polling interval. */
-  engine?: { leaseMs?: number; pollMs?: number };
+  /** Engine knobs: lease length and polling interval (tests), idle threads the thread cache keeps, model calls in flight at once. */
+  engine?: { leaseMs?: number; pollMs?: number; cacheThreads?: number; modelConcurrency?: number };
 }
 
 export interface SendInput {

@@ -144,9 +144,16 @@ export class RunWatcher {
     }
     if (e.type === 'text.delta') return;
     const list = this.#early.get(e.runId) ?? [];
-    if (list.length < EARLY_EVENTS_PER_RUN) list.push(e);
+    // An approval request is never dropped: losing it would leave the host waiting for nothing.
+    if (list.length < EARLY_EVENTS_PER_RUN || e.type === 'approval.requested') list.push(e);
     this.#early.set(e.runId, list);
-    if (this.#early.size > EARLY_RUNS) this.#early.delete(this.#early.keys().next().value!);
+    if (this.#early.size > EARLY_RUNS) {
+      for (const [runId, events] of this.#early) {
+        if (events.some((x) => x.type === 'approval.requested')) continue;
+        this.#early.delete(runId);
+        break;
+      }
+    }
   }
 
   #handleOne(e: SwitchboardEvent): void {

@@ -117,7 +117,9 @@ describe('tool approvals', () => {
   });
 
   it('fails a run that makes no progress, saying so, but never one that waits for a person', async () => {
-    h = await startHarness({ config: { limits: { stallTimeoutMs: 300 } } });
+    // The engine's clock moves only when the test says: how fast the machine is cannot make a busy run look stalled.
+    let now = Date.now();
+    h = await startHarness({ config: { limits: { stallTimeoutMs: 300 } }, switchboard: { clock: () => now } });
     h.fake.setHandler(
       scriptByAgent({
         proxy: (req) => (req.lastUserText === 'hang' ? { hang: true } : req.agentSeq === 1 ? delegate('code_agent', 'compute') : { content: 'fine' }),
@@ -130,6 +132,8 @@ describe('tool approvals', () => {
 
     const stuck = await h.sb.conversation('test:stuck', alice);
     const stuckRun = await h.sb.send(stuck.id, { text: 'hang', from: alice });
+    await until(() => h!.fake.requests.some((r) => r.agent === 'proxy' && r.body.messages.at(-1)?.content === 'hang'), 'the model call that hangs');
+    now += 301;
     const failed = await h.sb.wait(stuckRun.id);
     expect(failed.status).toBe('failed');
     expect(failed.error).toBe('proxy made no progress for 300 ms (no model output, tool result or delegation activity) and was stopped.');

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { scriptByAgent } from '../support/fake-openai.js';
 import { alice, startHarness, type Harness } from '../support/switchboard.js';
 import type { SwitchboardEvent } from '../../src/core/events.js';
-import { delegate } from '../support/replies.js';
+import { barrier, delegate } from '../support/replies.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -60,6 +60,7 @@ describe('delegation through send_message', () => {
   });
 
   it('runs four delegations of one model turn at the same time', async () => {
+    const together = barrier(4);
     h = await startHarness({ config: { agents: { a1: { description: 'one' }, a2: { description: 'two' }, a3: { description: 'three' }, a4: { description: 'four' } } } });
     h.fake.setHandler(
       scriptByAgent({
@@ -67,7 +68,8 @@ describe('delegation through send_message', () => {
           { toolCalls: ['a1', 'a2', 'a3', 'a4'].map((r) => ({ name: 'send_message', arguments: { recipient: r, message: `job for ${r}` } })) },
           (req) => ({ content: req.toolResults.map((t) => t.content).sort().join(',') }),
         ],
-        '*': (req) => ({ content: `${req.agent} done`, latencyMs: 150 }),
+        // No specialist answers before all four asked: they can only finish if they ran at the same time.
+        '*': async (req) => (await together(), { content: `${req.agent} done` }),
       }),
     );
     const conv = await h.sb.conversation('test:fanout', alice);

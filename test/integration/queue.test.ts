@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { createSwitchboard, type Switchboard } from '../../src/core/switchboard.js';
 import { scriptByAgent } from '../support/fake-openai.js';
+import { barrier } from '../support/replies.js';
 import { alice, startHarness, type Harness } from '../support/switchboard.js';
 
 let h: Harness | undefined;
@@ -69,7 +70,9 @@ describe('one active run per thread', () => {
 
   it('runs different conversations concurrently', async () => {
     h = await startHarness();
-    h.fake.setHandler(scriptByAgent({ proxy: () => ({ content: 'ok', latencyMs: 100 }) }));
+    // No answer before all three asked: the runs can only end if they ran at the same time.
+    const together = barrier(3);
+    h.fake.setHandler(scriptByAgent({ proxy: async () => (await together(), { content: 'ok' }) }));
     const convs = await Promise.all([1, 2, 3].map((i) => h!.sb.conversation(`test:par${i}`, alice)));
     const runs = await Promise.all(convs.map((c) => h!.sb.send(c.id, { text: 'hi', from: alice })));
     await Promise.all(runs.map((r) => h!.sb.wait(r.id)));
@@ -111,7 +114,8 @@ describe('one active run per thread', () => {
   });
 });
 
-async function until(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+/** Polls for an event-driven condition; the budget only turns a hang into a clear failure (the test timeout is 30 s). */
+async function until(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
   const start = Date.now();
   while (!cond()) {
     if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');

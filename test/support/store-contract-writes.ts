@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NotFoundError } from '../../src/core/errors.js';
+import { DuplicateToolResultError, NotFoundError } from '../../src/core/errors.js';
 import type { Run, Store } from '../../src/core/store/types.js';
 import { id, msg, queue, seed } from './store-contract.js';
 
@@ -149,6 +149,43 @@ export function describeMergedWrites(ctx: { store(): Store; second(): Promise<St
       expect(await s.listRunSteps(run.id)).toEqual([]);
       expect((await s.listMessages(thread.id)).map((m) => m.content)).toEqual(['hi', 'taken']);
       expect((await s.getRun(run.id))!.progressAt).toBe(1_000);
+    });
+
+    it('keeps one result per tool call: a second one is refused, however it is written', async () => {
+      const s = store();
+      const { thread, run } = await claimed(s);
+      const calls = [{ id: 'call_1', name: 'x', arguments: '{}' }, { id: 'call_2', name: 'x', arguments: '{}' }];
+      const turn = () => msg('', { role: 'assistant', author: 'proxy', toolCalls: calls, runId: run.id });
+      const result = (content: string, toolCallId = 'call_1') => ({ ...msg(content, { role: 'tool', author: 'proxy', toolCallId, runId: run.id }), threadId: thread.id });
+      const step = (stepId: string, toolCallId = 'call_1') => ({ id: stepId, runId: run.id, data: { toolCallId }, status: 'completed' as const, startedAt: 1_000 });
+      await s.appendMessages(thread.id, [turn()]);
+      await s.recordToolStep(step('step_a'), result('first'));
+      await expect(s.recordToolStep(step('step_b'), result('again'))).rejects.toBeInstanceOf(DuplicateToolResultError);
+      await expect(s.appendMessages(thread.id, [result('again')])).rejects.toBeInstanceOf(DuplicateToolResultError);
+      const started = await s.startToolStep({ id: 'step_c', runId: run.id, data: { toolCallId: 'call_1' } });
+      await expect(s.finishToolStep(started.id, 'completed', result('again'))).rejects.toBeInstanceOf(DuplicateToolResultError);
+      // The turn's other call still gets its result; so does the same id in a later turn (servers that number calls per turn).
+      await s.recordToolStep(step('step_d', 'call_2'), result('second call', 'call_2'));
+      await s.appendMessages(thread.id, [turn(), result('next turn')]);
+      expect((await s.listMessages(thread.id)).map((m) => m.content)).toEqual(['hi', '', 'first', 'second call', '', 'next turn']);
+      expect((await s.listRunSteps(run.id)).map((st) => [st.id, st.status])).toEqual([['step_a', 'completed'], ['step_c', 'started'], ['step_d', 'completed']]);
+    });
+
+    it('lets one of two connections writing the same tool result at once win', async () => {
+      const a = store();
+      const b = await second();
+      const { thread, run } = await claimed(a);
+      await a.appendMessages(thread.id, [msg('', { role: 'assistant', author: 'proxy', toolCalls: [{ id: 'call_1', name: 'x', arguments: '{}' }], runId: run.id })]);
+      const write = (s: Store, n: number) =>
+        s.recordToolStep(
+          { id: `step_${n}`, runId: run.id, data: { toolCallId: 'call_1' }, status: 'completed', startedAt: 1_000 },
+          { ...msg(`r${n}`, { role: 'tool', author: 'proxy', toolCallId: 'call_1', runId: run.id }), threadId: thread.id },
+        );
+      const outcomes = await Promise.allSettled([write(a, 1), write(b, 2), write(a, 3), write(b, 4)]);
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(DuplicateToolResultError);
+      expect((await a.listMessages(thread.id)).filter((m) => m.role === 'tool')).toHaveLength(1);
+      expect(await a.listRunSteps(run.id)).toHaveLength(1);
     });
 
     it('keeps step and message seq gapless when tool steps are recorded from two connections at once', async () => {

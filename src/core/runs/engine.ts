@@ -9,6 +9,8 @@ export interface EngineDeps extends Omit<ExecutorDeps, 'cache'> {
   leaseMs?: number;
   /** How often to look for work other processes left (queued runs behind their runs, results of runs they took). */
   pollMs?: number;
+  /** How many threads no run is using the thread cache keeps (threads in use are always kept). */
+  cacheThreads?: number;
 }
 
 /**
@@ -48,6 +50,8 @@ export class RunEngine {
   /** Runs whose loop here ended without recording an end (the store failed): resumed by the next pass. */
   readonly #abandoned = new Set<string>();
   #resuming: Promise<number> | null = null;
+  /** Threads whose drain here is executing a run: it claims their next queued run when that one ends. */
+  readonly #runningOn = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #lastRenew = 0;
   #lastScan = 0;
@@ -60,7 +64,7 @@ export class RunEngine {
     this.#executor = new RunExecutor({
       ...deps,
       store: this.#fenced(deps.store),
-      cache: new ThreadCache(deps.store),
+      cache: new ThreadCache(deps.store, { maxThreads: deps.cacheThreads }),
     });
   }
 
@@ -271,7 +275,12 @@ export class RunEngine {
         this.#queued.delete(claimed.run.id);
         // Claimed while closing: left in the store; close gives up the lease and another process resumes it.
         if (this.#closed) break;
-        await this.#execute(claimed.run, claimed.input);
+        this.#runningOn.add(threadId);
+        try {
+          await this.#execute(claimed.run, claimed.input);
+        } finally {
+          this.#runningOn.delete(threadId);
+        }
       }
     } catch (err) {
       if (!this.#closed) this.#deps.logger.error('thread drain failed', { threadId, error: err });
@@ -335,6 +344,7 @@ export class RunEngine {
       this.#task('scan', async () => {
         await this.#executor.checkRemoteCancels();
         await this.resumeOrphans();
+        await this.#forgetTakenElsewhere();
       });
     }
     this.#executor.checkStalls(now, config.limits.stallTimeoutMs, (id) => new StallSignal(id));
@@ -358,7 +368,8 @@ export class RunEngine {
     const { store } = this.#deps;
     // Runs executing here settle here. Any other may be claimed and finished by another process, even
     // one queued here: one query for all of them (a task, so a slow one is never stacked).
-    const ids = [...this.#waiters.keys()].filter((id) => !this.#executor.isActive(id));
+    // Runs whose thread a drain here is running are claimed next by that drain: no read for them.
+    const ids = [...this.#waiters.keys()].filter((id) => !this.#executor.isActive(id) && !this.#runningOn.has(this.#queued.get(id) ?? ''));
     if (ids.length === 0) return;
     const runs = store.getRuns ? await store.getRuns(ids) : await Promise.all(ids.map((id) => store.getRun(id)));
     for (const run of runs) {
@@ -368,6 +379,23 @@ export class RunEngine {
       }
     }
   }
+
+  /**
+   * Runs queued here that another process has since claimed (or that ended) stop being retried on
+   * every tick: without this, each one cost a claim attempt per tick for as long as the process lived.
+   */
+  async #forgetTakenElsewhere(): Promise<void> {
+    const { store } = this.#deps;
+    const ids = [...this.#queued].filter(([, threadId]) => !this.#draining.has(threadId)).map(([runId]) => runId); // a drain here settles the rest
+    if (ids.length === 0) return;
+    const runs = store.getRuns ? await store.getRuns(ids) : await Promise.all(ids.map((id) => store.getRun(id)));
+    for (const run of runs) {
+      if (!run || run.status === 'queued') continue;
+      this.#queued.delete(run.id);
+      if (FINAL_RUN_STATUSES.includes(run.status)) this.#settle(run);
+    }
+  }
+
 
   get executor(): RunExecutor {
     return this.#executor;

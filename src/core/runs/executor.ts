@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import { join } from 'node:path';
 import { z } from 'zod';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentSpec, Config } from '../agents/spec.js';
@@ -9,21 +8,19 @@ import type { IdGenerator } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { ChatMessage, ModelClient, ToolCall, ToolSchema, Usage } from '../model/types.js';
 import type { Message, Run, RunStep, Store } from '../store/types.js';
-import { needsApproval, type ToolApprovalGate } from './approval-gate.js';
+import type { ToolApprovalGate } from './approval-gate.js';
 import { selectContext } from './budget.js';
-import type { ThreadCache } from './thread-cache.js';
-import { executeTool, INTERRUPTED_RESULT, parseToolCall } from './tool-calls.js';
-import type { ToolContext, ToolDefinition, ToolResult } from './tool.js';
+import { systemPrompt, toChatMessage } from './prompt.js';
+import { CancelSignal, ShutdownSignal, StallSignal } from './signals.js';
+import type { ThreadCache, ThreadTail } from './thread-cache.js';
+import { Limiter } from './limiter.js';
+import { ToolRunner } from './tool-runner.js';
+import type { ToolDefinition } from './tool.js';
+import type { ActiveRun, RunEvent } from './active-run.js';
 
-/** Why a run's signal was aborted: each reason ends the run differently. */
-export class CancelSignal {
-  constructor(readonly reason: string) {}
-}
-/** The process is shutting down: leave the run as it is so a restart resumes it. */
-export class ShutdownSignal {}
-export class StallSignal {
-  constructor(readonly runId: string) {}
-}
+export type { ActiveRun } from './active-run.js';
+export { CancelSignal, ShutdownSignal, StallSignal } from './signals.js';
+export { systemPrompt } from './prompt.js';
 
 /** What running a run needs: the engine's dependencies, less its scheduling knobs, plus the thread cache. */
 export interface ExecutorDeps {
@@ -41,17 +38,8 @@ export interface ExecutorDeps {
   workspaceRoot: string;
   approvals?: ToolApprovalGate;
   cache: ThreadCache;
-}
-
-/** A run this process is working on. */
-export interface ActiveRun {
-  run: Run;
-  agent: AgentSpec;
-  controller: AbortController;
-  parent: ActiveRun | undefined;
-  progressAt: number;
-  /** Tool calls waiting on a person; the run is `requires_action` while this is above 0. */
-  awaiting: number;
+  /** Model calls in flight at once in this process (each holds a connection); more wait their turn. Default 512. */
+  modelConcurrency?: number;
 }
 
 class RunLimitError extends SwitchboardError {
@@ -71,8 +59,13 @@ export class RunExecutor {
   readonly #active = new Map<string, ActiveRun>();
   readonly #schemas = new Map<string, { tools: Map<string, ToolDefinition>; schemas: ToolSchema[]; tokens: number }>();
 
+  readonly #toolRunner: ToolRunner;
+  readonly #modelCalls: Limiter;
+
   constructor(deps: ExecutorDeps) {
     this.#d = deps;
+    this.#modelCalls = new Limiter(deps.modelConcurrency ?? 512);
+    this.#toolRunner = new ToolRunner(deps, { emit: (run, event) => this.#emit(run, event), progress: (active) => this.#progress(active) });
   }
 
   isActive(runId: string): boolean {
@@ -144,7 +137,7 @@ export class RunExecutor {
     const onParentAbort = () => controller.abort(parent?.controller.signal.reason);
     if (parent?.controller.signal.aborted) onParentAbort();
     else parent?.controller.signal.addEventListener('abort', onParentAbort, { once: true });
-    const active: ActiveRun = { run, agent, controller, parent, progressAt: clock(), awaiting: 0 };
+    const active: ActiveRun = { run, agent, controller, parent, progressAt: clock(), awaiting: 0, tail: null };
     this.#active.set(run.id, active);
     this.#emit(active.run, { type: 'run.started' });
     try {
@@ -179,65 +172,74 @@ export class RunExecutor {
 
   /** Runs the loop until the run has its answer; `ended` is the run when the last step also completed it. */
   async #loop(active: ActiveRun, input: Message | null): Promise<{ reply: string; ended?: Run }> {
+    // Pinned for the whole run: what the run writes lands in the tail it reads (see ThreadCache).
+    const tail = await this.#d.cache.acquire(active.run.threadId);
+    active.tail = tail;
+    try {
+      return await this.#steps(active, input, tail);
+    } finally {
+      active.tail = null;
+      tail.release();
+    }
+  }
+
+  async #steps(active: ActiveRun, input: Message | null, tail: ThreadTail): Promise<{ reply: string; ended?: Run }> {
     const { run, agent, controller } = active;
-    const { cache, store, ids } = this.#d;
-    const entry = await cache.load(run.threadId);
+    const { store, ids } = this.#d;
     const { tools, schemas, tokens: toolTokens } = this.#toolsFor(agent);
     // The claim that appended the input also started the run: nothing else of it exists yet.
-    if (input) cache.append(run.threadId, [input]);
-    const resumed = !input && entry.messages.some((m) => m.runId === run.id);
+    if (input) tail.append([input]);
+    const resumed = !input && tail.messages.some((m) => m.runId === run.id);
     if (!input && !resumed && run.input) {
       const appended = await store.appendMessages(run.threadId, [
         { id: ids('msg'), role: 'user', author: run.input.author, content: run.input.content, images: run.input.images, runId: run.id },
       ]);
-      cache.append(run.threadId, appended);
+      tail.append(appended);
     }
     const steps: RunStep[] = resumed ? await store.listRunSteps(run.id) : [];
-    let turns = entry.messages.filter((m) => m.runId === run.id && m.role === 'assistant').length;
+    let turns = tail.messages.filter((m) => m.runId === run.id && m.role === 'assistant').length;
     const system = systemPrompt(agent, this.#d.agents);
     const maxTurns = agent.maxTurns ?? this.#d.config.defaults.maxTurns;
     const contextBudget = agent.contextBudget ?? this.#d.config.defaults.contextBudget;
     const budget = contextBudget - Math.ceil(system.length / 4) - toolTokens;
+    /** Tool calls this execution already ran: none of them may run again. */
+    const ran = new Set<string>();
 
     for (;;) {
       controller.signal.throwIfAborted();
-      const msgs = entry.messages;
-      let last = msgs.length - 1;
-      while (last >= 0 && !(msgs[last]!.runId === run.id && msgs[last]!.role === 'assistant')) last--;
-      const assistant = last >= 0 ? msgs[last]! : undefined;
-      // A run's assistant message is the newest assistant message of the thread: earlier runs ended before it began.
-      if (assistant && !assistant.toolCalls?.length) return { reply: assistant.content };
-      if (assistant?.toolCalls?.length) {
-        const answered = new Set(msgs.slice(last + 1).filter((m) => m.role === 'tool').map((m) => m.toolCallId));
-        const pending = assistant.toolCalls.filter((c) => !answered.has(c.id));
-        if (pending.length > 0) {
-          await Promise.all(pending.map((call) => this.#runToolCall(active, call, tools, steps)));
-          continue;
-        }
+      const pending = await this.#pendingCalls(run, tail, ran);
+      if (pending === 'answered') break;
+      if (pending.length > 0) {
+        for (const call of pending) ran.add(call.id);
+        await Promise.all(pending.map((call) => this.#toolRunner.run(active, call, tools, steps)));
+        continue;
       }
       if (turns >= maxTurns) {
         throw new RunLimitError(`${agent.name} reached its limit of ${maxTurns} model calls in one run without a final answer.`);
       }
-      const window = selectContext(msgs, entry.tokens, Math.max(budget, 256));
+      const window = selectContext(tail.messages, tail.tokens, Math.max(budget, 256));
       const request: ChatMessage[] = [{ role: 'system', content: system }, ...window.map(toChatMessage)];
       const wantDeltas = this.#d.events.hasListeners(run.conversationId);
-      const result = await this.#d.model.chat(
-        { provider: agent.provider ?? 'default', model: agent.model!, messages: request, tools: schemas, temperature: agent.temperature },
-        {
-          signal: controller.signal,
-          onDelta: (delta) => {
-            this.#progress(active);
-            // The hottest event: built as one literal rather than through #emit's spread.
-            if (wantDeltas) {
-              const { conversationId, id: runId, agent: name, depth } = run;
-              this.#d.events.emit({ type: 'text.delta', delta, conversationId, runId, agent: name, depth, at: this.#d.clock() });
-            }
+      const call = () =>
+        this.#d.model.chat(
+          { provider: agent.provider ?? 'default', model: agent.model!, messages: request, tools: schemas, temperature: agent.temperature },
+          {
+            signal: controller.signal,
+            onDelta: (delta) => {
+              this.#progress(active);
+              // The hottest event: built as one literal rather than through #emit's spread.
+              if (wantDeltas) {
+                const { conversationId, id: runId, agent: name, depth } = run;
+                this.#d.events.emit({ type: 'text.delta', delta, conversationId, runId, agent: name, depth, at: this.#d.clock() });
+              }
+            },
+            onReset: () => {
+              if (wantDeltas) this.#emit(run, { type: 'text.reset' });
+            },
           },
-          onReset: () => {
-            if (wantDeltas) this.#emit(run, { type: 'text.reset' });
-          },
-        },
-      );
+        );
+      // Waiting for a turn is not progress: a run that waits longer than the stall limit is failed as stalled.
+      const result = await this.#modelCalls.run(call, controller.signal);
       const cost = this.#cost(result.model || agent.model!, result.usage);
       // An answer without tool calls is the run's last step: it completes the run in the same write.
       // Not once the run is aborted: the step is kept and the abort decides how the run ends.
@@ -250,121 +252,45 @@ export class RunExecutor {
           role: 'assistant',
           author: agent.name,
           content: result.content ?? '',
-          toolCalls: result.toolCalls.length > 0 ? result.toolCalls : undefined,
+          toolCalls: result.toolCalls.length > 0 ? uniqueCallIds(result.toolCalls, ids) : undefined,
           runId: run.id,
         },
         final ? { complete: { endedAt: this.#d.clock() } } : undefined,
       );
-      cache.append(run.threadId, [message]);
-      cache.trim(run.threadId, contextBudget * 2);
+      tail.append([message]);
+      tail.trim(contextBudget * 2);
       turns++;
       this.#progress(active);
       if (result.content && wantDeltas) this.#emit(active.run, { type: 'message', content: result.content });
       if (ended) return { reply: message.content, ended };
     }
+    const answer = lastAssistant(run, tail.messages)!;
+    return { reply: answer.content };
   }
 
   /**
-   * Runs one tool call and records it. A 'started' step is written only right before a
-   * non-idempotent tool executes: it is how a resumed run knows the call may have taken effect.
-   * Everything else — idempotent tools (run again after a crash anyway) and calls that run nothing
-   * (invalid, declined) — is recorded once it has its result, step and result message in one write.
+   * What the thread says comes next: 'answered' (the run's last assistant message has no tool
+   * calls), the tool calls of its last assistant message that have no result yet, or none (call the
+   * model). A call this execution already ran must have its result in the tail; if it does not, the
+   * tail is read again from the store, and a call still without a result is a bug that fails the
+   * run rather than running the call again.
    */
-  async #runToolCall(active: ActiveRun, call: ToolCall, tools: Map<string, ToolDefinition>, steps: RunStep[]): Promise<void> {
-    const { run, agent, controller } = active;
-    const { store, ids, approvals, logger } = this.#d;
-    const parsed = parseToolCall(call, tools);
-    const previous = steps.find((s) => s.type === 'tool_call' && s.data.toolCallId === call.id);
-    this.#emit(active.run, { type: 'tool.call', toolCallId: call.id, name: call.name, arguments: call.arguments });
-
-    const base = { toolCallId: call.id, name: call.name };
-    if (!parsed.ok) {
-      await this.#finishTool(active, { id: previous?.id, data: base }, call, { content: parsed.error, isError: true });
-      return;
-    }
-    if (previous && !parsed.tool.idempotent && !previous.data.declined) {
-      // It started before a crash and may have had effects: tell the model rather than repeat it.
-      await this.#finishTool(active, { id: previous.id, data: base }, call, { content: INTERRUPTED_RESULT, isError: true }, 'interrupted');
-      return;
-    }
-    if (needsApproval(agent, parsed.tool)) {
-      if (approvals) {
-        active.awaiting++;
-        if (active.awaiting === 1) await store.updateRun(run.id, { status: 'requires_action' });
-        const decision = await approvals.request({ run, agent, toolCallId: call.id, tool: parsed.tool, args: parsed.args, signal: controller.signal }).finally(() => {
-          active.awaiting--;
-        });
-        if (active.awaiting === 0) await store.updateRun(run.id, { status: 'in_progress' });
-        this.#progress(active);
-        if (!decision.approved) {
-          await this.#finishTool(active, { id: previous?.id, data: { ...base, declined: true } }, call, {
-            content: `A person declined this call${decision.by ? ` (${decision.by})` : ''}.${decision.feedback ? ` Feedback: ${decision.feedback}` : ''} Do not retry it unchanged.`,
-            isError: true,
-          });
-          return;
-        }
-      } else {
-        logger.warn('tool needs approval but no approval gate is configured; running it', { tool: call.name });
+  async #pendingCalls(run: Run, tail: ThreadTail, ran: Set<string>): Promise<'answered' | ToolCall[]> {
+    for (let attempt = 0; ; attempt++) {
+      const msgs = tail.messages;
+      const assistant = lastAssistant(run, msgs);
+      if (!assistant) return [];
+      if (!assistant.toolCalls?.length) return 'answered';
+      const answered = new Set<string | undefined>();
+      for (let i = msgs.indexOf(assistant) + 1; i < msgs.length; i++) if (msgs[i]!.role === 'tool') answered.add(msgs[i]!.toolCallId);
+      const pending = assistant.toolCalls.filter((c) => !answered.has(c.id));
+      if (!pending.some((c) => ran.has(c.id))) return pending;
+      if (attempt > 0) {
+        throw new SwitchboardError('internal', `Internal error: the result of tool call ${pending.find((c) => ran.has(c.id))!.id} is missing from the thread; the run was stopped rather than run the call twice.`);
       }
+      this.#d.logger.warn('thread tail lost a tool result; reading it again from the store', { runId: run.id, threadId: run.threadId });
+      await tail.reload();
     }
-    const data = { ...base, arguments: call.arguments };
-    const startedAt = this.#d.clock();
-    const stepId = previous?.id ?? (parsed.tool.idempotent ? undefined : (await store.startToolStep({ id: ids('step'), runId: run.id, data })).id);
-    const result = await executeTool(parsed.tool, parsed.args, this.#toolContext(active, call));
-    await this.#finishTool(active, { id: stepId, data, startedAt }, call, result);
-  }
-
-  /**
-   * Ends the call's step (`step.id`, when it was started) or records it whole (from `startedAt`, when
-   * the tool began to run; now for calls that ran nothing), with its result message.
-   */
-  async #finishTool(
-    active: ActiveRun,
-    step: { id: string | undefined; data: Record<string, unknown>; startedAt?: number },
-    call: ToolCall,
-    result: ToolResult,
-    interrupted?: 'interrupted',
-  ): Promise<void> {
-    const { run, agent } = active;
-    const { store, ids } = this.#d;
-    const status = interrupted ?? (result.isError ? 'failed' : 'completed');
-    const resultMessage = {
-      id: ids('msg'),
-      threadId: run.threadId,
-      role: 'tool' as const,
-      author: agent.name,
-      content: result.content,
-      toolCallId: call.id,
-      isError: result.isError || undefined,
-      runId: run.id,
-    };
-    const { message } = step.id
-      ? await store.finishToolStep(step.id, status, resultMessage)
-      : await store.recordToolStep({ id: ids('step'), runId: run.id, data: step.data, status, startedAt: step.startedAt ?? this.#d.clock() }, resultMessage);
-    this.#d.cache.append(run.threadId, [message]);
-    this.#progress(active);
-    this.#emit(active.run, { type: 'tool.result', toolCallId: call.id, name: call.name, content: result.content, isError: Boolean(result.isError) });
-  }
-
-  #toolContext(active: ActiveRun, call: ToolCall): ToolContext {
-    const { run, agent, controller } = active;
-    return {
-      conversationId: run.conversationId,
-      runId: run.id,
-      threadId: run.threadId,
-      agent,
-      toolCallId: call.id,
-      workspaceDir: join(this.#d.workspaceRoot, run.conversationId),
-      signal: controller.signal,
-      model: this.#d.model,
-      logger: this.#d.logger,
-      limits: { codeTimeoutMs: this.#d.config.limits.codeTimeoutMs, codeOutputBytes: this.#d.config.limits.codeOutputBytes },
-      sandbox: this.#d.config.sandbox,
-      progress: (message) => {
-        this.#progress(active);
-        this.#emit(active.run, { type: 'tool.progress', toolCallId: call.id, name: call.name, message });
-      },
-    };
   }
 
   /** A run waiting on a delegation is making progress whenever the delegate is. */
@@ -373,12 +299,12 @@ export class RunExecutor {
     for (let a: ActiveRun | undefined = active; a; a = a.parent) a.progressAt = now;
   }
 
-  #emit(run: Run, event: DistributiveOmit<SwitchboardEvent, 'conversationId' | 'runId' | 'agent' | 'depth' | 'at'>): void {
+  #emit(run: Run, event: RunEvent): void {
     if (!this.#d.events.hasListeners(run.conversationId)) return;
     this.#d.events.emit({ ...event, conversationId: run.conversationId, runId: run.id, agent: run.agent, depth: run.depth, at: this.#d.clock() } as SwitchboardEvent);
   }
 
-  emitFor(runId: string, event: DistributiveOmit<SwitchboardEvent, 'conversationId' | 'runId' | 'agent' | 'depth' | 'at'>): void {
+  emitFor(runId: string, event: RunEvent): void {
     const active = this.#active.get(runId);
     if (active) this.#emit(active.run, event);
   }
@@ -410,25 +336,25 @@ export class RunExecutor {
   }
 }
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-function toChatMessage(m: Message): ChatMessage {
-  switch (m.role) {
-    case 'user':
-      return m.images?.length ? { role: 'user', content: m.content, images: m.images } : { role: 'user', content: m.content };
-    case 'assistant':
-      return m.toolCalls?.length ? { role: 'assistant', content: m.content || null, toolCalls: m.toolCalls } : { role: 'assistant', content: m.content };
-    case 'tool':
-      return { role: 'tool', toolCallId: m.toolCallId ?? '', content: m.content };
-  }
+/**
+ * The run's newest assistant message. It is the newest assistant message of the thread: earlier
+ * runs ended before this one began.
+ */
+function lastAssistant(run: Run, msgs: readonly Message[]): Message | undefined {
+  for (let i = msgs.length - 1; i >= 0; i--) if (msgs[i]!.runId === run.id && msgs[i]!.role === 'assistant') return msgs[i];
+  return undefined;
 }
 
-/** The system prompt names the agent first: it anchors the model, and the test fakes route on it. */
-export function systemPrompt(agent: AgentSpec, agents: AgentRegistry): string {
-  const parts = [`You are the agent "${agent.name}" in Switchboard, a team of AI agents.`, agent.instructions];
-  if (agent.tools.includes('send_message')) {
-    const team = agents.list().filter((a) => a.role === 'specialist' && a.name !== agent.name);
-    parts.push('Agents you can delegate to with send_message:\n' + team.map((a) => `- ${a.name}: ${a.description}`).join('\n'));
-  }
-  return parts.filter(Boolean).join('\n\n');
+/**
+ * Tool call ids as the model gave them, unless one repeats within the turn (some compatible servers
+ * send none, or the same one twice): a result is matched to its call by id, so each must be unique.
+ */
+function uniqueCallIds(calls: ToolCall[], ids: IdGenerator): ToolCall[] {
+  const seen = new Set<string>();
+  return calls.map((c) => {
+    const id = c.id && !seen.has(c.id) ? c.id : ids('call');
+    seen.add(id);
+    return id === c.id ? c : { ...c, id };
+  });
 }

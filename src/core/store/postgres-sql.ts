@@ -28,6 +28,9 @@ export const SQL = {
       AND lease_owner IS NOT DISTINCT FROM $4::text AND lease_until IS NOT DISTINCT FROM $5::bigint
       AND lease_owner IS DISTINCT FROM $2`,
   // step seq = max + 1; the caller holds the run lock.
+  // 'tool' when the call already has a result after the newest assistant message (one result per call).
+  answeredCall: `SELECT role FROM messages WHERE thread_id = $1 AND (role = 'assistant' OR (role = 'tool' AND tool_call_id = $2))
+    ORDER BY seq DESC LIMIT 1`,
   insertStep: `INSERT INTO run_steps (id, run_id, seq, type, status, data, prompt_tokens, completion_tokens, cost, created_at, ended_at)
     VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_steps WHERE run_id = $2), $3, $4, $5::jsonb, $6, $7, $8, $9, $10)
     RETURNING *`,

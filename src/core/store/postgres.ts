@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
-import { LeaseLostError, NotFoundError } from '../errors.js';
+import { DuplicateToolResultError, LeaseLostError, NotFoundError } from '../errors.js';
 import type { Usage } from '../model/types.js';
 import { sortMigrations } from './migrations.js';
 import { applyPgMigrations, postgresMigrations, type PgMigration } from './postgres-migrations.js';
@@ -133,6 +133,20 @@ export class PostgresStore implements Store {
 
   /** Inserts messages after the thread's last seq; the caller holds the thread lock. */
   private async insertMessages(client: PoolClient, threadId: string, messages: (NewMessage & { id: string })[], now: number): Promise<Message[]> {
+    // One result per tool call; the thread lock the caller holds makes the check and the insert one step.
+    const calls = new Set<string>();
+    let turnInBatch = false;
+    for (const m of messages) {
+      if (m.role === 'assistant') {
+        // A new turn in this batch: results after it answer its calls, not the stored ones.
+        turnInBatch = true;
+        calls.clear();
+      }
+      if (m.role !== 'tool' || !m.toolCallId) continue;
+      const stored = turnInBatch ? undefined : await this.one<{ role: string }>(client, SQL.answeredCall, [threadId, m.toolCallId]);
+      if (stored?.role === 'tool' || calls.has(m.toolCallId)) throw new DuplicateToolResultError(threadId, m.toolCallId);
+      calls.add(m.toolCallId);
+    }
     const last = await this.one<{ seq: Num }>(client, 'SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE thread_id = $1', [threadId]);
     const base = num(last?.seq ?? 0);
     const values: string[] = [];

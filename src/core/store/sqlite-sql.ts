@@ -21,6 +21,9 @@ export const SQL = {
     VALUES (@id, @threadId, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE thread_id = @threadId),
             @role, @author, @content, @images, @toolCalls, @toolCallId, @isError, @runId, @now)
     RETURNING *`,
+  // 'tool' when the call already has a result after the newest assistant message (one result per call).
+  answeredCall: `SELECT role FROM messages WHERE thread_id = ? AND (role = 'assistant' OR (role = 'tool' AND tool_call_id = ?))
+    ORDER BY seq DESC LIMIT 1`,
   listMessages: 'SELECT * FROM messages WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?',
   tailMessages: 'SELECT * FROM messages WHERE thread_id = ? ORDER BY seq DESC LIMIT ?', // reversed in JS
 

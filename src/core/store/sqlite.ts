@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { NotFoundError } from '../errors.js';
+import { DuplicateToolResultError, NotFoundError } from '../errors.js';
 import type { Usage } from '../model/types.js';
 import { applyMigrations, appliedMigrations, sortMigrations, sqliteMigrations, type SqliteMigration } from './migrations.js';
 import { runPatchColumns, toConversation, toJson, toMessage, toRun, toStep, toThread, toTotals } from './rows.js';
@@ -191,6 +191,9 @@ export class SqliteStore implements Store {
   }
 
   private insertMessage(threadId: string, m: NewMessage & { id: string }, now: number): Message {
+    if (m.role === 'tool' && m.toolCallId && (this.s.answeredCall.get(threadId, m.toolCallId) as { role: string } | undefined)?.role === 'tool') {
+      throw new DuplicateToolResultError(threadId, m.toolCallId);
+    }
     try {
       const row = this.s.insertMessage.get({
         id: m.id,

@@ -1,0 +1,9 @@
+/** Why a run's signal was aborted: each reason ends the run differently. */
+export class CancelSignal {
+  constructor(readonly reason: string) {}
+}
+/** The process is shutting down: leave the run as it is so a restart resumes it. */
+export class ShutdownSignal {}
+export class StallSignal {
+  constructor(readonly runId: string) {}
+}
