@@ -70,7 +70,14 @@ export function loadNodeSqlite(): SqliteDriverProbe {
     return { ok: false, reason };
   }
   const Database = mod.Database ?? mod.DatabaseSync;
-  return { ok: true, open: (path, opts) => new NodeSqliteDatabase(new Database(path, { readOnly: opts.readonly ?? false }), opts) };
+  return { ok: true, open: (path, opts) => {
+    // Opening fails with SQLite's own codes too (a folder in the way: SQLITE_CANTOPEN): name them like every other failure.
+    try {
+      return new NodeSqliteDatabase(new Database(path, { readOnly: opts.readonly ?? false }), opts);
+    } catch (err) {
+      throw translate(err);
+    }
+  } };
 }
 
 /** node:sqlite reports SQLite failures as ERR_SQLITE_ERROR + `errcode`: give them better-sqlite3's names. */

@@ -114,6 +114,7 @@ export function bubblewrapArgs(bw: Bubblewrap, req: SandboxRequest): BubblewrapC
   a.push('--ro-bind-data', '4', '/etc/passwd', '--ro-bind-data', '5', '/etc/group');
 
   // Runtime folders, shortest first so a folder inside one already shown is skipped.
+  const underTmp: string[] = [];
   for (const dir of [...new Set(req.runtimeDirs.map((d) => path.resolve(d)))].sort((x, y) => x.length - y.length)) {
     if (bound.some((b) => isInside(b, dir))) continue;
     if (dir === '/' || isInside(dir, req.workspace)) {
@@ -121,7 +122,10 @@ export function bubblewrapArgs(bw: Bubblewrap, req: SandboxRequest): BubblewrapC
         `The runtime folder ${dir} holds the workspaces, so showing it to the sandbox would show every conversation's files. Install the runtime elsewhere (e.g. under /usr), ${NONE_HINT}.`,
       );
     }
-    a.push('--ro-bind', dir, dir);
+    // Under /tmp (a runtime unpacked into a temp folder, as CI's node@24 is) it must go on top of the
+    // private /tmp below, or that tmpfs would hide it.
+    if (isInside('/tmp', dir)) underTmp.push(dir);
+    else a.push('--ro-bind', dir, dir);
     bound.push(dir);
   }
   // Workspaces kept under a folder shown read-only (say /usr/local/…) would all be readable.
@@ -136,6 +140,7 @@ export function bubblewrapArgs(bw: Bubblewrap, req: SandboxRequest): BubblewrapC
   a.push('--proc', '/proc', '--dev', '/dev');
   if (bw.tmpfsSize) a.push('--size', String(req.memoryMb * 1024 * 1024));
   a.push('--tmpfs', '/tmp');
+  for (const dir of underTmp) a.push('--ro-bind', dir, dir);
   a.push('--bind', req.workspace, SANDBOX_WORKSPACE, '--chdir', SANDBOX_WORKSPACE);
   // The sandbox's root is a tmpfs bwrap built; freeze it, so only /workspace and /tmp take writes.
   a.push('--remount-ro', '/');
