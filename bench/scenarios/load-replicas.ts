@@ -7,7 +7,7 @@ import pg from 'pg';
 import { PostgresStore } from '../../src/core/store/postgres.js';
 import { PostgresPlanStore } from '../../src/core/store/postgres-plans.js';
 import { startFakeOpenAI, type FakeHandler } from '../../test/support/fake-openai.js';
-import { checkReplicas, replicaConversations, replicaScript, resumedTwiceByOneProcess, startReplica, type Replica } from '../../test/support/replicas.js';
+import { checkReplicas, replicaConversations, replicaScript, resumedTwiceByOneProcess, startReplica, withSchema, type Replica } from '../../test/support/replicas.js';
 import { fmt } from '../stats.js';
 import { metric, type ScenarioOptions, type ScenarioResult } from '../types.js';
 
@@ -160,13 +160,5 @@ async function count(pool: pg.Pool, schema: string, where: string): Promise<numb
   return Number(rows[0]!.n);
 }
 
-async function withSchema<T>(connectionString: string, schema: string, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  const pool = new pg.Pool({ connectionString, max: 1, options: `-c search_path=${schema}` });
-  try {
-    return await fn(pool);
-  } finally {
-    await pool.end();
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -8,7 +8,7 @@ import { PostgresStore } from '../../src/core/store/postgres.js';
 import { PostgresPlanStore } from '../../src/core/store/postgres-plans.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { until } from '../support/plans.js';
-import { checkReplicas, replicaConversations, replicaScript, resumedTwiceByOneProcess, startReplica, type Replica } from '../support/replicas.js';
+import { checkReplicas, replicaConversations, replicaScript, resumedTwiceByOneProcess, startReplica, withSchema, type Replica } from '../support/replicas.js';
 
 /**
  * Two engine processes (the built dist/) share one PostgreSQL schema; conversations are split
@@ -112,11 +112,3 @@ async function openRuns(pool: pg.Pool, schema: string): Promise<number> {
   return Number(rows[0]!.n);
 }
 
-async function withSchema<T>(connectionString: string, schema: string, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  const pool = new pg.Pool({ connectionString, max: 1, options: `-c search_path=${schema}` });
-  try {
-    return await fn(pool);
-  } finally {
-    await pool.end();
-  }
-}

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type pg from 'pg';
+import pg from 'pg';
 import type { ConfigInput } from '../../src/core/agents/spec.js';
 import type { FakeChatRequest, FakeReply } from './fake-openai.js';
 
@@ -300,4 +300,14 @@ export function resumedTwiceByOneProcess(stderrs: string[]): string[] {
     }
   }
   return twice;
+}
+
+/** A pool of one connection on `schema`, for reading what the replicas left; closed after `fn`. */
+export async function withSchema<T>(connectionString: string, schema: string, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+  const pool = new pg.Pool({ connectionString, max: 1, options: `-c search_path=${schema}` });
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
 }
