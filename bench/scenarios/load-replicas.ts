@@ -32,7 +32,7 @@ const GIVE_UP_MS = 45 * 60_000;
 export async function loadReplicas(opts: ScenarioOptions): Promise<ScenarioResult> {
   const url = process.env.BENCH_POSTGRES_URL ?? process.env.SWITCHBOARD_TEST_POSTGRES_URL;
   const n = Number(process.env.BENCH_LOAD_REPLICAS_CONVERSATIONS ?? (opts.quick ? 300 : 10_000));
-  const title = `7. load-replicas (${PROCESSES} processes on PostgreSQL, ${n.toLocaleString("en-US")} conversations × ${MESSAGES} messages, ${Math.round(FAIL_RATE * 100)} % model errors, one process killed)`;
+  const title = `7. load-replicas (${PROCESSES} processes on PostgreSQL, ${n.toLocaleString('en-US')} conversations × ${MESSAGES} messages, ${Math.round(FAIL_RATE * 100)} % model errors, one process killed)`;
   const params = { processes: PROCESSES, conversations: n, messagesPerConversation: MESSAGES, latencyMs: LATENCY_MS, failRate: FAIL_RATE, leaseMs: LEASE_MS };
   if (!url) {
     return { scenario: 'load-replicas', title, params, metrics: [metric('every message answered exactly once', null, '', { note: 'not available: set BENCH_POSTGRES_URL or SWITCHBOARD_TEST_POSTGRES_URL' })] };
