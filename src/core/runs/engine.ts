@@ -76,10 +76,7 @@ export class RunEngine {
   #fenced(store: Store): Store {
     const leaseOwner = this.owner;
     const stop = (runId: string | null) => (err: unknown): never => {
-      if (err instanceof LeaseLostError && runId) {
-        this.#deps.logger.warn('lease lost to another process; stopping this loop', { runId });
-        this.#executor.abort(runId, new LeaseLostSignal());
-      }
+      if (err instanceof LeaseLostError && runId) this.#leaseLost(runId);
       throw err;
     };
     const writes: Partial<Store> = {
@@ -220,7 +217,7 @@ export class RunEngine {
   }
 
   async #resumePass(): Promise<number> {
-    const { store, clock, logger } = this.#deps;
+    const { store, clock } = this.#deps;
     if (this.#closed) return 0;
     const queuedThreads = new Set<string>();
     for (const run of await store.listOrphanedRuns(clock())) if (run.status === 'queued') queuedThreads.add(run.threadId);
@@ -231,10 +228,7 @@ export class RunEngine {
       if (this.#closed) break;
       if (this.#executor.isActive(run.id)) {
         // Executing here, yet the store names another owner: our lease lapsed and the run was taken over.
-        if (run.leaseOwner !== this.owner) {
-          logger.warn('lease lost to another process; stopping this loop', { runId: run.id, owner: run.leaseOwner });
-          this.#executor.abort(run.id, new LeaseLostSignal());
-        }
+        if (run.leaseOwner !== this.owner) this.#leaseLost(run.id, run.leaseOwner);
         continue;
       }
       if (run.leaseOwner === this.owner) {
@@ -250,6 +244,12 @@ export class RunEngine {
     if (resumed > 0) this.start();
     for (const t of queuedThreads) this.kick(t);
     return resumed;
+  }
+
+  /** Stops the loop here of a run another process now holds; it ends like a shutdown. */
+  #leaseLost(runId: string, owner?: string | null): void {
+    this.#deps.logger.warn('lease lost to another process; stopping this loop', { runId, owner });
+    this.#executor.abort(runId, new LeaseLostSignal());
   }
 
   #resume(run: Run): void {
@@ -365,14 +365,11 @@ export class RunEngine {
   }
 
   async #checkWaiters(): Promise<void> {
-    const { store } = this.#deps;
     // Runs executing here settle here. Any other may be claimed and finished by another process, even
     // one queued here: one query for all of them (a task, so a slow one is never stacked).
     // Runs whose thread a drain here is running are claimed next by that drain: no read for them.
     const ids = [...this.#waiters.keys()].filter((id) => !this.#executor.isActive(id) && !this.#runningOn.has(this.#queued.get(id) ?? ''));
-    if (ids.length === 0) return;
-    const runs = store.getRuns ? await store.getRuns(ids) : await Promise.all(ids.map((id) => store.getRun(id)));
-    for (const run of runs) {
+    for (const run of await this.#readRuns(ids)) {
       if (run && FINAL_RUN_STATUSES.includes(run.status)) {
         this.#queued.delete(run.id);
         this.#settle(run);
@@ -385,17 +382,20 @@ export class RunEngine {
    * every tick: without this, each one cost a claim attempt per tick for as long as the process lived.
    */
   async #forgetTakenElsewhere(): Promise<void> {
-    const { store } = this.#deps;
     const ids = [...this.#queued].filter(([, threadId]) => !this.#draining.has(threadId)).map(([runId]) => runId); // a drain here settles the rest
-    if (ids.length === 0) return;
-    const runs = store.getRuns ? await store.getRuns(ids) : await Promise.all(ids.map((id) => store.getRun(id)));
-    for (const run of runs) {
+    for (const run of await this.#readRuns(ids)) {
       if (!run || run.status === 'queued') continue;
       this.#queued.delete(run.id);
       if (FINAL_RUN_STATUSES.includes(run.status)) this.#settle(run);
     }
   }
 
+  /** The runs with these ids, in one query where the store can. */
+  async #readRuns(ids: string[]): Promise<(Run | null)[]> {
+    if (ids.length === 0) return [];
+    const { store } = this.#deps;
+    return store.getRuns ? store.getRuns(ids) : Promise.all(ids.map((id) => store.getRun(id)));
+  }
 
   get executor(): RunExecutor {
     return this.#executor;
