@@ -3,7 +3,7 @@
  * chosen point, then started again on the same SQLite file. The fake model server runs in the test
  * process, so it outlives the kill and keeps counting requests across both lives.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,6 +12,7 @@ import type { ConfigInput } from '../../src/core/agents/spec.js';
 import { SqliteStore } from '../../src/core/store/sqlite.js';
 import { SqlitePlanStore } from '../../src/core/store/sqlite-plans.js';
 import type { Message } from '../../src/core/store/types.js';
+import { spawnChild } from './child-process.js';
 import { BIN, assertBuilt } from './cli.js';
 import { until } from './plans.js';
 
@@ -33,34 +34,18 @@ export interface Child {
 
 function start(args: string[], cwd: string, env: Record<string, string>): Child {
   assertBuilt();
-  let out = '';
-  let err = '';
-  const proc = spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  proc.stdin!.on('error', () => {});
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
-  const reports = () =>
-    out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const alive = () => proc.exitCode === null && proc.signalCode === null;
-  const describe = () => `stdout: ${out}\nstderr: ${err}`;
+  const child = spawnChild(args, cwd, env);
+  const { proc, stdout, reports, alive, describe } = child;
   return {
     proc,
-    stdout: () => out,
-    stderr: () => err,
+    stdout,
+    stderr: child.stderr,
     reports,
     waitForReport: (event) => until(() => reports().find((r) => r.event === event) ?? (alive() ? undefined : fail(`child exited before "${event}"\n${describe()}`)), `report "${event}"`),
-    waitForStdout: (text) => until(() => out.includes(text) || (alive() ? undefined : fail(`child exited before printing "${text}"\n${describe()}`)), `stdout "${text}"`).then(() => {}),
+    waitForStdout: (text) => until(() => stdout().includes(text) || (alive() ? undefined : fail(`child exited before printing "${text}"\n${describe()}`)), `stdout "${text}"`).then(() => {}),
     write: (line) => proc.stdin!.write(line + '\n'),
-    async kill9() {
-      proc.kill('SIGKILL');
-      const { signal } = await exited;
-      if (signal !== 'SIGKILL') throw new Error(`child ended by itself before the kill\n${describe()}`);
-    },
-    exited,
+    kill9: child.kill9,
+    exited: child.exited,
   };
 }
 

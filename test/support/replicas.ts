@@ -3,13 +3,14 @@
  * script they talk to, and the check of what they left in the database. Shared by the takeover test
  * (test/integration/pg-replicas.test.ts) and the `load-replicas` benchmark.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { ConfigInput } from '../../src/core/agents/spec.js';
+import { spawnChild } from './child-process.js';
 import type { FakeChatRequest, FakeReply } from './fake-openai.js';
 
 export interface ReplicaConversation {
@@ -60,52 +61,34 @@ function childPath(): string {
 export function startReplica(opts: ReplicaOptions): Replica {
   const child = childPath();
   if (!existsSync(join(dirname(child), '..', '..', 'dist', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-  let out = '';
-  let err = '';
   // Options go through a file: thousands of conversations are more than one argv string may hold (E2BIG).
   const optionsFile = join(opts.dir, `replica-${randomBytes(6).toString('hex')}.json`);
   writeFileSync(optionsFile, JSON.stringify(opts));
-  const proc = spawn(process.execPath, [child, optionsFile], {
-    cwd: opts.dir,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: opts.dir },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  proc.stdin!.on('error', () => {});
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
-  const reports = () =>
-    out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const tail = () => `stdout: ${out.slice(-2000)}\nstderr: ${err.slice(-4000)}`;
+  const c = spawnChild([child, optionsFile], opts.dir);
+  const { proc, reports } = c;
   return {
     proc,
     pid: proc.pid!,
-    stdout: () => out,
-    stderr: () => err,
+    stdout: c.stdout,
+    stderr: c.stderr,
     reports,
+    // No deadline: in the benchmark an event may be minutes away.
     waitFor: (event) =>
       new Promise((resolve, reject) => {
         const check = () => {
           const found = reports().find((r) => r.event === event);
           if (found) return resolve(found);
-          if (proc.exitCode !== null || proc.signalCode !== null) return reject(new Error(`replica ${proc.pid} exited before "${event}"\n${tail()}`));
+          if (!c.alive()) return reject(new Error(`replica ${proc.pid} exited before "${event}"\n${c.describe()}`));
           setTimeout(check, 20);
         };
         check();
       }),
     close() {
       proc.stdin!.write('close\n');
-      return exited;
+      return c.exited;
     },
-    async kill9() {
-      proc.kill('SIGKILL');
-      const { signal } = await exited;
-      if (signal !== 'SIGKILL') throw new Error(`replica ${proc.pid} ended by itself before the kill\n${tail()}`);
-    },
-    exited,
+    kill9: c.kill9,
+    exited: c.exited,
   };
 }
 
