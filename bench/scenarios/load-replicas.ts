@@ -7,7 +7,7 @@ import pg from 'pg';
 import { PostgresStore } from '../../src/core/store/postgres.js';
 import { PostgresPlanStore } from '../../src/core/store/postgres-plans.js';
 import { startFakeOpenAI, type FakeHandler } from '../../test/support/fake-openai.js';
-import { checkReplicas, replicaConversations, replicaScript, resumedTwiceByOneProcess, startReplica, withSchema, type Replica } from '../../test/support/replicas.js';
+import { checkReplicas, countRuns, replicaConversations, replicaScript, resumedTwiceByOneProcess, startReplica, withSchema, type Replica } from '../../test/support/replicas.js';
 import { fmt } from '../stats.js';
 import { metric, type ScenarioOptions, type ScenarioResult } from '../types.js';
 
@@ -85,7 +85,7 @@ export async function loadReplicas(opts: ScenarioOptions): Promise<ScenarioResul
     const sentMs = performance.now() - t0;
 
     const killAt = Math.round(total * (0.2 + 0.6 * Math.random()));
-    while ((await count(admin, schema, `depth = 0 AND status = 'completed'`)) < killAt) await sleep(250);
+    while ((await countRuns(admin, schema, `depth = 0 AND status = 'completed'`)) < killAt) await sleep(250);
     const victim = replicas[Math.floor(Math.random() * PROCESSES)]!;
     sample();
     const callsAtKill = calls;
@@ -97,8 +97,8 @@ export async function loadReplicas(opts: ScenarioOptions): Promise<ScenarioResul
     let tTakenOver = Number.NaN;
     let open = Infinity;
     while (open > 0 && performance.now() - t0 < GIVE_UP_MS) {
-      if (Number.isNaN(tTakenOver) && (await count(admin, schema, `lease_owner LIKE '${deadOwner}'`)) === 0) tTakenOver = performance.now();
-      open = await count(admin, schema, `status IN ('queued', 'in_progress', 'requires_action')`);
+      if (Number.isNaN(tTakenOver) && (await countRuns(admin, schema, `lease_owner LIKE '${deadOwner}'`)) === 0) tTakenOver = performance.now();
+      open = await countRuns(admin, schema, `status IN ('queued', 'in_progress', 'requires_action')`);
       if (open > 0) await sleep(250);
     }
     const tDone = performance.now();
@@ -155,10 +155,6 @@ function peakRss(pid: number): number {
   }
 }
 
-async function count(pool: pg.Pool, schema: string, where: string): Promise<number> {
-  const { rows } = await pool.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}".runs WHERE ${where}`);
-  return Number(rows[0]!.n);
-}
 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -8,7 +8,7 @@ import { PostgresStore } from '../../src/core/store/postgres.js';
 import { PostgresPlanStore } from '../../src/core/store/postgres-plans.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { until } from '../support/plans.js';
-import { checkReplicas, replicaConversations, replicaScript, resumedTwiceByOneProcess, startReplica, withSchema, type Replica } from '../support/replicas.js';
+import { checkReplicas, countRuns, replicaConversations, replicaScript, resumedTwiceByOneProcess, startReplica, withSchema, type Replica } from '../support/replicas.js';
 
 /**
  * Two engine processes (the built dist/) share one PostgreSQL schema; conversations are split
@@ -71,11 +71,11 @@ describe.skipIf(!url)('PostgreSQL replicas', () => {
 
     // The kill comes once a third of the messages are answered: both replicas are mid-way through their queues.
     const total = CONVERSATIONS * MESSAGES;
-    await until(async () => (await completedRoots(admin, schema)) >= total / 3, 'a third of the messages answered', 120_000);
+    await until(async () => (await countRuns(admin, schema, `depth = 0 AND status = 'completed'`)) >= total / 3, 'a third of the messages answered', 120_000);
     await victim.kill9();
 
     await survivor.waitFor('answered');
-    await until(async () => (await openRuns(admin, schema)) === 0, 'every run to end after the kill', 120_000);
+    await until(async () => (await countRuns(admin, schema, `status IN ('queued', 'in_progress', 'requires_action')`)) === 0, 'every run to end after the kill', 120_000);
     const exit = await survivor.close();
 
     const check = await withSchema(url!, schema, (pool) => checkReplicas(pool, convs));
@@ -101,14 +101,3 @@ describe.skipIf(!url)('PostgreSQL replicas', () => {
     expect(exit).toEqual({ code: 0, signal: null });
   });
 });
-
-async function completedRoots(pool: pg.Pool, schema: string): Promise<number> {
-  const { rows } = await pool.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}".runs WHERE depth = 0 AND status = 'completed'`);
-  return Number(rows[0]!.n);
-}
-
-async function openRuns(pool: pg.Pool, schema: string): Promise<number> {
-  const { rows } = await pool.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}".runs WHERE status IN ('queued', 'in_progress', 'requires_action')`);
-  return Number(rows[0]!.n);
-}
-

@@ -294,3 +294,9 @@ export async function withSchema<T>(connectionString: string, schema: string, fn
     await pool.end();
   }
 }
+
+/** How many runs of `schema` match `where` (an SQL condition on the runs table). */
+export async function countRuns(pool: pg.Pool, schema: string, where: string): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}".runs WHERE ${where}`);
+  return Number(rows[0]!.n);
+}
