@@ -5,13 +5,12 @@ import {
   createModelClient,
   describeModelSetup,
   isAbortError,
-  type ModelClientOptions,
 } from '../../src/core/model/openai-client.js';
 import type { ChatRequest } from '../../src/core/model/types.js';
 import { scriptByAgent, startFakeOpenAI, TINY_PNG_B64, type FakeOpenAI } from '../support/fake-openai.js';
+import { API_KEY, clientFor } from '../support/model-client.js';
 import { failureOf } from '../support/replies.js';
 
-const API_KEY = 'sk-test-secret-0123456789abcdef';
 const SYSTEM = 'You are the agent "proxy". Be brief.';
 
 let fake: FakeOpenAI;
@@ -22,16 +21,6 @@ afterEach(async () => {
   await fake.close();
 });
 
-function clientFor(f: FakeOpenAI, extra: Partial<ModelClientOptions> = {}) {
-  return createModelClient({
-    providers: { default: { type: 'openai', baseURL: f.url, apiKey: API_KEY } },
-    env: {},
-    retries: 3,
-    timeoutMs: 5_000,
-    retryBaseDelayMs: 5,
-    ...extra,
-  });
-}
 
 function ask(text: string, extra: Partial<ChatRequest> = {}): ChatRequest {
   return {

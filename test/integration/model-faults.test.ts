@@ -7,14 +7,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ModelCallError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/logger.js';
-import { createModelClient, type ModelClientOptions } from '../../src/core/model/openai-client.js';
+import type { ModelClientOptions } from '../../src/core/model/openai-client.js';
 import type { ChatRequest } from '../../src/core/model/types.js';
 import { scriptByAgent, startFakeOpenAI, type FakeFault, type FakeOpenAI } from '../support/fake-openai.js';
 import { CUT_TEXT } from '../support/fake-openai-faults.js';
+import { API_KEY, clientFor as testClient } from '../support/model-client.js';
 import { failureOf } from '../support/replies.js';
 import { alice, startHarness, type Harness } from '../support/switchboard.js';
 
-const API_KEY = 'sk-test-secret-0123456789abcdef';
 
 let fake: FakeOpenAI;
 beforeEach(async () => {
@@ -24,16 +24,8 @@ afterEach(async () => {
   await fake.close();
 });
 
-function clientFor(f: FakeOpenAI, extra: Partial<ModelClientOptions> = {}) {
-  return createModelClient({
-    providers: { default: { type: 'openai', baseURL: f.url, apiKey: API_KEY } },
-    env: {},
-    retries: 2,
-    timeoutMs: 5_000,
-    retryBaseDelayMs: 5,
-    ...extra,
-  });
-}
+/** Two retries: every fault here fails its call "after 3 attempts". */
+const clientFor = (f: FakeOpenAI, extra: Partial<ModelClientOptions> = {}) => testClient(f, { retries: 2, ...extra });
 
 const ask = (text = 'hi'): ChatRequest => ({
   provider: 'default',
