@@ -1,0 +1,140 @@
+/**
+ * Web API clients per workspace, two of each:
+ * - `main`: replies, cards, uploads. One 429 pauses a WebClient's whole queue until Retry-After, and its
+ *   default retries last ~30 minutes, so retries here are bounded;
+ * - `interactive`: views.open / views.update / ephemeral answers to a click. It never waits on a 429
+ *   (rejectRateLimitedCalls, no retries), so a throttled main queue cannot push a modal past its
+ *   3-second trigger_id.
+ * `chat.update` goes through a per-workspace budget (`UpdateQueue`), latest-wins per message.
+ */
+import { WebClient, type WebClientOptions } from '@slack/web-api';
+import type { Logger as SlackLogger } from '@slack/logger';
+import { LogLevel } from '@slack/logger';
+import type { Logger } from '../../index.js';
+import type { Installations } from './installations.js';
+
+export interface SlackClients {
+  main(teamId: string): WebClient;
+  interactive(teamId: string): WebClient;
+  updates(teamId: string): UpdateQueue;
+  close(): void;
+}
+
+export interface ClientOptions {
+  apiUrl?: string;
+  retries: number;
+  updatesPerMinute: number;
+  logger: Logger;
+  /** The clock of the update budget (tests drive it). */
+  now?: () => number;
+}
+
+export function createClients(installations: Installations, opts: ClientOptions): SlackClients {
+  const main = new Map<string, WebClient>();
+  const interactive = new Map<string, WebClient>();
+  const queues = new Map<string, UpdateQueue>();
+  const base: WebClientOptions = { logger: slackLogger(opts.logger), ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}) };
+  const get = (cache: Map<string, WebClient>, teamId: string, extra: WebClientOptions) => {
+    const inst = installations.get(teamId);
+    let client = cache.get(teamId);
+    // A reinstall brings a new token: the cached client goes with the old one.
+    if (!client || client.token !== inst.botToken) {
+      client = new WebClient(inst.botToken, { ...base, teamId, ...extra });
+      cache.set(teamId, client);
+    }
+    return client;
+  };
+  return {
+    main: (teamId) => get(main, teamId, { retryConfig: { retries: opts.retries, factor: 2, minTimeout: 500, maxTimeout: 20_000 } }),
+    interactive: (teamId) => get(interactive, teamId, { rejectRateLimitedCalls: true, retryConfig: { retries: 0 } }),
+    updates(teamId) {
+      let q = queues.get(teamId);
+      if (!q) queues.set(teamId, (q = new UpdateQueue(opts.updatesPerMinute, opts.logger, opts.now)));
+      return q;
+    },
+    close() {
+      for (const q of queues.values()) q.close();
+    },
+  };
+}
+
+/**
+ * A workspace's chat.update budget, shared by every conversation: at most `perMinute` calls in any
+ * minute. Updates are keyed by message; a newer update of a message waiting in line replaces the older
+ * one (only the latest state matters), so a busy card costs one call per slot, not one per change.
+ */
+export class UpdateQueue {
+  readonly #pending = new Map<string, { run: () => Promise<unknown>; done: (() => void)[] }>();
+  readonly #sent: number[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+  calls = 0;
+
+  constructor(
+    private readonly perMinute: number,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Resolves once this update (or a newer one of the same message) was sent. */
+  schedule(key: string, run: () => Promise<unknown>): Promise<void> {
+    return new Promise((resolve) => {
+      const existing = this.#pending.get(key);
+      if (existing) {
+        existing.run = run;
+        existing.done.push(resolve);
+      } else {
+        this.#pending.set(key, { run, done: [resolve] });
+      }
+      this.#pump();
+    });
+  }
+
+  get waiting(): number {
+    return this.#pending.size;
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+  }
+
+  #pump(): void {
+    if (this.#timer || this.#closed) return;
+    while (this.#pending.size > 0) {
+      const t = this.now();
+      while (this.#sent.length > 0 && this.#sent[0]! <= t - 60_000) this.#sent.shift();
+      if (this.#sent.length >= this.perMinute) {
+        const wait = this.#sent[0]! + 60_000 - t;
+        this.#timer = setTimeout(() => {
+          this.#timer = null;
+          this.#pump();
+        }, wait);
+        this.#timer.unref();
+        return;
+      }
+      const [key, job] = this.#pending.entries().next().value!;
+      this.#pending.delete(key);
+      this.#sent.push(t);
+      this.calls++;
+      job
+        .run()
+        .catch((err: unknown) => this.logger.warn('Slack chat.update failed', { error: err }))
+        .finally(() => job.done.forEach((d) => d()));
+    }
+  }
+}
+
+/** Bolt and the Web API client log through our logger (stderr), never Slack's ConsoleLogger (stdout). */
+export function slackLogger(logger: Logger): SlackLogger {
+  let level = LogLevel.WARN;
+  return {
+    debug: (...m: unknown[]) => logger.debug(m.map(String).join(' ')),
+    info: (...m: unknown[]) => logger.debug(m.map(String).join(' ')),
+    warn: (...m: unknown[]) => logger.warn(m.map(String).join(' ')),
+    error: (...m: unknown[]) => logger.error(m.map(String).join(' ')),
+    setLevel: (l: LogLevel) => void (level = l),
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
