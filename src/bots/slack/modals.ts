@@ -11,7 +11,7 @@ import { shorten, splitText } from '../shared/split-text.js';
 export const MODALS = { reject: 'sb_reject_modal', edit: 'sb_edit_modal' } as const;
 export const INPUT = { block: 'decision', action: 'value' } as const;
 
-const Meta = z.object({ approvalId: z.string().min(1), channel: z.string().optional(), team: z.string().optional() });
+const Meta = z.object({ approvalId: z.string().min(1), channel: z.string().optional(), team: z.string().optional(), threadTs: z.string().optional() });
 export type ModalMeta = z.infer<typeof Meta>;
 
 export function parseMeta(raw: string): ModalMeta | null {

@@ -1,0 +1,129 @@
+/**
+ * Plan and approval cards, kept current from the conversation events of every Slack conversation:
+ * a plan is one message updated in place as its steps are decided, run and finish (then its summary
+ * follows in the thread); a tool call waiting for approval anywhere in a delegation chain gets its own
+ * card. Where each card lives is a surface reference in the store, so any replica (or this one after a
+ * restart) edits the same message; claiming the reference makes exactly one replica post it.
+ */
+import type { ApprovalView, Logger, SwitchboardEvent } from '../../index.js';
+import { approvalCard } from '../shared/approval-view.js';
+import { planView, type StepDecision } from '../shared/plan-view.js';
+import { approvalMessage, planMessage, textMessages, type SlackMessage } from './blocks.js';
+import type { SlackClients } from './clients.js';
+import type { Json, SlackEngine } from './engine.js';
+import { SURFACE, type ConversationRef, type MessageRef } from './refs.js';
+
+export interface CardDeps {
+  engine: SlackEngine;
+  clients: SlackClients;
+  logger: Logger;
+}
+
+export class CardKeeper {
+  readonly #queues = new Map<string, Promise<void>>();
+  readonly #decided = new Map<string, StepDecision>();
+  #off: (() => void) | null = null;
+
+  constructor(private readonly deps: CardDeps) {}
+
+  /** Follows the events of every conversation (local and other replicas'). */
+  start(on: (id: '*', listener: (e: SwitchboardEvent) => void) => () => void): void {
+    this.#off = on('*', (e) => this.handle(e));
+  }
+
+  stop(): void {
+    this.#off?.();
+  }
+
+  /** Resolves when every card job queued so far is done (tests and shutdown). */
+  async idle(): Promise<void> {
+    while (this.#queues.size > 0) await Promise.all([...this.#queues.values()]);
+  }
+
+  handle(e: SwitchboardEvent): void {
+    if (e.type === 'plan.updated') return this.#serial(`plan:${e.planId}`, () => this.renderPlan(e.conversationId, e.planId));
+    if (e.type === 'approval.requested' || e.type === 'approval.decided') {
+      if (e.planId) return this.#serial(`plan:${e.planId}`, () => this.renderPlan(e.conversationId, e.planId!));
+      return this.#serial(`approval:${e.approvalId}`, () => this.renderApproval(e.conversationId, e.approvalId));
+    }
+  }
+
+  /** One job at a time per card: renders never overtake each other on this replica. */
+  #serial(key: string, job: () => Promise<void>): void {
+    const prev = this.#queues.get(key) ?? Promise.resolve();
+    const next = prev
+      .then(job)
+      .catch((err: unknown) => this.deps.logger.warn('Slack card update failed', { card: key, error: err }))
+      .finally(() => {
+        if (this.#queues.get(key) === next) this.#queues.delete(key);
+      });
+    this.#queues.set(key, next);
+  }
+
+  async renderPlan(conversationId: string, planId: string): Promise<void> {
+    const where = await this.#conversation(conversationId);
+    if (!where) return;
+    const plan = await this.deps.engine.getPlan(planId);
+    const decisions = new Map<string, StepDecision>();
+    for (const s of plan.steps) {
+      if (!s.approvalId || s.status === 'awaiting_approval' || s.status === 'planned') continue;
+      const d = await this.#decision(s.approvalId);
+      if (d) decisions.set(s.approvalId, d);
+    }
+    const view = planView(plan, decisions);
+    await this.#place(where, 'plan', planId, planMessage(view), where.planMessageTs);
+    if (view.done && view.summary) {
+      const { claimed } = await this.deps.engine.refs.claim(SURFACE, 'plan', `${planId}#summary`, { posted: true });
+      if (claimed) for (const m of textMessages(view.summary)) await this.deps.clients.main(where.team).chat.postMessage({ channel: where.channel, thread_ts: where.threadTs, ...m });
+    }
+  }
+
+  async renderApproval(conversationId: string, approvalId: string): Promise<void> {
+    const where = await this.#conversation(conversationId);
+    if (!where) return;
+    const view = await this.deps.engine.approvalView(approvalId);
+    await this.#place(where, 'approval', approvalId, approvalMessage(approvalCard(view, { nameOf: displayName })));
+  }
+
+  /** Posts the card once (the replica that claims it), or updates it in place within the workspace budget. */
+  async #place(where: ConversationRef, kind: 'plan' | 'approval', id: string, message: SlackMessage, existingTs?: string): Promise<void> {
+    const refs = this.deps.engine.refs;
+    const client = this.deps.clients.main(where.team);
+    let ref = (await refs.get(SURFACE, kind, id)) as MessageRef | null;
+    if (!ref) {
+      const { claimed, data } = await refs.claim(SURFACE, kind, id, { channel: where.channel, ts: existingTs ?? null } as Json);
+      ref = data as unknown as MessageRef;
+      if (claimed && !existingTs) {
+        const r = await client.chat.postMessage({ channel: where.channel, thread_ts: where.threadTs, ...message });
+        ref = { channel: where.channel, ts: r.ts ?? null };
+        await refs.put(SURFACE, kind, id, ref as unknown as Json);
+        return;
+      }
+    }
+    // Another replica is posting it right now; its post shows the state it read, and the next event updates it.
+    if (!ref.ts) return;
+    const ts = ref.ts;
+    await this.deps.clients.updates(where.team).schedule(`${ref.channel}:${ts}`, () => client.chat.update({ channel: ref.channel, ts, ...message }));
+  }
+
+  async #conversation(conversationId: string): Promise<ConversationRef | null> {
+    return (await this.deps.engine.refs.get(SURFACE, 'conversation', conversationId)) as ConversationRef | null;
+  }
+
+  async #decision(approvalId: string): Promise<StepDecision | null> {
+    const cached = this.#decided.get(approvalId);
+    if (cached) return cached;
+    const view: ApprovalView = await this.deps.engine.approvalView(approvalId);
+    if (view.status !== 'approved' && view.status !== 'rejected') return null;
+    const d: StepDecision = { approved: view.status === 'approved', by: view.decidedBy ? displayName(view.decidedBy) : 'someone', ...(view.feedback ? { feedback: view.feedback } : {}) };
+    // A decision never changes once made.
+    this.#decided.set(approvalId, d);
+    return d;
+  }
+}
+
+/** How a principal shows on a card: a Slack user as a mention, anyone else by id. */
+export function displayName(p: { surface: string; userId: string; displayName?: string }): string {
+  if (p.surface === 'slack') return `<@${p.userId}>`;
+  return p.displayName ?? `${p.surface}:${p.userId}`;
+}
