@@ -61,6 +61,11 @@ export class ReplyStream {
     return this.#state;
   }
 
+  /** Resolves when every send queued so far is done. */
+  settled(): Promise<void> {
+    return this.#chain;
+  }
+
   /** Starts the message at once with a task chunk, before any text exists. */
   start(title: string): Promise<void> {
     this.task('turn', title, 'in_progress');
@@ -89,6 +94,8 @@ export class ReplyStream {
       await this.#flush();
       if (this.#state === 'streaming') await this.#stop([]);
       if (this.#state === 'streaming' || this.#state === 'idle') this.#state = 'paused';
+      // The next text starts the next message at once.
+      this.#flushedAny = false;
     });
   }
 
