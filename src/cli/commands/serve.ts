@@ -9,6 +9,8 @@ const HELP = `Usage: switchboard serve [--host 127.0.0.1] [--port 3939] [--allow
 One HTTP server for the remote faces of Switchboard:
   /mcp      MCP Streamable HTTP (every specialist an ask_<agent> tool, ask_team, get_run, ...)
   /healthz  liveness: {"status":"ok"}
+  /slack/events  the Slack bot's request URL (Events API, interactivity, slash command), when
+            SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set (README, section Slack)
 
 Binds 127.0.0.1 by default; Host and Origin headers are checked against DNS rebinding. Binding any
 other address needs bearer tokens in the config (mcp.tokens: principal id -> token); requests
@@ -60,15 +62,28 @@ export default async function serve(argv: string[]): Promise<number> {
     res.writeHead(ok ? 200 : 405, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(ok ? JSON.stringify({ status: 'ok', agents: agents.names().length, mcpSessions: mcpHandler.sessionCount() }) : '{"error":"GET only"}');
   };
-  const server = await mcp.listenHttp({ host, port, logger, routes: { '/mcp': mcpHandler.handle, '/healthz': healthz } });
-  process.stderr.write(`switchboard: serving MCP at ${server.url}/mcp (health: ${server.url}/healthz)\n`);
+  const routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>> = { '/mcp': mcpHandler.handle, '/healthz': healthz };
+  const slack = await mountSlack(env, sb, logger, routes);
+  const server = await mcp.listenHttp({ host, port, logger, routes });
+  process.stderr.write(`switchboard: serving MCP at ${server.url}/mcp (health: ${server.url}/healthz)${slack ? `, Slack at ${server.url}/slack/events` : ''}\n`);
 
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   await mcpHandler.close();
+  await slack?.stop();
   await server.close();
   await sb.close();
   return 0;
+}
+
+/** The Slack bot on the same server, when configured; Bolt is loaded only then. */
+async function mountSlack(env: NodeJS.ProcessEnv, sb: Awaited<ReturnType<typeof createSwitchboard>>, logger: ReturnType<typeof createLogger>, routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>) {
+  const slackModule = await import('../../bots/slack/index.js');
+  if (!slackModule.slackConfigured(undefined, env)) return null;
+  const bot = slackModule.createSlackBot({ engine: sb, settings: slackModule.slackSettings(undefined, env, 'http'), logger });
+  await bot.start();
+  routes['/slack/events'] = bot.handle;
+  return bot;
 }
