@@ -7,7 +7,10 @@ import { createToolApprovalGate } from './approvals/tool-gate.js';
 import type { Approval, ApprovalStatus, DecideResult, Decision } from './approvals/types.js';
 import { Watch } from './approvals/watch.js';
 import { ForbiddenError, InvalidInputError, NotFoundError, RunFailedError, SwitchboardError } from './errors.js';
-import { EventBus, type EventListener, type SwitchboardEvent } from './events.js';
+import { EventBus, type EventListener, type EventLog, type SwitchboardEvent } from './events.js';
+import { followRun } from './events/follow.js';
+import { eventLogFor } from './store/open-events.js';
+import { runTreeResolver } from './runs/emit.js';
 import { defaultIds, type IdGenerator } from './ids.js';
 import { createLogger, type Logger } from './logger.js';
 import { createModelClient } from './model/openai-client.js';
@@ -44,6 +47,8 @@ export interface SwitchboardOptions {
   approvals?: ToolApprovalGate;
   /** Where plans and approvals are kept; by default beside the store, in the same database. */
   planStore?: PlanStore;
+  /** Where lifecycle events are stored; by default beside the store, in the same database. */
+  eventLog?: EventLog;
   /** Resume runs a previous process left unfinished (default true). */
   resume?: boolean;
   /** Engine knobs: lease length and polling interval (tests), idle threads the thread cache keeps, model calls in flight at once. */
@@ -83,7 +88,13 @@ export interface Switchboard {
   wait(runId: string): Promise<Run>;
   /** One message to one agent, on its own thread in the conversation (new when not given); resolves with the reply. */
   ask(agent: string, input: { text: string; images?: string[]; conversationId?: string; from?: Principal }): Promise<AskResult>;
-  events(conversationId: string, signal?: AbortSignal): AsyncIterable<SwitchboardEvent>;
+  /**
+   * Stored events with `seq > after` (all with 0), then live ones, this process's and others', without
+   * gaps or repeats. Without `after`: live only. (An AbortSignal as 2nd argument is still accepted.)
+   */
+  events(conversationId: string, opts?: { after?: number; signal?: AbortSignal } | AbortSignal): AsyncIterable<SwitchboardEvent>;
+  /** The events of a run and its delegations, from its start, until the run ends. */
+  follow(runId: string, opts?: { signal?: AbortSignal }): AsyncIterable<SwitchboardEvent>;
   on(conversationId: string | '*', listener: EventListener): () => void;
   cancel(runId: string, reason?: string): Promise<Run>;
   /** Every thread of a conversation with its messages. */
@@ -135,8 +146,11 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     options.model ??
     createModelClient({ providers: config.providers, env, retries: config.limits.modelRetries, timeoutMs: config.limits.modelTimeoutMs, logger });
   const events = new EventBus();
+  const eventLog = options.eventLog ?? (await eventLogFor(store, { pollMs: options.engine?.pollMs }));
+  await eventLog?.init();
+  if (eventLog) events.attach(eventLog, { resolve: runTreeResolver(store, events), onError: (error, e) => logger.warn('event not stored', { type: e.type, error }) });
   const leaseMs = options.engine?.leaseMs ?? 30_000;
-  const watch = new Watch(options.engine?.pollMs ?? 200);
+  const watch = new Watch(options.engine?.pollMs ?? 200, events);
   const planStore = options.planStore ?? (await planStoreFor(store));
   await planStore?.init();
   const approvals = planStore ? new ApprovalService({ plans: planStore, store, events, policy: config.approvals.policy, ids, clock, watch }) : undefined;
@@ -227,7 +241,8 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
       }
       return { conversationId: conversation.id, agent: agentName, runId: ended.id, reply: ended.reply ?? '', usage: ended.usage };
     },
-    events: (conversationId, signal) => events.stream(conversationId, signal),
+    events: (conversationId, opts) => events.stream(conversationId, opts),
+    follow: (runId, opts) => followRun(events, store, runId, opts?.signal),
     on: (conversationId, listener) => events.subscribe(conversationId, listener),
     cancel: (runId, reason) => runs.cancel(runId, reason),
     async transcript(conversationId) {
@@ -248,6 +263,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
       await planService?.close();
       await runs.close();
       watch.close();
+      await eventLog?.close();
       await store.close();
     },
   };

@@ -1,4 +1,5 @@
 import { LeaseLostError } from '../errors.js';
+import { RUN_END_TYPES, type StoredEvent } from '../events.js';
 import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run, type Store } from '../store/types.js';
 import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
 import { isAdoptable, newLeaseOwner } from './lease-owner.js';
@@ -55,7 +56,12 @@ export class RunEngine {
   #timer: NodeJS.Timeout | null = null;
   #lastRenew = 0;
   #lastScan = 0;
+  #lastFallback = 0;
   #closed = false;
+  /** Other processes' stored events, while subscribed (see #onRemote). */
+  #remoteOff: (() => void) | null = null;
+  /** Runs other processes ended lately: a waiter that arrives just after the event still hears of it. */
+  readonly #endedElsewhere = new Set<string>();
 
   constructor(deps: EngineDeps) {
     this.#deps = deps;
@@ -99,6 +105,35 @@ export class RunEngine {
     if (this.#timer || this.#closed) return;
     this.#timer = setInterval(() => this.#tick(), this.#pollMs);
     this.#timer.unref();
+    // Pushed events cost nothing while idle: always listen. Polled ones only while someone waits.
+    if (this.#deps.events.log?.live) this.#listenRemote();
+  }
+
+  #listenRemote(): void {
+    this.#remoteOff ??= this.#deps.events.remote((e) => this.#onRemote(e));
+  }
+
+  /**
+   * Another process's stored event: a run it executes under one here made progress (not a stall),
+   * a run someone here waits for ended, a thread may be free, a run here was cancelled, or work was
+   * queued on a thread a drain here is working through.
+   */
+  #onRemote(e: StoredEvent): void {
+    if (this.#closed) return;
+    this.#executor.touch(e.parentRunId);
+    this.#executor.touch(e.rootRunId);
+    if (RUN_END_TYPES.has(e.type)) {
+      if (this.#endedElsewhere.size >= 1_000) this.#endedElsewhere.clear();
+      this.#endedElsewhere.add(e.runId);
+      if (e.type === 'run.cancelled' && this.#executor.isActive(e.runId)) this.#executor.abort(e.runId, new CancelSignal(e.reason, true));
+      if (this.#waiters.has(e.runId)) this.#task(`settle:${e.runId}`, () => this.#checkWaiters([e.runId]));
+      for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
+    } else if (e.type === 'run.queued' && this.#draining.size > 0) {
+      this.#task(`queued:${e.runId}`, async () => {
+        const run = await this.#deps.store.getRun(e.runId);
+        if (run && this.#draining.has(run.threadId)) this.kick(run.threadId);
+      });
+    }
   }
 
   /**
@@ -112,6 +147,8 @@ export class RunEngine {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    this.#remoteOff?.();
+    this.#remoteOff = null;
     await this.#executor.shutdown();
     const deadline = Date.now() + CLOSE_GRACE_MS;
     while (this.#inFlight.size > 0 && Date.now() < deadline) {
@@ -127,13 +164,12 @@ export class RunEngine {
    * the run's id before the run exists (plans do), so that a restart never creates it twice.
    */
   async enqueue(newRun: NewRun & { id?: string }): Promise<Run> {
-    const { store, ids, events, clock } = this.#deps;
+    const { store, ids } = this.#deps;
     const run = await store.createRun({ ...newRun, id: newRun.id ?? ids('run') });
     this.#queued.set(run.id, run.threadId);
     this.start();
-    if (events.hasListeners(run.conversationId)) {
-      events.emit({ type: 'run.queued', conversationId: run.conversationId, runId: run.id, agent: run.agent, depth: run.depth, at: clock() });
-    }
+    this.#executor.emitter.track(run);
+    await this.#executor.emitter.emit(run, { type: 'run.queued' });
     this.kick(run.threadId);
     return run;
   }
@@ -150,6 +186,7 @@ export class RunEngine {
    */
   async wait(runId: string, signal?: AbortSignal): Promise<Run> {
     signal?.throwIfAborted();
+    this.#listenRemote(); // before the read: an end announced after it is heard
     const run = await this.#deps.store.getRun(runId);
     if (!run) throw new Error(`No run with id "${runId}".`);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
@@ -169,6 +206,7 @@ export class RunEngine {
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
       this.start();
+      if (this.#endedElsewhere.has(runId)) this.#task(`settle:${runId}`, () => this.#checkWaiters([runId]));
       // Until the first heartbeat decides otherwise, a waiter keeps the process alive (the run may be another process's).
       this.#timer?.ref();
     });
@@ -183,6 +221,8 @@ export class RunEngine {
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
     // Queued, or held by another process: mark it; the holder sees it on its next step.
     const ended = await store.updateRun(runId, { status: 'cancelled', error: reason, endedAt: this.#deps.clock() });
+    // Announced here: the holder, told by this event (or its next scan), stops without announcing it again.
+    await this.#executor.emitter.emit(ended, { type: 'run.cancelled', reason });
     this.#queued.delete(runId);
     this.#settle(ended);
     for (const child of await store.listRuns({ parentRunId: runId })) {
@@ -348,10 +388,20 @@ export class RunEngine {
       });
     }
     this.#executor.checkStalls(now, config.limits.stallTimeoutMs, (id) => new StallSignal(id));
-    // Queued runs held up by another process's run on the same thread.
-    for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
-    // Runs another process finished for our waiters.
-    if (this.#waiters.size > 0) this.#task('waiters', () => this.#checkWaiters());
+    // With pushed events, other processes' runs ending reach us as events (#onRemote): the polls
+    // below are then only a safety net, every few seconds, for an event lost to a reconnect.
+    const live = this.#deps.events.log?.live && this.#remoteOff;
+    if (!live || now - this.#lastFallback > this.#leaseMs / 3) {
+      this.#lastFallback = now;
+      // Queued runs held up by another process's run on the same thread.
+      for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
+      // Runs another process finished for our waiters.
+      if (this.#waiters.size > 0) this.#task('waiters', () => this.#checkWaiters());
+    }
+    if (this.#waiters.size === 0 && !this.#deps.events.log?.live && this.#remoteOff) {
+      this.#remoteOff();
+      this.#remoteOff = null;
+    }
     if (this.#waiters.size > 0) {
       // Someone waits: keep this process alive for the answer. Even while busy with runs of its
       // own: when they end, the awaited run (queued behind them, or another process's) may still
@@ -364,11 +414,11 @@ export class RunEngine {
     }
   }
 
-  async #checkWaiters(): Promise<void> {
+  async #checkWaiters(only?: string[]): Promise<void> {
     // Runs executing here settle here. Any other may be claimed and finished by another process, even
     // one queued here: one query for all of them (a task, so a slow one is never stacked).
     // Runs whose thread a drain here is running are claimed next by that drain: no read for them.
-    const ids = [...this.#waiters.keys()].filter((id) => !this.#executor.isActive(id) && !this.#runningOn.has(this.#queued.get(id) ?? ''));
+    const ids = (only ?? [...this.#waiters.keys()]).filter((id) => !this.#executor.isActive(id) && !this.#runningOn.has(this.#queued.get(id) ?? ''));
     for (const run of await this.#readRuns(ids)) {
       if (run && FINAL_RUN_STATUSES.includes(run.status)) {
         this.#queued.delete(run.id);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentSpec, Config } from '../agents/spec.js';
 import { SwitchboardError } from '../errors.js';
-import type { EventBus, SwitchboardEvent } from '../events.js';
+import type { EventBus } from '../events.js';
 import type { IdGenerator } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { ChatMessage, ModelClient, ToolCall, ToolSchema, Usage } from '../model/types.js';
@@ -17,6 +17,7 @@ import { Limiter } from './limiter.js';
 import { ToolRunner } from './tool-runner.js';
 import type { ToolDefinition } from './tool.js';
 import type { ActiveRun, RunEvent } from './active-run.js';
+import { RunEmitter } from './emit.js';
 
 export type { ActiveRun } from './active-run.js';
 export { CancelSignal, ShutdownSignal, StallSignal } from './signals.js';
@@ -61,11 +62,13 @@ export class RunExecutor {
 
   readonly #toolRunner: ToolRunner;
   readonly #modelCalls: Limiter;
+  readonly emitter: RunEmitter;
 
   constructor(deps: ExecutorDeps) {
     this.#d = deps;
+    this.emitter = new RunEmitter(deps.events, deps.clock);
     this.#modelCalls = new Limiter(deps.modelConcurrency ?? 512);
-    this.#toolRunner = new ToolRunner(deps, { emit: (run, event) => this.#emit(run, event), progress: (active) => this.#progress(active) });
+    this.#toolRunner = new ToolRunner(deps, { emit: (run, event) => void this.#emit(run, event), progress: (active) => this.#progress(active) });
   }
 
   isActive(runId: string): boolean {
@@ -113,7 +116,7 @@ export class RunExecutor {
     for (const a of this.#active.values()) {
       if (a.run.depth > 0) continue; // children are cancelled through their root
       const stored = await this.#d.store.getRun(a.run.id);
-      if (stored?.status === 'cancelled') a.controller.abort(new CancelSignal(stored.error ?? 'cancelled'));
+      if (stored?.status === 'cancelled') a.controller.abort(new CancelSignal(stored.error ?? 'cancelled', true));
     }
   }
 
@@ -139,17 +142,18 @@ export class RunExecutor {
     else parent?.controller.signal.addEventListener('abort', onParentAbort, { once: true });
     const active: ActiveRun = { run, agent, controller, parent, progressAt: clock(), awaiting: 0, tail: null };
     this.#active.set(run.id, active);
-    this.#emit(active.run, { type: 'run.started' });
+    this.emitter.track(run);
+    void this.#emit(active.run, { type: 'run.started' });
     try {
       const done = await this.#loop(active, input ?? null);
       // Usually the final model step ended the run with it; a resumed run may have its answer already.
       const ended = done.ended ?? (await store.updateRun(run.id, { status: 'completed', reply: done.reply, endedAt: clock(), leaseOwner: null, leaseUntil: null }));
-      this.#emit(active.run, { type: 'run.completed', reply: done.reply, usage: ended.usage });
+      await this.#emit(active.run, { type: 'run.completed', reply: done.reply, usage: ended.usage });
       return ended;
     } catch (err) {
       const reason = controller.signal.aborted ? controller.signal.reason : undefined;
       if (reason instanceof ShutdownSignal) return null;
-      if (reason instanceof CancelSignal) return this.#end(run, 'cancelled', reason.reason);
+      if (reason instanceof CancelSignal) return this.#end(run, 'cancelled', reason.reason, !reason.announced);
       if (reason instanceof StallSignal) {
         const ms = this.#d.config.limits.stallTimeoutMs;
         const span = ms < 10_000 ? `${ms} ms` : ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
@@ -164,9 +168,10 @@ export class RunExecutor {
     }
   }
 
-  async #end(run: Run, status: 'failed' | 'cancelled', error: string): Promise<Run> {
+  /** Ends the run as failed or cancelled; `announce` false when whoever cancelled it emitted run.cancelled already. */
+  async #end(run: Run, status: 'failed' | 'cancelled', error: string, announce = true): Promise<Run> {
     const ended = await this.#d.store.updateRun(run.id, { status, error, endedAt: this.#d.clock(), leaseOwner: null, leaseUntil: null });
-    this.#emit(run, status === 'failed' ? { type: 'run.failed', error } : { type: 'run.cancelled', reason: error });
+    if (announce) await this.#emit(run, status === 'failed' ? { type: 'run.failed', error } : { type: 'run.cancelled', reason: error });
     return ended;
   }
 
@@ -219,7 +224,7 @@ export class RunExecutor {
       }
       const window = selectContext(tail.messages, tail.tokens, Math.max(budget, 256));
       const request: ChatMessage[] = [{ role: 'system', content: system }, ...window.map(toChatMessage)];
-      const wantDeltas = this.#d.events.hasListeners(run.conversationId);
+      const wantDeltas = this.emitter.wantsDeltas(run.conversationId);
       const call = () =>
         this.#d.model.chat(
           { provider: agent.provider ?? 'default', model: agent.model!, messages: request, tools: schemas, temperature: agent.temperature },
@@ -227,14 +232,10 @@ export class RunExecutor {
             signal: controller.signal,
             onDelta: (delta) => {
               this.#progress(active);
-              // The hottest event: built as one literal rather than through #emit's spread.
-              if (wantDeltas) {
-                const { conversationId, id: runId, agent: name, depth } = run;
-                this.#d.events.emit({ type: 'text.delta', delta, conversationId, runId, agent: name, depth, at: this.#d.clock() });
-              }
+              if (wantDeltas) this.emitter.delta(run, delta);
             },
             onReset: () => {
-              if (wantDeltas) this.#emit(run, { type: 'text.reset' });
+              if (wantDeltas) void this.#emit(run, { type: 'text.reset' });
             },
           },
         );
@@ -261,7 +262,7 @@ export class RunExecutor {
       tail.trim(contextBudget * 2);
       turns++;
       this.#progress(active);
-      if (result.content && wantDeltas) this.#emit(active.run, { type: 'message', content: result.content });
+      if (result.content) void this.#emit(active.run, { type: 'message', content: result.content });
       if (ended) return { reply: message.content, ended };
     }
     const answer = lastAssistant(run, tail.messages)!;
@@ -299,14 +300,20 @@ export class RunExecutor {
     for (let a: ActiveRun | undefined = active; a; a = a.parent) a.progressAt = now;
   }
 
-  #emit(run: Run, event: RunEvent): void {
-    if (!this.#d.events.hasListeners(run.conversationId)) return;
-    this.#d.events.emit({ ...event, conversationId: run.conversationId, runId: run.id, agent: run.agent, depth: run.depth, at: this.#d.clock() } as SwitchboardEvent);
+  #emit(run: Run, event: RunEvent): Promise<void> {
+    if (!this.#d.events.hasListeners(run.conversationId)) return Promise.resolve();
+    return this.emitter.emit(run, event);
   }
 
-  emitFor(runId: string, event: RunEvent): void {
+  emitFor(runId: string, event: RunEvent): Promise<void> {
     const active = this.#active.get(runId);
-    if (active) this.#emit(active.run, event);
+    return active ? this.#emit(active.run, event) : Promise.resolve();
+  }
+
+  /** Another process reported progress of a run under this one (its delegate works there): not a stall. */
+  touch(runId: string | null): void {
+    const active = runId ? this.#active.get(runId) : undefined;
+    if (active) this.#progress(active);
   }
 
   #cost(model: string, usage: Usage): number {
