@@ -132,7 +132,7 @@ export class EventBus {
    */
   emit(input: EventInput): Promise<void> {
     if (!this.#log || !STORED_EVENT_TYPES.has(input.type)) {
-      if (this.hasLocalListeners(input.conversationId)) this.#deliver(this.#fill(input));
+      if (this.hasListeners(input.conversationId)) this.#deliver(this.#fill(input));
       return Promise.resolve();
     }
     const log = this.#log;
@@ -193,15 +193,15 @@ export class EventBus {
   }
 
   /**
-   * Whether an emit does anything: always with a log (lifecycle events are stored whoever listens).
-   * Lets the hot path skip building events nobody reads.
+   * Whether an emit does anything: always with a log (lifecycle events are stored whoever listens),
+   * else only when someone here listens. Lets the hot path skip building events nobody reads.
    */
-  hasListeners(conversationId: string): boolean {
-    return this.#log !== null || this.hasLocalListeners(conversationId);
+  wants(conversationId: string): boolean {
+    return this.#log !== null || this.hasListeners(conversationId);
   }
 
-  /** Whether anyone in this process listens (for best-effort events such as `text.delta`). */
-  hasLocalListeners(conversationId: string): boolean {
+  /** Whether anyone in this process listens (best-effort events such as `text.delta` go only to them). */
+  hasListeners(conversationId: string): boolean {
     return this.#listeners.has(conversationId) || this.#listeners.has('*');
   }
 

@@ -39,7 +39,7 @@ export class RunEmitter {
 
   /** Whether deltas are worth building for this conversation (someone here listens). */
   wantsDeltas(conversationId: string): boolean {
-    return this.#bus.hasLocalListeners(conversationId);
+    return this.#bus.hasListeners(conversationId);
   }
 
   delta(run: Run, delta: string): void {

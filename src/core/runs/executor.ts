@@ -301,7 +301,7 @@ export class RunExecutor {
   }
 
   #emit(run: Run, event: RunEvent): Promise<void> {
-    if (!this.#d.events.hasListeners(run.conversationId)) return Promise.resolve();
+    if (!this.#d.events.wants(run.conversationId)) return Promise.resolve();
     return this.emitter.emit(run, event);
   }
 
