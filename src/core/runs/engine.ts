@@ -1,7 +1,7 @@
-import { LeaseLostError } from '../errors.js';
-import { RUN_END_TYPES, type StoredEvent } from '../events.js';
 import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run, type Store } from '../store/types.js';
 import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
+import { fencedStore } from './fenced-store.js';
+import { RemoteWakeups } from './remote-wakeups.js';
 import { isAdoptable, newLeaseOwner } from './lease-owner.js';
 import { ThreadCache } from './thread-cache.js';
 
@@ -58,10 +58,8 @@ export class RunEngine {
   #lastScan = 0;
   #lastFallback = 0;
   #closed = false;
-  /** Other processes' stored events, while subscribed (see #onRemote). */
-  #remoteOff: (() => void) | null = null;
-  /** Runs other processes ended lately: a waiter that arrives just after the event still hears of it. */
-  readonly #endedElsewhere = new Set<string>();
+  /** Other processes' stored events, while listened to (see RemoteWakeups). */
+  readonly #remote: RemoteWakeups;
 
   constructor(deps: EngineDeps) {
     this.#deps = deps;
@@ -69,33 +67,22 @@ export class RunEngine {
     this.#pollMs = deps.pollMs ?? 200;
     this.#executor = new RunExecutor({
       ...deps,
-      store: this.#fenced(deps.store),
+      store: fencedStore(deps.store, this.owner, (runId) => this.#leaseLost(runId)),
       cache: new ThreadCache(deps.store, { maxThreads: deps.cacheThreads }),
     });
-  }
-
-  /**
-   * The store as the run loops see it: every step write carries this process's lease, so a loop
-   * whose run another process took over writes nothing more (LeaseLostError) and is stopped before
-   * the error reaches it — it then ends like a shutdown, leaving the run to its new owner.
-   */
-  #fenced(store: Store): Store {
-    const leaseOwner = this.owner;
-    const stop = (runId: string | null) => (err: unknown): never => {
-      if (err instanceof LeaseLostError && runId) this.#leaseLost(runId);
-      throw err;
-    };
-    const writes: Partial<Store> = {
-      recordModelStep: (step, message, opts) => store.recordModelStep({ ...step, leaseOwner }, message, opts).catch(stop(step.runId)),
-      startToolStep: (step) => store.startToolStep({ ...step, leaseOwner }).catch(stop(step.runId)),
-      finishToolStep: (stepId, status, message) => store.finishToolStep(stepId, status, message, { leaseOwner }).catch(stop(message.runId)),
-      recordToolStep: (step, message) => store.recordToolStep({ ...step, leaseOwner }, message).catch(stop(step.runId)),
-    };
-    return new Proxy(store, {
-      get(target, prop) {
-        if (Object.hasOwn(writes, prop)) return writes[prop as keyof Store];
-        const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    this.#remote = new RemoteWakeups(deps.events, this.#executor, {
+      closed: () => this.#closed,
+      waitedFor: (runId) => this.#waiters.has(runId),
+      settle: (runId) => this.#task(`settle:${runId}`, () => this.#checkWaiters([runId])),
+      threadFreed: () => {
+        for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
+      },
+      queued: (runId) => {
+        if (this.#draining.size === 0) return;
+        this.#task(`queued:${runId}`, async () => {
+          const run = await deps.store.getRun(runId);
+          if (run && this.#draining.has(run.threadId)) this.kick(run.threadId);
+        });
       },
     });
   }
@@ -110,30 +97,7 @@ export class RunEngine {
   }
 
   #listenRemote(): void {
-    this.#remoteOff ??= this.#deps.events.remote((e) => this.#onRemote(e));
-  }
-
-  /**
-   * Another process's stored event: a run it executes under one here made progress (not a stall),
-   * a run someone here waits for ended, a thread may be free, a run here was cancelled, or work was
-   * queued on a thread a drain here is working through.
-   */
-  #onRemote(e: StoredEvent): void {
-    if (this.#closed) return;
-    this.#executor.touch(e.parentRunId);
-    this.#executor.touch(e.rootRunId);
-    if (RUN_END_TYPES.has(e.type)) {
-      if (this.#endedElsewhere.size >= 1_000) this.#endedElsewhere.clear();
-      this.#endedElsewhere.add(e.runId);
-      if (e.type === 'run.cancelled' && this.#executor.isActive(e.runId)) this.#executor.abort(e.runId, new CancelSignal(e.reason, true));
-      if (this.#waiters.has(e.runId)) this.#task(`settle:${e.runId}`, () => this.#checkWaiters([e.runId]));
-      for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
-    } else if (e.type === 'run.queued' && this.#draining.size > 0) {
-      this.#task(`queued:${e.runId}`, async () => {
-        const run = await this.#deps.store.getRun(e.runId);
-        if (run && this.#draining.has(run.threadId)) this.kick(run.threadId);
-      });
-    }
+    this.#remote.listen();
   }
 
   /**
@@ -147,8 +111,7 @@ export class RunEngine {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
-    this.#remoteOff?.();
-    this.#remoteOff = null;
+    this.#remote.stop();
     await this.#executor.shutdown();
     const deadline = Date.now() + CLOSE_GRACE_MS;
     while (this.#inFlight.size > 0 && Date.now() < deadline) {
@@ -206,7 +169,7 @@ export class RunEngine {
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
       this.start();
-      if (this.#endedElsewhere.has(runId)) this.#task(`settle:${runId}`, () => this.#checkWaiters([runId]));
+      if (this.#remote.endedElsewhere(runId)) this.#task(`settle:${runId}`, () => this.#checkWaiters([runId]));
       // Until the first heartbeat decides otherwise, a waiter keeps the process alive (the run may be another process's).
       this.#timer?.ref();
     });
@@ -390,7 +353,7 @@ export class RunEngine {
     this.#executor.checkStalls(now, config.limits.stallTimeoutMs, (id) => new StallSignal(id));
     // With pushed events, other processes' runs ending reach us as events (#onRemote): the polls
     // below are then only a safety net, every few seconds, for an event lost to a reconnect.
-    const live = this.#deps.events.log?.live && this.#remoteOff;
+    const live = this.#deps.events.log?.live && this.#remote.listening;
     if (!live || now - this.#lastFallback > this.#leaseMs / 3) {
       this.#lastFallback = now;
       // Queued runs held up by another process's run on the same thread.
@@ -398,10 +361,7 @@ export class RunEngine {
       // Runs another process finished for our waiters.
       if (this.#waiters.size > 0) this.#task('waiters', () => this.#checkWaiters());
     }
-    if (this.#waiters.size === 0 && !this.#deps.events.log?.live && this.#remoteOff) {
-      this.#remoteOff();
-      this.#remoteOff = null;
-    }
+    if (this.#waiters.size === 0 && !this.#deps.events.log?.live) this.#remote.stop();
     if (this.#waiters.size > 0) {
       // Someone waits: keep this process alive for the answer. Even while busy with runs of its
       // own: when they end, the awaited run (queued behind them, or another process's) may still
