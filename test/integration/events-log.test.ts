@@ -10,6 +10,7 @@ import { SqliteStore } from '../../src/core/store/sqlite.js';
 import type { Store } from '../../src/core/store/types.js';
 import { createSwitchboard, type Switchboard } from '../../src/core/switchboard.js';
 import { scriptByAgent, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { delegatingScript } from '../support/events.js';
 import { alice } from '../support/switchboard.js';
 
 const url = process.env.SWITCHBOARD_TEST_POSTGRES_URL;
@@ -66,20 +67,25 @@ async function start(stores: () => Store, fake: FakeOpenAI, dir: string): Promis
   return sb;
 }
 
-/** The proxy delegates to vision_agent, which answers; then the proxy answers with its reply. */
+/** The proxy delegates to vision_agent, which answers (once `vision` resolves); then the proxy answers with its reply. */
 function delegating(fake: FakeOpenAI, vision?: () => Promise<void>): void {
   fake.setHandler(
-    scriptByAgent({
-      proxy: (req) =>
-        req.toolResults.length > 0
-          ? { content: `answer: ${req.toolResults[0]!.content}` }
-          : { toolCalls: [{ name: 'send_message', arguments: { recipient: 'vision_agent', message: 'look' } }] },
-      vision_agent: async () => {
-        await vision?.();
-        return { content: 'seen' };
-      },
+    delegatingScript(async () => {
+      await vision?.();
+      return { content: 'seen' };
     }),
   );
+}
+
+/** A fake model, a database and a workspace folder, all removed after the test. */
+async function setUp(d: Dialect) {
+  const fake = await startFakeOpenAI();
+  cleanups.push(() => fake.close());
+  const db = await d.open();
+  cleanups.push(db.cleanup);
+  const dir = mkdtempSync(join(tmpdir(), 'sb-events-ws-'));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  return { fake, db, dir };
 }
 
 async function collect(it: AsyncIterable<SwitchboardEvent>, until: (e: SwitchboardEvent) => boolean): Promise<SwitchboardEvent[]> {
@@ -96,11 +102,7 @@ const stored = (events: SwitchboardEvent[]) => events.filter((e) => e.seq !== un
 for (const d of dialects) {
   describe.skipIf(d.skip)(`stored events (${d.name})`, () => {
     it('numbers lifecycle events per conversation, replays from a cursor, and follows a run tree to its end', async () => {
-      const fake = await startFakeOpenAI();
-      cleanups.push(() => fake.close());
-      const db = await d.open();
-      cleanups.push(db.cleanup);
-      const dir = mkdtempSync(join(tmpdir(), 'sb-events-ws-'));
+      const { fake, db, dir } = await setUp(d);
       const sb = await start(db.stores, fake, dir);
       delegating(fake);
       const conv = await sb.conversation('test:events-seq', alice);
@@ -127,11 +129,7 @@ for (const d of dialects) {
     });
 
     it('replays then follows live across two engines on one database, without gaps or repeats', async () => {
-      const fake = await startFakeOpenAI();
-      cleanups.push(() => fake.close());
-      const db = await d.open();
-      cleanups.push(db.cleanup);
-      const dir = mkdtempSync(join(tmpdir(), 'sb-events-ws-'));
+      const { fake, db, dir } = await setUp(d);
       const a = await start(db.stores, fake, dir);
       const b = await start(db.stores, fake, dir);
       delegating(fake);
@@ -161,11 +159,7 @@ for (const d of dialects) {
 
 describe.skipIf(!url)('approval decisions across PostgreSQL replicas', () => {
   it('a decision made on B wakes the run waiting on A, through the notification (no poll would come in time)', async () => {
-    const fake = await startFakeOpenAI();
-    cleanups.push(() => fake.close());
-    const db = await dialects[1]!.open();
-    cleanups.push(db.cleanup);
-    const dir = mkdtempSync(join(tmpdir(), 'sb-events-ws-'));
+    const { fake, db, dir } = await setUp(dialects[1]!);
     const open = (resume: boolean) =>
       createSwitchboard({
         config: { workspaceDir: join(dir, 'ws'), sandbox: { type: 'none' } },

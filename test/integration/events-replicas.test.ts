@@ -11,7 +11,8 @@ import { SqliteStore } from '../../src/core/store/sqlite.js';
 import type { Store } from '../../src/core/store/types.js';
 import { createSwitchboard, type Switchboard } from '../../src/core/switchboard.js';
 import { spawnChild, type SpawnedChild } from '../support/child-process.js';
-import { scriptByAgent, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { delegatingScript } from '../support/events.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { alice } from '../support/switchboard.js';
 
 /**
@@ -74,7 +75,11 @@ function follow(events: AsyncIterable<SwitchboardEvent>, rootRunId: () => string
 }
 
 const label = (e: SwitchboardEvent) => `${e.agent}:${e.type}`;
-const contiguous = (events: SwitchboardEvent[]) => events.map((e) => e.seq).join(',') === events.map((_, i) => i + 1).join(',');
+/** Stored events numbered 1, 2, 3… without gaps or repeats (text.delta of A's own runs is best-effort, unnumbered). */
+function expectNumbered(events: SwitchboardEvent[]): void {
+  const lifecycle = events.filter((e) => e.seq !== undefined);
+  expect(lifecycle.map((e) => `${e.seq}:${label(e)}`)).toEqual(lifecycle.map((e, i) => `${i + 1}:${label(e)}`));
+}
 
 describe.skipIf(!url || !built)('events across PostgreSQL replicas', () => {
   it('A follows a conversation whose run B executes; B is killed mid-run, A takes over, and A sees it finish', { timeout: 120_000 }, async () => {
@@ -90,16 +95,8 @@ describe.skipIf(!url || !built)('events across PostgreSQL replicas', () => {
     const fake = await startFakeOpenAI();
     cleanups.push(() => fake.close());
     let visionCalls = 0;
-    fake.setHandler(
-      scriptByAgent({
-        proxy: (req) =>
-          req.toolResults.length > 0
-            ? { content: `answer: ${req.toolResults[0]!.content}` }
-            : { toolCalls: [{ name: 'send_message', arguments: { recipient: 'vision_agent', message: 'look' } }] },
-        // B's call never answers: B is killed while the delegate works. A's call (after takeover) answers.
-        vision_agent: () => (++visionCalls === 1 ? { hang: true } : { content: 'seen' }),
-      }),
-    );
+    // B's call never answers: B is killed while the delegate works. A's call (after takeover) answers.
+    fake.setHandler(delegatingScript(() => (++visionCalls === 1 ? { hang: true } : { content: 'seen' })));
     const a = await startA(new PostgresStore({ url: url!, schema, pool: { max: 4 } }), fake, dir, { leaseMs: 900, pollMs: 20 });
     await (a.bus.log as unknown as { listening(): Promise<void> }).listening();
     const conv = await a.conversation('test:events-replicas', alice);
@@ -117,8 +114,7 @@ describe.skipIf(!url || !built)('events across PostgreSQL replicas', () => {
     await b.kill9();
 
     await f.ended;
-    const lifecycle = f.seen.filter((e) => e.seq !== undefined); // text.delta of A's own runs are best-effort, unnumbered
-    expect(lifecycle.map((e) => `${e.seq}:${label(e)}`), 'seq 1, 2, 3… without gaps or repeats').toEqual(lifecycle.map((e, i) => `${i + 1}:${label(e)}`));
+    expectNumbered(f.seen);
     expect(f.seen.at(-1)).toMatchObject({ type: 'run.completed', runId: root, reply: 'answer: seen' });
     // A resumed both runs: their second start is A's.
     expect(f.seen.slice(beforeKill.length).map(label)).toContain('vision_agent:run.started');
@@ -134,15 +130,7 @@ describe.skipIf(!built)('events across SQLite processes sharing one file', () =>
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const fake = await startFakeOpenAI();
     cleanups.push(() => fake.close());
-    fake.setHandler(
-      scriptByAgent({
-        proxy: (req) =>
-          req.toolResults.length > 0
-            ? { content: `answer: ${req.toolResults[0]!.content}` }
-            : { toolCalls: [{ name: 'send_message', arguments: { recipient: 'vision_agent', message: 'look' } }] },
-        vision_agent: () => ({ content: 'seen' }),
-      }),
-    );
+    fake.setHandler(delegatingScript(() => ({ content: 'seen' })));
     const path = join(dir, 'shared.db');
     const a = await startA(new SqliteStore({ path }), fake, dir, { pollMs: 20 });
     const conv = await a.conversation('test:events-sqlite', alice);
@@ -151,14 +139,13 @@ describe.skipIf(!built)('events across SQLite processes sharing one file', () =>
     const b = spawnB(dir, { sqlite: path, fakeUrl: fake.url, key: 'test:events-sqlite', text: 'hello', engine: { pollMs: 20 } });
     const root = (ids.root = (await b.report('sent')).runId as string);
     await f.ended;
-    const lifecycle = f.seen.filter((e) => e.seq !== undefined); // text.delta of A's own runs are best-effort, unnumbered
-    expect(lifecycle.map((e) => `${e.seq}:${label(e)}`), 'seq 1, 2, 3… without gaps or repeats').toEqual(lifecycle.map((e, i) => `${i + 1}:${label(e)}`));
+    expectNumbered(f.seen);
     expect(f.seen.map(label).sort()).toEqual([
       'proxy:run.queued', 'proxy:run.started', 'proxy:tool.call', 'vision_agent:run.queued', 'proxy:delegation.started',
       'vision_agent:run.started', 'vision_agent:message', 'vision_agent:run.completed', 'proxy:delegation.finished',
       'proxy:tool.result', 'proxy:message', 'proxy:run.completed',
     ].sort());
-    expect(f.seen[0]!.type).toBe('run.queued');
+    expect(f.seen.at(-1)).toMatchObject({ type: 'run.completed', runId: root, reply: 'answer: seen' });
     await b.report('answered');
   });
 });

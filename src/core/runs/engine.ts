@@ -1,4 +1,4 @@
-import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run, type Store } from '../store/types.js';
+import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run } from '../store/types.js';
 import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
 import { fencedStore } from './fenced-store.js';
 import { RemoteWakeups } from './remote-wakeups.js';
