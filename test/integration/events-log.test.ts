@@ -191,3 +191,77 @@ describe.skipIf(!url)('approval decisions across PostgreSQL replicas', () => {
     expect(run.reply).toContain('42');
   });
 });
+
+for (const d of dialects) {
+  describe.skipIf(d.skip)(`a parent waiting on a delegate another engine runs (${d.name})`, () => {
+    it('is kept alive by the delegate\'s progress there, and sees it finish', async () => {
+      const { fake, db, dir } = await setUp(d);
+      const stall = 30_000;
+      let t = Date.now();
+      const open = (clock?: () => number) =>
+        createSwitchboard({
+          config: { workspaceDir: join(dir, 'ws'), limits: { stallTimeoutMs: stall } },
+          store: db.stores(),
+          env: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test-events' },
+          cwd: dir,
+          clock,
+          // Long leases: A's clock runs ahead of B's, and neither may take the other's runs.
+          engine: { pollMs: 20, leaseMs: 600_000 },
+        });
+      // A's clock is driven by the test: its stall check sees exactly the time the test lets pass.
+      const a = await open(() => t);
+      cleanups.push(() => a.close());
+      const b = await open();
+      cleanups.push(() => b.close());
+      const gate = () => {
+        let open!: () => void;
+        const p = new Promise<void>((r) => (open = r));
+        return { p, open };
+      };
+      const blocker = gate();
+      const turn1 = gate();
+      const turn2 = gate();
+      fake.setHandler(
+        scriptByAgent({
+          proxy: (req) => (req.toolResults.length > 0 ? { content: `answer: ${req.toolResults[0]!.content}` } : { toolCalls: [{ name: 'send_message', arguments: { recipient: 'code_agent', message: 'child' } }] }),
+          code_agent: async (req) => {
+            if (req.lastUserText === 'block') return blocker.p.then(() => ({ content: 'unblocked' }));
+            if (req.toolResults.length === 0) return turn1.p.then(() => ({ toolCalls: [{ name: 'list_files', arguments: {} }] }));
+            return turn2.p.then(() => ({ content: 'done' }));
+          },
+        }),
+      );
+      const seenInA: SwitchboardEvent[] = [];
+      const waitInA = (test: (e: SwitchboardEvent) => boolean) =>
+        new Promise<void>((resolve) => {
+          if (seenInA.some(test)) return resolve();
+          const off = a.on('*', (e) => {
+            if (test(e)) {
+              off();
+              resolve();
+            }
+          });
+        });
+      a.on('*', (e) => seenInA.push(e));
+      const conv = await a.conversation('test:events-remote-child', alice);
+      // B runs code_agent's thread, so the delegation A queues there waits for B, and B runs it next.
+      await b.send(conv.id, { text: 'block', from: alice, agent: 'code_agent' });
+      const root = await a.send(conv.id, { text: 'go', from: alice });
+      await waitInA((e) => e.type === 'delegation.started' && e.runId === root.id);
+      blocker.open();
+      await waitInA((e) => e.type === 'run.started' && e.parentRunId === root.id);
+      t += stall * 0.6;
+      turn1.open();
+      await waitInA((e) => e.type === 'tool.result' && e.parentRunId === root.id);
+      // 1.2 stall limits since the parent last did anything itself, 0.6 since its delegate did.
+      t += stall * 0.6;
+      await new Promise((r) => setTimeout(r, 200)); // a few of A's heartbeats look at it now
+      turn2.open();
+      const ended = await a.wait(root.id);
+      expect(ended).toMatchObject({ status: 'completed', reply: 'answer: done' });
+      const child = seenInA.find((e) => e.type === 'run.started' && e.parentRunId === root.id)!;
+      expect((await a.store.getRun(child.runId))?.leaseOwner).toBeNull();
+      expect(b.engine.owner).not.toBe(a.engine.owner);
+    });
+  });
+}
