@@ -94,16 +94,18 @@ describe.skipIf(!url || !built)('events across PostgreSQL replicas', () => {
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const fake = await startFakeOpenAI();
     cleanups.push(() => fake.close());
-    let visionCalls = 0;
+    let killed = false;
     // B's call never answers: B is killed while the delegate works. A's call (after takeover) answers.
-    fake.setHandler(delegatingScript(() => (++visionCalls === 1 ? { hang: true } : { content: 'seen' })));
-    const a = await startA(new PostgresStore({ url: url!, schema, pool: { max: 4 } }), fake, dir, { leaseMs: 900, pollMs: 20 });
+    fake.setHandler(delegatingScript(() => (killed ? { content: 'seen' } : { hang: true })));
+    const a = await startA(new PostgresStore({ url: url!, schema, pool: { max: 4 } }), fake, dir, { leaseMs: 3_000, pollMs: 20 });
+    // B's lease is long (a loaded machine must not see a live B's lease lapse); dead, on this host, B's
+    // runs are taken over at A's next scan (every leaseMs / 3), whatever the lease says.
     await (a.bus.log as unknown as { listening(): Promise<void> }).listening();
     const conv = await a.conversation('test:events-replicas', alice);
     const ids: { root?: string } = {};
     const f = follow(a.events(conv.id, { after: 0 }), () => ids.root);
 
-    const b = spawnB(dir, { pg: { url, schema }, fakeUrl: fake.url, key: 'test:events-replicas', text: 'hello', engine: { leaseMs: 900, pollMs: 20 } });
+    const b = spawnB(dir, { pg: { url, schema }, fakeUrl: fake.url, key: 'test:events-replicas', text: 'hello', engine: { leaseMs: 60_000, pollMs: 20 } });
     const root = (ids.root = (await b.report('sent')).runId as string);
     // B's delegate has started (seen live in A, from B's process): B is mid-run.
     await f.sees((e) => e.type === 'run.started' && e.agent === 'vision_agent');
@@ -111,6 +113,7 @@ describe.skipIf(!url || !built)('events across PostgreSQL replicas', () => {
     expect([...beforeKill].sort()).toEqual(['proxy:run.queued', 'proxy:run.started', 'proxy:tool.call', 'vision_agent:run.queued', 'proxy:delegation.started', 'vision_agent:run.started'].sort());
     const holder = await a.store.getRun(root);
     expect(holder?.leaseOwner).toContain(`:${b.proc.pid}:`);
+    killed = true;
     await b.kill9();
 
     await f.ended;
