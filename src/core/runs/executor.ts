@@ -1,12 +1,11 @@
 import { setMaxListeners } from 'node:events';
-import { z } from 'zod';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentSpec, Config } from '../agents/spec.js';
 import { SwitchboardError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { IdGenerator } from '../ids.js';
 import type { Logger } from '../logger.js';
-import type { ChatMessage, ModelClient, ToolCall, ToolSchema, Usage } from '../model/types.js';
+import type { ChatMessage, ModelClient, ToolCall } from '../model/types.js';
 import type { Message, Run, RunStep, Store } from '../store/types.js';
 import type { ToolApprovalGate } from './approval-gate.js';
 import { selectContext } from './budget.js';
@@ -18,6 +17,7 @@ import { ToolRunner } from './tool-runner.js';
 import type { ToolDefinition } from './tool.js';
 import type { ActiveRun, RunEvent } from './active-run.js';
 import { RunEmitter } from './emit.js';
+import { AgentTools, costOf } from './agent-tools.js';
 
 export type { ActiveRun } from './active-run.js';
 export { CancelSignal, ShutdownSignal, StallSignal } from './signals.js';
@@ -58,7 +58,7 @@ class RunLimitError extends SwitchboardError {
 export class RunExecutor {
   readonly #d: ExecutorDeps;
   readonly #active = new Map<string, ActiveRun>();
-  readonly #schemas = new Map<string, { tools: Map<string, ToolDefinition>; schemas: ToolSchema[]; tokens: number }>();
+  readonly #tools: AgentTools;
 
   readonly #toolRunner: ToolRunner;
   readonly #modelCalls: Limiter;
@@ -67,6 +67,7 @@ export class RunExecutor {
   constructor(deps: ExecutorDeps) {
     this.#d = deps;
     this.emitter = new RunEmitter(deps.events, deps.clock);
+    this.#tools = new AgentTools(deps.tools);
     this.#modelCalls = new Limiter(deps.modelConcurrency ?? 512);
     this.#toolRunner = new ToolRunner(deps, { emit: (run, event) => void this.#emit(run, event), progress: (active) => this.#progress(active) });
   }
@@ -191,7 +192,7 @@ export class RunExecutor {
   async #steps(active: ActiveRun, input: Message | null, tail: ThreadTail): Promise<{ reply: string; ended?: Run }> {
     const { run, agent, controller } = active;
     const { store, ids } = this.#d;
-    const { tools, schemas, tokens: toolTokens } = this.#toolsFor(agent);
+    const { tools, schemas, tokens: toolTokens } = this.#tools.for(agent);
     // The claim that appended the input also started the run: nothing else of it exists yet.
     if (input) tail.append([input]);
     const resumed = !input && tail.messages.some((m) => m.runId === run.id);
@@ -241,7 +242,7 @@ export class RunExecutor {
         );
       // Waiting for a turn is not progress: a run that waits longer than the stall limit is failed as stalled.
       const result = await this.#modelCalls.run(call, controller.signal);
-      const cost = this.#cost(result.model || agent.model!, result.usage);
+      const cost = costOf(this.#d.config, result.model || agent.model!, result.usage);
       // An answer without tool calls is the run's last step: it completes the run in the same write.
       // Not once the run is aborted: the step is kept and the abort decides how the run ends.
       const final = result.toolCalls.length === 0 && !controller.signal.aborted;
@@ -316,31 +317,6 @@ export class RunExecutor {
     if (active) this.#progress(active);
   }
 
-  #cost(model: string, usage: Usage): number {
-    const price = this.#d.config.pricing[model];
-    if (!price) return 0;
-    return (usage.promptTokens * price.input + usage.completionTokens * price.output) / 1_000_000;
-  }
-
-  #toolsFor(agent: AgentSpec): { tools: Map<string, ToolDefinition>; schemas: ToolSchema[]; tokens: number } {
-    let cached = this.#schemas.get(agent.name);
-    if (!cached) {
-      const tools = new Map<string, ToolDefinition>();
-      for (const name of agent.tools) {
-        const tool = this.#d.tools.get(name);
-        if (tool) tools.set(name, tool);
-      }
-      const schemas = [...tools.values()].map((t) => ({
-        name: t.name,
-        description: t.description,
-        parameters: z.toJSONSchema(t.parameters, { io: 'input' }) as Record<string, unknown>,
-      }));
-      const tokens = Math.ceil(JSON.stringify(schemas).length / 4);
-      cached = { tools, schemas, tokens };
-      this.#schemas.set(agent.name, cached);
-    }
-    return cached;
-  }
 }
 
 
