@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   if (command === '--version' || command === '-v') {
-    const { packageVersion } = await import('../core/version.js');
+    const { packageVersion } = await import('../index.js');
     process.stdout.write(packageVersion() + '\n');
     return 0;
   }
