@@ -5,7 +5,8 @@
  * and test/unit/face.test.ts pins the list. Importing it loads no database driver: SQLite and
  * PostgreSQL drivers load when a store of theirs is opened.
  */
-export { createSwitchboard, mayAccess } from './core/switchboard.js';
+export { createSwitchboard } from './core/face/open.js';
+export { mayAccess } from './core/face/conversations.js';
 export type { Switchboard, SwitchboardOptions, SendInput, AskResult } from './core/switchboard.js';
 export type { ApprovalView, RunFilter } from './core/face/reading.js';
 

@@ -1,6 +1,19 @@
 import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { checkProviders, type Config, createLogger, findConfigFile, loadConfigFile, type LogLevel, parseConfig, type Principal, type Switchboard, SwitchboardError, type SwitchboardOptions } from '../index.js';
+import {
+  checkProviders,
+  createLogger,
+  createSwitchboard,
+  findConfigFile,
+  loadConfigFile,
+  parseConfig,
+  SwitchboardError,
+  type Config,
+  type LogLevel,
+  type Principal,
+  type Switchboard,
+  type SwitchboardOptions,
+} from '../index.js';
 
 /** A failure the CLI reports as one line and an exit code, without a stack trace. */
 export class CliError extends Error {
@@ -159,8 +172,6 @@ export async function openSwitchboard(
     const problem = checkProviders(config, env);
     if (problem) throw new CliError(problem, 2);
   }
-  // Loaded here, not at the top: commands that never open the engine (mcp's fast path, agents, --help) start faster.
-  const { createSwitchboard } = await import('../index.js');
   return createSwitchboard({ ...opts, config, env, logger });
 }
 

@@ -3,7 +3,7 @@
  * only; logs go to stderr. The SDK and the engine load after the first `tools/list` is answered
  * (see stdio-front.ts), so hosts see the tools fast.
  */
-import { createLogger, SwitchboardError, type Config, type Logger, type LogLevel, type Principal, type Switchboard } from '../index.js';
+import { createLogger, createSwitchboard, SwitchboardError, type Config, type Logger, type LogLevel, type Principal, type Switchboard } from '../index.js';
 import { listToolsResult } from './catalog.js';
 import { describeDeployment, lazy, progressIntervalFrom, stdioPrincipal, type McpDeps } from './context.js';
 import { initializeResult } from './info.js';
@@ -41,8 +41,8 @@ export function serveStdio(opts: StdioServeOptions): StdioServer {
   const logger = opts.logger ?? createLogger({ level: (env.SWITCHBOARD_LOG_LEVEL as LogLevel | undefined) ?? 'warn', name: 'mcp' });
   const { config } = opts;
   const { agents, catalog, plans, settings } = describeDeployment(config);
-  // The engine module loads on first use too: listing tools needs none of it.
-  const open = opts.open ?? (() => import('../index.js').then((m) => m.createSwitchboard({ config, env, cwd: opts.cwd, logger })));
+  // The engine loads on first use too (createSwitchboard imports it then): listing tools needs none of it.
+  const open = opts.open ?? (() => createSwitchboard({ config, env, cwd: opts.cwd, logger }));
   const engine = lazy(open);
   // Set when stdin ends or on close: tool calls stop waiting and hand back a handle to poll.
   const ending = new AbortController();
