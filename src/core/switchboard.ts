@@ -6,8 +6,10 @@ import { ApprovalService } from './approvals/service.js';
 import { createToolApprovalGate } from './approvals/tool-gate.js';
 import type { Approval, ApprovalStatus, DecideResult, Decision } from './approvals/types.js';
 import { Watch } from './approvals/watch.js';
-import { ForbiddenError, InvalidInputError, NotFoundError, RunFailedError, SwitchboardError } from './errors.js';
+import { SwitchboardError } from './errors.js';
 import { EventBus, type EventListener, type SwitchboardEvent } from './events.js';
+import { createConversations } from './face/conversations.js';
+import { createReading, type ApprovalView, type RunFilter } from './face/reading.js';
 import { defaultIds, type IdGenerator } from './ids.js';
 import { createLogger, type Logger } from './logger.js';
 import { createModelClient } from './model/openai-client.js';
@@ -22,7 +24,7 @@ import type { ToolDefinition } from './runs/tool.js';
 import { openStore } from './store/open.js';
 import { planStoreFor } from './store/open-plans.js';
 import type { PlanStore } from './store/plan-store.js';
-import { principalId, type Conversation, type Message, type Principal, type Run, type RunUsage, type Store, type Thread, type UsageTotals } from './store/types.js';
+import type { Conversation, Message, Principal, Run, RunUsage, Store, Thread, UsageTotals } from './store/types.js';
 import { builtinTools, knownToolNames } from './tools/index.js';
 
 export interface SwitchboardOptions {
@@ -79,12 +81,19 @@ export interface Switchboard {
   getConversation(id: string, principal?: Principal): Promise<Conversation>;
   /** Queues a message for an agent's thread (the proxy's by default) and returns its run. Never "busy". */
   send(conversationId: string, input: SendInput): Promise<Run>;
-  /** Resolves when the run has ended. */
+  /** Resolves when the run has ended. NotFoundError for an unknown run. */
   wait(runId: string): Promise<Run>;
+  /** A run by id: NotFoundError, or ForbiddenError when `principal` (when given) may not see its conversation. */
+  getRun(runId: string, principal?: Principal): Promise<Run>;
+  /** Oldest first. With `principal`, only runs of conversations that principal may see (ForbiddenError for a `conversationId` it may not). */
+  listRuns(filter: RunFilter, principal?: Principal): Promise<Run[]>;
+  /** An approval with what a card shows; with `principal`, whether that principal may decide it (`mayDecide`). */
+  approvalView(approvalId: string, principal?: Principal): Promise<ApprovalView>;
   /** One message to one agent, on its own thread in the conversation (new when not given); resolves with the reply. */
   ask(agent: string, input: { text: string; images?: string[]; conversationId?: string; from?: Principal }): Promise<AskResult>;
   events(conversationId: string, signal?: AbortSignal): AsyncIterable<SwitchboardEvent>;
   on(conversationId: string | '*', listener: EventListener): () => void;
+  /** NotFoundError for an unknown run; a run that has ended is returned as it is. */
   cancel(runId: string, reason?: string): Promise<Run>;
   /** Every thread of a conversation with its messages. */
   transcript(conversationId: string): Promise<{ thread: Thread; messages: Message[] }[]>;
@@ -173,34 +182,8 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     runs.start();
   }
 
-  const getConversation = async (id: string, principal?: Principal): Promise<Conversation> => {
-    const conversation = await store.getConversation(id);
-    if (!conversation) throw new NotFoundError('conversation', id);
-    if (principal && !mayAccess(conversation, principal)) {
-      throw new ForbiddenError(`Conversation "${id}" belongs to someone else.`);
-    }
-    return conversation;
-  };
-
-  const send = async (conversationId: string, input: SendInput): Promise<Run> => {
-    if (input.text.length > config.limits.maxMessageChars) {
-      throw new InvalidInputError(`The message has ${input.text.length} characters; the limit is ${config.limits.maxMessageChars}.`);
-    }
-    if (input.text.trim() === '' && !input.images?.length) throw new InvalidInputError('The message is empty.');
-    const agent = agents.get(input.agent ?? agents.proxy.name);
-    const conversation = await getConversation(conversationId);
-    const thread = await store.getOrCreateThread(conversation.id, agent.name, ids('thr'));
-    return runs.enqueue({
-      conversationId: conversation.id,
-      threadId: thread.id,
-      agent: agent.name,
-      input: { content: input.text, images: input.images, author: principalId(input.from) },
-      requestedBy: input.from,
-      parentRunId: null,
-      parentToolCallId: null,
-      depth: 0,
-    });
-  };
+  const conversations = createConversations({ config, agents, store, runs, ids });
+  const reading = createReading({ store, getConversation: conversations.getConversation, plans: planStore, approvals: () => need(approvals) });
 
   return {
     config,
@@ -208,25 +191,9 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     store,
     bus: events,
     engine: runs,
-    async conversation(key, principal) {
-      const { conversation } = await store.getOrCreateConversation(key, principal, ids('conv'));
-      return conversation;
-    },
-    getConversation,
-    send,
+    ...conversations,
+    ...reading,
     wait: (runId) => runs.wait(runId),
-    async ask(agentName, input) {
-      const from = input.from ?? { surface: 'api', userId: 'local' };
-      const conversation = input.conversationId
-        ? await getConversation(input.conversationId, input.from)
-        : await store.getOrCreateConversation(`${from.surface}:${ids('ask')}`, from, ids('conv')).then((r) => r.conversation);
-      const run = await send(conversation.id, { text: input.text, images: input.images, from, agent: agentName });
-      const ended = await runs.wait(run.id);
-      if (ended.status !== 'completed') {
-        throw new RunFailedError(ended.id, ended.status, ended.error ?? `The run ended as ${ended.status}.`);
-      }
-      return { conversationId: conversation.id, agent: agentName, runId: ended.id, reply: ended.reply ?? '', usage: ended.usage };
-    },
     events: (conversationId, signal) => events.stream(conversationId, signal),
     on: (conversationId, listener) => events.subscribe(conversationId, listener),
     cancel: (runId, reason) => runs.cancel(runId, reason),
@@ -253,7 +220,4 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
   };
 }
 
-/** The owner of a conversation may use it; adapters widen this (a Slack thread's members) through their own keys. */
-export function mayAccess(conversation: Conversation, principal: Principal): boolean {
-  return principalId(conversation.owner) === principalId(principal);
-}
+export { mayAccess } from './face/conversations.js';

@@ -5,9 +5,7 @@
  */
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { ForbiddenError, NotFoundError } from '../core/errors.js';
-import type { Switchboard } from '../core/switchboard.js';
-import { mayAccess } from '../core/switchboard.js';
+import { ForbiddenError, mayAccess, NotFoundError, type Switchboard } from '../index.js';
 import type { McpDeps } from './context.js';
 import { askToolName, TEAM_TOOL } from './catalog.js';
 import { transcriptMarkdown } from './transcript.js';

@@ -141,19 +141,13 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   /** USD per million tokens, by model name, for cost roll-ups. */
   pricing: z.record(z.string(), z.strictObject({ input: z.number().min(0), output: z.number().min(0) })).default({}),
-  /** MCP face settings. */
-  mcp: z
-    .strictObject({
-      /** `ask_*` calls running longer than this return a handle to poll instead of hanging. */
-      askTimeoutMs: z.number().int().positive().default(50_000),
-      /** Bearer tokens by principal id, required when `serve` binds beyond loopback. */
-      tokens: z.record(z.string(), z.string().min(16, 'tokens must be at least 16 characters')).default({}),
-      /** `serve`: a session with no request for this long (and no tool call in flight) is closed. */
-      sessionIdleMs: z.number().int().min(1_000).default(600_000),
-      /** `serve`: sessions one principal may hold; one more closes its least recently used idle one. */
-      maxSessionsPerPrincipal: z.number().int().positive().default(32),
-    })
-    .prefault({}),
+  /**
+   * Adapter sections, kept as written (after `${VAR}` expansion): each adapter validates its own with
+   * `adapterSection(config, 'mcp', schema)`, so a new surface needs no change here.
+   */
+  mcp: z.unknown().optional(),
+  slack: z.unknown().optional(),
+  teams: z.unknown().optional(),
 });
 export type ConfigInput = z.input<typeof ConfigSchema>;
 export type Config = z.output<typeof ConfigSchema>;
