@@ -3,6 +3,10 @@ import { AgentRegistry } from './agents/registry.js';
 import type { Config, ConfigInput } from './agents/spec.js';
 import { parseConfig } from './agents/load.js';
 import { ApprovalService } from './approvals/service.js';
+import type { ImageInput } from './artifacts/images.js';
+import { artifactFace, intakeImages } from './artifacts/intake.js';
+import { withArtifactImages } from './artifacts/model-images.js';
+import type { Artifact, ArtifactStore } from './artifacts/types.js';
 import { createToolApprovalGate } from './approvals/tool-gate.js';
 import type { Approval, ApprovalStatus, DecideResult, Decision } from './approvals/types.js';
 import { Watch } from './approvals/watch.js';
@@ -20,6 +24,7 @@ import { createSendMessageTool } from './runs/delegation.js';
 import { RunEngine } from './runs/engine.js';
 import type { ToolDefinition } from './runs/tool.js';
 import { openStore } from './store/open.js';
+import { artifactStoreFor } from './store/open-artifacts.js';
 import { planStoreFor } from './store/open-plans.js';
 import type { PlanStore } from './store/plan-store.js';
 import { principalId, type Conversation, type Message, type Principal, type Run, type RunUsage, type Store, type Thread, type UsageTotals } from './store/types.js';
@@ -44,6 +49,8 @@ export interface SwitchboardOptions {
   approvals?: ToolApprovalGate;
   /** Where plans and approvals are kept; by default beside the store, in the same database. */
   planStore?: PlanStore;
+  /** Where artifacts are kept; by default beside the store (bytes in the database, or in the config's `artifacts.dir`). */
+  artifacts?: ArtifactStore;
   /** Resume runs a previous process left unfinished (default true). */
   resume?: boolean;
   /** Engine knobs: lease length and polling interval (tests), idle threads the thread cache keeps, model calls in flight at once. */
@@ -52,7 +59,8 @@ export interface SwitchboardOptions {
 
 export interface SendInput {
   text: string;
-  images?: string[];
+  /** https URLs, data: URLs or bytes with their media type; bytes are kept as artifacts of the conversation. */
+  images?: ImageInput[];
   from: Principal;
   /** The agent whose thread receives the message; the proxy by default. */
   agent?: string;
@@ -82,7 +90,11 @@ export interface Switchboard {
   /** Resolves when the run has ended. */
   wait(runId: string): Promise<Run>;
   /** One message to one agent, on its own thread in the conversation (new when not given); resolves with the reply. */
-  ask(agent: string, input: { text: string; images?: string[]; conversationId?: string; from?: Principal }): Promise<AskResult>;
+  ask(agent: string, input: { text: string; images?: ImageInput[]; conversationId?: string; from?: Principal }): Promise<AskResult>;
+  /** An artifact (a generated or received image) with its bytes; NotFoundError, or ForbiddenError when `principal` may not see its conversation. */
+  readArtifact(id: string, principal?: Principal): Promise<{ artifact: Artifact; bytes: Uint8Array }>;
+  /** A conversation's artifacts, oldest first. */
+  listArtifacts(conversationId: string, principal?: Principal): Promise<Artifact[]>;
   events(conversationId: string, signal?: AbortSignal): AsyncIterable<SwitchboardEvent>;
   on(conversationId: string | '*', listener: EventListener): () => void;
   cancel(runId: string, reason?: string): Promise<Run>;
@@ -131,9 +143,13 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
 
   const store = options.store ?? (await openStore(config.store, cwd));
   await store.init();
-  const model =
+  const artifacts = options.artifacts ?? (await artifactStoreFor(store, config.artifacts.dir ? { dir: resolve(cwd, config.artifacts.dir) } : {}));
+  await artifacts?.init();
+  const baseModel =
     options.model ??
     createModelClient({ providers: config.providers, env, retries: config.limits.modelRetries, timeoutMs: config.limits.modelTimeoutMs, logger });
+  // Messages keep images as artifact references; the model gets their bytes.
+  const model = artifacts ? withArtifactImages(baseModel, artifacts) : baseModel;
   const events = new EventBus();
   const leaseMs = options.engine?.leaseMs ?? 30_000;
   const watch = new Watch(options.engine?.pollMs ?? 200);
@@ -161,6 +177,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     clock,
     workspaceRoot: resolve(cwd, config.workspaceDir),
     approvals: options.approvals ?? (approvals ? createToolApprovalGate(approvals) : undefined),
+    artifacts: artifacts ?? undefined,
     ...options.engine,
   });
   if (planStore && approvals) {
@@ -189,12 +206,13 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     if (input.text.trim() === '' && !input.images?.length) throw new InvalidInputError('The message is empty.');
     const agent = agents.get(input.agent ?? agents.proxy.name);
     const conversation = await getConversation(conversationId);
+    const images = await intakeImages(input.images, { conversationId: conversation.id, maxBytes: config.limits.maxImageBytes, artifacts, ids, clock });
     const thread = await store.getOrCreateThread(conversation.id, agent.name, ids('thr'));
     return runs.enqueue({
       conversationId: conversation.id,
       threadId: thread.id,
       agent: agent.name,
-      input: { content: input.text, images: input.images, author: principalId(input.from) },
+      input: { content: input.text, images, author: principalId(input.from) },
       requestedBy: input.from,
       parentRunId: null,
       parentToolCallId: null,
@@ -235,6 +253,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
       return Promise.all(threads.map(async (thread) => ({ thread, messages: await store.listMessages(thread.id) })));
     },
     usage: (group, filter) => store.usageBy(group, filter),
+    ...artifactFace(artifacts, getConversation),
     plan: (conversationId, goal, principal) => need(planService).create(conversationId, goal, principal),
     getPlan: (planId, principal) => need(planService).get(planId, principal),
     listPlans: (filter) => need(planService).list(filter),
