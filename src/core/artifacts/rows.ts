@@ -1,7 +1,8 @@
-/** What the SQLite and PostgreSQL artifact stores share: the row shape and reading the bytes a row names. */
+/** What the SQLite and PostgreSQL artifact stores share: the row shape, and everything but the SQL. */
 import { createHash } from 'node:crypto';
 import { ConfigError, SwitchboardError } from '../errors.js';
-import type { Artifact, ArtifactBlobs, ArtifactLocation, NewArtifact } from './types.js';
+import { FolderArtifactBlobs } from './folder.js';
+import type { Artifact, ArtifactBlobs, ArtifactLocation, ArtifactStore, ArtifactStoreOptions, NewArtifact } from './types.js';
 
 export interface ArtifactRow {
   id: string;
@@ -48,7 +49,7 @@ export class ArtifactUnavailableError extends SwitchboardError {
  * The bytes a row names: from the database (`fromStore`) or the folder. Checked against the row's
  * hash, so a truncated copy on a shared volume is an error rather than a broken image.
  */
-export async function bytesOf(row: ArtifactRow, fromStore: () => Promise<Uint8Array | null>, blobs: ArtifactBlobs | undefined): Promise<Uint8Array> {
+async function bytesOf(row: ArtifactRow, fromStore: () => Promise<Uint8Array | null>, blobs: ArtifactBlobs | undefined): Promise<Uint8Array> {
   let bytes: Uint8Array | null;
   if (row.location === 'dir') {
     if (!blobs) throw new ConfigError(`Artifact "${row.id}" is kept in a folder, but this process has no \`artifacts.dir\` configured: set it to the folder the other replicas use.`);
@@ -62,4 +63,39 @@ export async function bytesOf(row: ArtifactRow, fromStore: () => Promise<Uint8Ar
     throw new ArtifactUnavailableError(row.id, `the stored bytes (${bytes.length}) do not match the recorded ${row.size} bytes and hash.`);
   }
   return bytes;
+}
+
+/** An artifact store over SQL tables; each dialect gives its queries. */
+export abstract class SqlArtifactStore implements ArtifactStore {
+  readonly #blobs: ArtifactBlobs | undefined;
+
+  constructor(opts: ArtifactStoreOptions) {
+    this.#blobs = opts.dir ? new FolderArtifactBlobs(opts.dir) : undefined;
+  }
+
+  abstract init(): Promise<void>;
+  abstract list(conversationId: string): Promise<Artifact[]>;
+  protected abstract row(id: string): Promise<ArtifactRow | undefined>;
+  /** The bytes in the artifact_bytes table, or null. */
+  protected abstract storedBytes(id: string): Promise<Uint8Array | null>;
+  /** Inserts the row and, for `store`, its bytes, in one transaction. */
+  protected abstract insert(a: NewArtifact, location: ArtifactLocation): Promise<void>;
+
+  async put(a: NewArtifact): Promise<Artifact> {
+    // The file first: a row that exists always names bytes that exist.
+    if (this.#blobs) await this.#blobs.put(a.id, a.bytes);
+    await this.insert(a, this.#blobs ? 'dir' : 'store');
+    return (await this.get(a.id))!;
+  }
+
+  async get(id: string): Promise<Artifact | null> {
+    const row = await this.row(id);
+    return row ? toArtifact(row) : null;
+  }
+
+  async read(id: string): Promise<{ artifact: Artifact; bytes: Uint8Array } | null> {
+    const row = await this.row(id);
+    if (!row) return null;
+    return { artifact: toArtifact(row), bytes: await bytesOf(row, () => this.storedBytes(id), this.#blobs) };
+  }
 }

@@ -1,6 +1,5 @@
-import { FolderArtifactBlobs } from '../artifacts/folder.js';
-import { ARTIFACT_COLUMNS, artifactValues, bytesOf, toArtifact, type ArtifactRow } from '../artifacts/rows.js';
-import type { Artifact, ArtifactBlobs, ArtifactStore, ArtifactStoreOptions, NewArtifact } from '../artifacts/types.js';
+import { ARTIFACT_COLUMNS, artifactValues, SqlArtifactStore, toArtifact, type ArtifactRow } from '../artifacts/rows.js';
+import type { Artifact, ArtifactLocation, ArtifactStoreOptions, NewArtifact } from '../artifacts/types.js';
 import type { SqliteMigration } from './migrations.js';
 import type { SqliteStore } from './sqlite.js';
 
@@ -32,52 +31,36 @@ CREATE TABLE artifact_bytes (
   },
 ];
 
+const INSERT = `INSERT INTO artifacts (${ARTIFACT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
 /** Artifacts in the SQLite file of the core store, on its connection. */
-export class SqliteArtifactStore implements ArtifactStore {
+export class SqliteArtifactStore extends SqlArtifactStore {
   readonly #store: SqliteStore;
-  readonly #blobs: ArtifactBlobs | undefined;
 
   constructor(store: SqliteStore, opts: ArtifactStoreOptions = {}) {
+    super(opts);
     this.#store = store;
-    this.#blobs = opts.dir ? new FolderArtifactBlobs(opts.dir) : undefined;
   }
 
   async init(): Promise<void> {
     this.#store.migrate(sqliteArtifactMigrations);
   }
 
-  async put(a: NewArtifact): Promise<Artifact> {
-    const insert = `INSERT INTO artifacts (${ARTIFACT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  protected async insert(a: NewArtifact, location: ArtifactLocation): Promise<void> {
     const db = this.#store.db;
-    if (this.#blobs) {
-      await this.#blobs.put(a.id, a.bytes);
-      db.prepare(insert).run(...artifactValues(a, 'dir'));
-    } else {
-      db.transaction(() => {
-        db.prepare(insert).run(...artifactValues(a, 'store'));
-        db.prepare('INSERT INTO artifact_bytes (artifact_id, bytes) VALUES (?, ?)').run(a.id, a.bytes);
-      });
-    }
-    return (await this.get(a.id))!;
+    db.transaction(() => {
+      db.prepare(INSERT).run(...artifactValues(a, location));
+      if (location === 'store') db.prepare('INSERT INTO artifact_bytes (artifact_id, bytes) VALUES (?, ?)').run(a.id, a.bytes);
+    });
   }
 
-  #row(id: string): ArtifactRow | undefined {
+  protected async row(id: string): Promise<ArtifactRow | undefined> {
     return this.#store.db.prepare(`SELECT ${ARTIFACT_COLUMNS} FROM artifacts WHERE id = ?`).get(id) as unknown as ArtifactRow | undefined;
   }
 
-  async get(id: string): Promise<Artifact | null> {
-    const row = this.#row(id);
-    return row ? toArtifact(row) : null;
-  }
-
-  async read(id: string): Promise<{ artifact: Artifact; bytes: Uint8Array } | null> {
-    const row = this.#row(id);
-    if (!row) return null;
-    const fromStore = async () => {
-      const r = this.#store.db.prepare('SELECT bytes FROM artifact_bytes WHERE artifact_id = ?').get(id) as { bytes: Uint8Array } | undefined;
-      return r ? r.bytes : null;
-    };
-    return { artifact: toArtifact(row), bytes: await bytesOf(row, fromStore, this.#blobs) };
+  protected async storedBytes(id: string): Promise<Uint8Array | null> {
+    const r = this.#store.db.prepare('SELECT bytes FROM artifact_bytes WHERE artifact_id = ?').get(id) as { bytes: Uint8Array } | undefined;
+    return r ? r.bytes : null;
   }
 
   async list(conversationId: string): Promise<Artifact[]> {
