@@ -16,8 +16,9 @@ export function conversationArtifacts(
       return artifact;
     },
     async read(id) {
-      const found = await store.read(id);
-      return found && found.artifact.conversationId === run.conversationId ? found : null;
+      // Metadata first: another conversation's bytes are never loaded.
+      const artifact = await store.get(id);
+      return artifact?.conversationId === run.conversationId ? store.read(id) : null;
     },
   };
 }
