@@ -165,4 +165,16 @@ describe.each(backends)('images and artifacts on $name', (backend) => {
     await sb.ask('vision_agent', { text: 'Describe it', images: [`switchboard://artifacts/${event.artifactId}`], conversationId: result.conversationId, from: alice });
     expect(imageUrls(fake.requests.find((r) => r.agent === 'vision_agent'))).toEqual([PNG_DATA_URL]);
   });
+
+  it("analyze_image does not open another conversation's artifact, even by its exact reference", async () => {
+    const { sb, fake } = await start();
+    const theirs = await sb.conversation('test:theirs', bob);
+    await sb.ask('vision_agent', { text: 'Keep this', images: [PNG_DATA_URL], conversationId: theirs.id, from: bob }).catch(() => undefined);
+    const [secret] = await sb.listArtifacts(theirs.id, bob);
+    const ref = `switchboard://artifacts/${secret!.id}`;
+    fake.setHandler(scriptByAgent({ vision_agent: [call('analyze_image', { image: ref, question: 'What is it?' }), (req) => ({ content: req.toolResults[0]!.content })] }));
+    const { reply } = await sb.ask('vision_agent', { text: `Look at ${ref}`, from: alice });
+    expect(reply).toBe(`No image ${ref} in this conversation. Use a reference you were given, an http(s) URL or a workspace path.`);
+    expect(fake.requests.filter((r) => r.agent === null)).toEqual([]);
+  });
 });
