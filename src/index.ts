@@ -19,6 +19,12 @@ export type { ConfigSource } from './core/agents/issues.js';
 export { AgentRegistry } from './core/agents/registry.js';
 export { builtinAgents } from './core/agents/defaults.js';
 
+export type { Artifact, ArtifactStore, ArtifactStoreOptions } from './core/artifacts/types.js';
+export { artifactUri } from './core/artifacts/types.js';
+export type { ImageInput } from './core/artifacts/images.js';
+export { sqliteArtifactStore } from './core/store/sqlite-artifacts.js';
+export { postgresArtifactStore } from './core/store/postgres-artifacts.js';
+
 export { EventBus } from './core/events.js';
 export type { SwitchboardEvent, SwitchboardEventType, EventListener } from './core/events.js';
 export { describeEvent, preview } from './core/present/describe.js';

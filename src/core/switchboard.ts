@@ -3,6 +3,10 @@ import { AgentRegistry } from './agents/registry.js';
 import type { Config, ConfigInput } from './agents/spec.js';
 import { parseConfig } from './agents/load.js';
 import { ApprovalService } from './approvals/service.js';
+import type { ImageInput } from './artifacts/images.js';
+import { artifactFace } from './artifacts/intake.js';
+import { withArtifactImages } from './artifacts/model-images.js';
+import type { Artifact, ArtifactStore } from './artifacts/types.js';
 import { createToolApprovalGate } from './approvals/tool-gate.js';
 import type { Approval, ApprovalStatus, DecideResult, Decision } from './approvals/types.js';
 import { Watch } from './approvals/watch.js';
@@ -22,6 +26,7 @@ import { createSendMessageTool } from './runs/delegation.js';
 import { RunEngine } from './runs/engine.js';
 import type { ToolDefinition } from './runs/tool.js';
 import { openStore } from './store/open.js';
+import { artifactStoreFor } from './store/open-artifacts.js';
 import { planStoreFor } from './store/open-plans.js';
 import type { PlanStore } from './store/plan-store.js';
 import type { Conversation, Message, Principal, Run, RunUsage, Store, Thread, UsageTotals } from './store/types.js';
@@ -46,6 +51,8 @@ export interface SwitchboardOptions {
   approvals?: ToolApprovalGate;
   /** Where plans and approvals are kept; by default beside the store, in the same database. */
   planStore?: PlanStore;
+  /** Where artifacts are kept; by default beside the store (bytes in the database, or in the config's `artifacts.dir`). */
+  artifacts?: ArtifactStore;
   /** Resume runs a previous process left unfinished (default true). */
   resume?: boolean;
   /** Engine knobs: lease length and polling interval (tests), idle threads the thread cache keeps, model calls in flight at once. */
@@ -54,7 +61,8 @@ export interface SwitchboardOptions {
 
 export interface SendInput {
   text: string;
-  images?: string[];
+  /** https URLs, data: URLs or bytes with their media type; bytes are kept as artifacts of the conversation. */
+  images?: ImageInput[];
   from: Principal;
   /** The agent whose thread receives the message; the proxy by default. */
   agent?: string;
@@ -90,7 +98,11 @@ export interface Switchboard {
   /** An approval with what a card shows; with `principal`, whether that principal may decide it (`mayDecide`). */
   approvalView(approvalId: string, principal?: Principal): Promise<ApprovalView>;
   /** One message to one agent, on its own thread in the conversation (new when not given); resolves with the reply. */
-  ask(agent: string, input: { text: string; images?: string[]; conversationId?: string; from?: Principal }): Promise<AskResult>;
+  ask(agent: string, input: { text: string; images?: ImageInput[]; conversationId?: string; from?: Principal }): Promise<AskResult>;
+  /** An artifact (a generated or received image) with its bytes; NotFoundError, or ForbiddenError when `principal` may not see its conversation. */
+  readArtifact(id: string, principal?: Principal): Promise<{ artifact: Artifact; bytes: Uint8Array }>;
+  /** A conversation's artifacts, oldest first. */
+  listArtifacts(conversationId: string, principal?: Principal): Promise<Artifact[]>;
   events(conversationId: string, signal?: AbortSignal): AsyncIterable<SwitchboardEvent>;
   on(conversationId: string | '*', listener: EventListener): () => void;
   /** NotFoundError for an unknown run; a run that has ended is returned as it is. */
@@ -140,9 +152,13 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
 
   const store = options.store ?? (await openStore(config.store, cwd));
   await store.init();
-  const model =
+  const artifacts = options.artifacts ?? (await artifactStoreFor(store, config.artifacts.dir ? { dir: resolve(cwd, config.artifacts.dir) } : {}));
+  await artifacts?.init();
+  const baseModel =
     options.model ??
     createModelClient({ providers: config.providers, env, retries: config.limits.modelRetries, timeoutMs: config.limits.modelTimeoutMs, logger });
+  // Messages keep images as artifact references; the model gets their bytes.
+  const model = artifacts ? withArtifactImages(baseModel, artifacts) : baseModel;
   const events = new EventBus();
   const leaseMs = options.engine?.leaseMs ?? 30_000;
   const watch = new Watch(options.engine?.pollMs ?? 200);
@@ -170,6 +186,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     clock,
     workspaceRoot: resolve(cwd, config.workspaceDir),
     approvals: options.approvals ?? (approvals ? createToolApprovalGate(approvals) : undefined),
+    artifacts: artifacts ?? undefined,
     ...options.engine,
   });
   if (planStore && approvals) {
@@ -182,7 +199,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     runs.start();
   }
 
-  const conversations = createConversations({ config, agents, store, runs, ids });
+  const conversations = createConversations({ config, agents, store, runs, ids, clock, artifacts });
   const reading = createReading({ store, getConversation: conversations.getConversation, plans: planStore, approvals: () => need(approvals) });
 
   return {
@@ -202,6 +219,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
       return Promise.all(threads.map(async (thread) => ({ thread, messages: await store.listMessages(thread.id) })));
     },
     usage: (group, filter) => store.usageBy(group, filter),
+    ...artifactFace(artifacts, conversations.getConversation),
     plan: (conversationId, goal, principal) => need(planService).create(conversationId, goal, principal),
     getPlan: (planId, principal) => need(planService).get(planId, principal),
     listPlans: (filter) => need(planService).list(filter),

@@ -115,6 +115,8 @@ export const ConfigSchema = z.strictObject({
     ])
     .default({ type: 'sqlite', path: '.switchboard/switchboard.db' }),
   workspaceDir: z.string().min(1).default('.switchboard/workspaces'),
+  /** Artifacts (generated and received images): bytes in the database, or in `dir`, a folder every replica can read. */
+  artifacts: z.strictObject({ dir: z.string().min(1).optional() }).prefault({}),
   sandbox: SandboxSchema.prefault({}),
   limits: z
     .strictObject({
@@ -127,6 +129,8 @@ export const ConfigSchema = z.strictObject({
       codeOutputBytes: z.number().int().positive().default(16_384),
       /** Longest accepted user message, in characters. */
       maxMessageChars: z.number().int().positive().default(100_000),
+      /** Largest image a message may carry, in bytes. */
+      maxImageBytes: z.number().int().positive().default(10 * 1024 * 1024),
       /** Model API: retries on 429/5xx/timeouts and per-request timeout. */
       modelRetries: z.number().int().min(0).max(10).default(3),
       modelTimeoutMs: z.number().int().positive().default(120_000),

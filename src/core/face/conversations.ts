@@ -2,6 +2,8 @@
  * Conversations and what goes into them: finding one (with its access check), queueing a message
  * for an agent's thread, and `ask` — one message, one answer.
  */
+import { intakeImages } from '../artifacts/intake.js';
+import type { ArtifactStore } from '../artifacts/types.js';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { Config } from '../agents/spec.js';
 import { ForbiddenError, InvalidInputError, NotFoundError, RunFailedError } from '../errors.js';
@@ -16,12 +18,15 @@ export interface ConversationDeps {
   store: Store;
   runs: RunEngine;
   ids: IdGenerator;
+  clock: () => number;
+  /** Where image bytes a message carries are kept; null when the store keeps no artifacts. */
+  artifacts: ArtifactStore | null;
 }
 
 export type Conversations = Pick<Switchboard, 'conversation' | 'getConversation' | 'send' | 'ask'>;
 
 export function createConversations(deps: ConversationDeps): Conversations {
-  const { config, agents, store, runs, ids } = deps;
+  const { config, agents, store, runs, ids, clock, artifacts } = deps;
 
   const getConversation = async (id: string, principal?: Principal): Promise<Conversation> => {
     const conversation = await store.getConversation(id);
@@ -39,12 +44,13 @@ export function createConversations(deps: ConversationDeps): Conversations {
     if (input.text.trim() === '' && !input.images?.length) throw new InvalidInputError('The message is empty.');
     const agent = agents.get(input.agent ?? agents.proxy.name);
     const conversation = await getConversation(conversationId);
+    const images = await intakeImages(input.images, { conversationId: conversation.id, maxBytes: config.limits.maxImageBytes, artifacts, ids, clock });
     const thread = await store.getOrCreateThread(conversation.id, agent.name, ids('thr'));
     return runs.enqueue({
       conversationId: conversation.id,
       threadId: thread.id,
       agent: agent.name,
-      input: { content: input.text, images: input.images, author: principalId(input.from) },
+      input: { content: input.text, images, author: principalId(input.from) },
       requestedBy: input.from,
       parentRunId: null,
       parentToolCallId: null,
