@@ -1,3 +1,4 @@
+import { NotFoundError } from '../errors.js';
 import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run } from '../store/types.js';
 import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
 import { fencedStore } from './fenced-store.js';
@@ -151,7 +152,7 @@ export class RunEngine {
     signal?.throwIfAborted();
     this.#listenRemote(); // before the read: an end announced after it is heard
     const run = await this.#deps.store.getRun(runId);
-    if (!run) throw new Error(`No run with id "${runId}".`);
+    if (!run) throw new NotFoundError('run', runId);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
     return new Promise<Run>((resolve, reject) => {
       const list = this.#waiters.get(runId) ?? new Set();
@@ -180,7 +181,7 @@ export class RunEngine {
     const { store } = this.#deps;
     if (this.#executor.abort(runId, new CancelSignal(reason))) return this.wait(runId);
     const run = await store.getRun(runId);
-    if (!run) throw new Error(`No run with id "${runId}".`);
+    if (!run) throw new NotFoundError('run', runId);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
     // Queued, or held by another process: mark it; the holder sees it on its next step.
     const ended = await store.updateRun(runId, { status: 'cancelled', error: reason, endedAt: this.#deps.clock() });

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { InternalError } from '../errors.js';
 import type { Approval, NewApproval } from '../approvals/types.js';
 import type { PlanStep } from '../plans/types.js';
 import type { ApprovalFilter, NewPlan, PlanFilter, PlanRecord, PlanStore, PlanTransition } from './plan-store.js';
@@ -147,7 +148,7 @@ export class PostgresPlanStore implements PlanStore {
         p.originRunId ?? null,
         p.originToolCallId ?? null,
       ]);
-      if (!existing) throw new Error(`Plan ${p.id} could not be created.`);
+      if (!existing) throw new InternalError(`Plan ${p.id} could not be created: its id is taken and no plan has its origin.`);
       return { plan: (await this.#plan(client, existing.id))!, created: false };
     });
   }
