@@ -1,3 +1,4 @@
+import { NotFoundError } from '../errors.js';
 import type { EventBus, RunTreeResolver } from '../events.js';
 import type { Run, Store } from '../store/types.js';
 import type { RunEvent } from './active-run.js';
@@ -54,7 +55,7 @@ export class RunEmitter {
 export function runTreeResolver(store: Store, bus: EventBus): RunTreeResolver {
   return async (runId) => {
     let run = await store.getRun(runId);
-    if (!run) throw new Error(`No run with id "${runId}".`);
+    if (!run) throw new NotFoundError('run', runId);
     const parentRunId = run.parentRunId;
     for (let hops = 0; run.parentRunId && hops < 64; hops++) {
       const known = bus.treeOf(run.parentRunId);

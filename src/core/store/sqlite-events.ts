@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SwitchboardError } from '../errors.js';
 import type { SwitchboardEvent } from '../events.js';
 import { RemoteListeners, eventColumns, toStoredEvent, type EventLog, type StoredEvent } from '../events/log.js';
 import type { SqliteMigration } from './migrations.js';
@@ -89,7 +90,7 @@ export class SqliteEventLog implements EventLog {
   }
 
   #stmt(s: SqliteStatement | undefined): SqliteStatement {
-    if (!s) throw new Error('SqliteEventLog: call init() first.');
+    if (!s) throw new SwitchboardError('internal', 'SqliteEventLog: call init() first.');
     return s;
   }
 
