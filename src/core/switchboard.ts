@@ -11,9 +11,12 @@ import { createToolApprovalGate } from './approvals/tool-gate.js';
 import type { Approval, ApprovalStatus, DecideResult, Decision } from './approvals/types.js';
 import { Watch } from './approvals/watch.js';
 import { SwitchboardError } from './errors.js';
-import { EventBus, type EventListener, type SwitchboardEvent } from './events.js';
+import { EventBus, type EventListener, type EventLog, type SwitchboardEvent } from './events.js';
+import { followRun } from './events/follow.js';
 import { createConversations } from './face/conversations.js';
 import { createReading, type ApprovalView, type RunFilter } from './face/reading.js';
+import { eventLogFor } from './store/open-events.js';
+import { runTreeResolver } from './runs/emit.js';
 import { defaultIds, type IdGenerator } from './ids.js';
 import { createLogger, type Logger } from './logger.js';
 import { createModelClient } from './model/openai-client.js';
@@ -51,6 +54,8 @@ export interface SwitchboardOptions {
   approvals?: ToolApprovalGate;
   /** Where plans and approvals are kept; by default beside the store, in the same database. */
   planStore?: PlanStore;
+  /** Where lifecycle events are stored; by default beside the store, in the same database. */
+  eventLog?: EventLog;
   /** Where artifacts are kept; by default beside the store (bytes in the database, or in the config's `artifacts.dir`). */
   artifacts?: ArtifactStore;
   /** Resume runs a previous process left unfinished (default true). */
@@ -103,7 +108,13 @@ export interface Switchboard {
   readArtifact(id: string, principal?: Principal): Promise<{ artifact: Artifact; bytes: Uint8Array }>;
   /** A conversation's artifacts, oldest first. */
   listArtifacts(conversationId: string, principal?: Principal): Promise<Artifact[]>;
-  events(conversationId: string, signal?: AbortSignal): AsyncIterable<SwitchboardEvent>;
+  /**
+   * Stored events with `seq > after` (all with 0), then live ones, this process's and others', without
+   * gaps or repeats. Without `after`: live only. (An AbortSignal as 2nd argument is still accepted.)
+   */
+  events(conversationId: string, opts?: { after?: number; signal?: AbortSignal } | AbortSignal): AsyncIterable<SwitchboardEvent>;
+  /** The events of a run and its delegations, from its start, until the run ends. */
+  follow(runId: string, opts?: { signal?: AbortSignal }): AsyncIterable<SwitchboardEvent>;
   on(conversationId: string | '*', listener: EventListener): () => void;
   /** NotFoundError for an unknown run; a run that has ended is returned as it is. */
   cancel(runId: string, reason?: string): Promise<Run>;
@@ -160,8 +171,11 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
   // Messages keep images as artifact references; the model gets their bytes.
   const model = artifacts ? withArtifactImages(baseModel, artifacts) : baseModel;
   const events = new EventBus();
+  const eventLog = options.eventLog ?? (await eventLogFor(store, { pollMs: options.engine?.pollMs }));
+  await eventLog?.init();
+  if (eventLog) events.attach(eventLog, { resolve: runTreeResolver(store, events), onError: (error, e) => logger.warn('event not stored', { type: e.type, error }) });
   const leaseMs = options.engine?.leaseMs ?? 30_000;
-  const watch = new Watch(options.engine?.pollMs ?? 200);
+  const watch = new Watch(options.engine?.pollMs ?? 200, events);
   const planStore = options.planStore ?? (await planStoreFor(store));
   await planStore?.init();
   const approvals = planStore ? new ApprovalService({ plans: planStore, store, events, policy: config.approvals.policy, ids, clock, watch }) : undefined;
@@ -211,7 +225,8 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     ...conversations,
     ...reading,
     wait: (runId) => runs.wait(runId),
-    events: (conversationId, signal) => events.stream(conversationId, signal),
+    events: (conversationId, opts) => events.stream(conversationId, opts),
+    follow: (runId, opts) => followRun(events, store, runId, opts?.signal),
     on: (conversationId, listener) => events.subscribe(conversationId, listener),
     cancel: (runId, reason) => runs.cancel(runId, reason),
     async transcript(conversationId) {
@@ -233,6 +248,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
       await planService?.close();
       await runs.close();
       watch.close();
+      await eventLog?.close();
       await store.close();
     },
   };

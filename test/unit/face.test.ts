@@ -180,7 +180,7 @@ function tsFiles(dir: string): string[] {
   });
 }
 
-const base = { conversationId: 'conv_1', runId: 'run_1', agent: 'proxy', depth: 0, at: 0 };
+const base = { conversationId: 'conv_1', runId: 'run_1', rootRunId: 'run_1', parentRunId: null, agent: 'proxy', depth: 0, at: 0 };
 
 describe('describeEvent and preview: one wording for every surface', () => {
   it('previews text on one line, cut with an ellipsis', () => {

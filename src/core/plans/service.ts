@@ -288,7 +288,7 @@ export class PlanService implements PlanDecisions {
   async #commit(t: PlanTransition, before: PlanRecord): Promise<boolean> {
     if (!(await this.#d.plans.transition(t))) return false;
     this.#d.watch.notify();
-    if (this.#d.events.hasListeners(before.conversationId)) {
+    if (this.#d.events.wants(before.conversationId)) {
       const plan = await this.#d.plans.getPlan(before.id);
       const approval = t.insertApproval ? await this.#d.plans.getApproval(t.insertApproval.id) : null;
       if (plan) {
