@@ -19,9 +19,10 @@ import type { ToolApprovalGate } from './runs/approval-gate.js';
 import { createSendMessageTool } from './runs/delegation.js';
 import { RunEngine } from './runs/engine.js';
 import type { ToolDefinition } from './runs/tool.js';
-import { openStore } from './store/open.js';
-import { planStoreFor } from './store/open-plans.js';
+import { accessible, admit, runForKey, type ConversationOptions } from './conversations.js';
+import { resolvePersistence, type Persistence } from './store/persistence.js';
 import type { PlanStore } from './store/plan-store.js';
+import { unavailableRefs, type SurfaceRefStore } from './store/refs.js';
 import { principalId, type Conversation, type Message, type Principal, type Run, type RunUsage, type Store, type Thread, type UsageTotals } from './store/types.js';
 import { builtinTools, knownToolNames } from './tools/index.js';
 
@@ -42,8 +43,10 @@ export interface SwitchboardOptions {
   cwd?: string;
   /** Decides tool calls that need approval; by default each becomes a persisted Approval a person decides (`decide`). */
   approvals?: ToolApprovalGate;
-  /** Where plans and approvals are kept; by default beside the store, in the same database. */
+  /** Where plans are kept; by default beside the store, in the same database. */
   planStore?: PlanStore;
+  /** Everything the engine keeps (store, plans, approvals, refs); by default the store's, or the config's. */
+  persistence?: Persistence;
   /** Resume runs a previous process left unfinished (default true). */
   resume?: boolean;
   /** Engine knobs: lease length and polling interval (tests), idle threads the thread cache keeps, model calls in flight at once. */
@@ -56,6 +59,8 @@ export interface SendInput {
   from: Principal;
   /** The agent whose thread receives the message; the proxy by default. */
   agent?: string;
+  /** A surface's id for this message (Slack event id, Teams activity id): sending it again returns the same run. */
+  idempotencyKey?: string;
 }
 
 export interface AskResult {
@@ -73,8 +78,12 @@ export interface Switchboard {
   /** The event bus behind `events` and `on`, for adapters that fan out themselves. */
   readonly bus: EventBus;
   readonly engine: RunEngine;
-  /** The conversation for a surface key, created on first use and owned by `principal`. */
-  conversation(key: string, principal: Principal): Promise<Conversation>;
+  /** The conversation for a surface key, created on first use and owned by `principal`; a shared one admits `principal` as participant. */
+  conversation(key: string, principal: Principal, opts?: ConversationOptions): Promise<Conversation>;
+  /** Everyone recorded as taking part in the conversation, the owner first. */
+  participants(conversationId: string): Promise<Principal[]>;
+  /** Adapters' handles per run, approval, plan… (a Slack message ts), shared by replicas. */
+  readonly refs: SurfaceRefStore;
   /** A conversation by id, if `principal` (when given) may see it. */
   getConversation(id: string, principal?: Principal): Promise<Conversation>;
   /** Queues a message for an agent's thread (the proxy's by default) and returns its run. Never "busy". */
@@ -129,17 +138,18 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
   for (const tool of [...builtinTools, ...(options.tools ?? [])]) tools.set(tool.name, tool);
   const agents = AgentRegistry.fromConfig(config, knownToolNames(tools.keys()));
 
-  const store = options.store ?? (await openStore(config.store, cwd));
-  await store.init();
+  const persistence = await resolvePersistence(options, config.store, cwd);
+  await persistence.init();
+  const { store } = persistence;
   const model =
     options.model ??
     createModelClient({ providers: config.providers, env, retries: config.limits.modelRetries, timeoutMs: config.limits.modelTimeoutMs, logger });
   const events = new EventBus();
   const leaseMs = options.engine?.leaseMs ?? 30_000;
   const watch = new Watch(options.engine?.pollMs ?? 200);
-  const planStore = options.planStore ?? (await planStoreFor(store));
-  await planStore?.init();
-  const approvals = planStore ? new ApprovalService({ plans: planStore, store, events, policy: config.approvals.policy, ids, clock, watch }) : undefined;
+  const planStore = persistence.plans;
+  const approvalStore = persistence.approvals;
+  const approvals = approvalStore ? new ApprovalService({ approvals: approvalStore, store, events, policy: config.approvals.policy, ids, clock, watch }) : undefined;
   let planService: PlanService | undefined;
   const need = <T>(service: T | undefined): T => {
     if (!service) throw new SwitchboardError('plans_unavailable', 'Plans and approvals need a store that keeps them: pass `planStore` to createSwitchboard.');
@@ -173,14 +183,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     runs.start();
   }
 
-  const getConversation = async (id: string, principal?: Principal): Promise<Conversation> => {
-    const conversation = await store.getConversation(id);
-    if (!conversation) throw new NotFoundError('conversation', id);
-    if (principal && !mayAccess(conversation, principal)) {
-      throw new ForbiddenError(`Conversation "${id}" belongs to someone else.`);
-    }
-    return conversation;
-  };
+  const getConversation = (id: string, principal?: Principal): Promise<Conversation> => accessible(store, id, principal);
 
   const send = async (conversationId: string, input: SendInput): Promise<Run> => {
     if (input.text.length > config.limits.maxMessageChars) {
@@ -189,8 +192,12 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     if (input.text.trim() === '' && !input.images?.length) throw new InvalidInputError('The message is empty.');
     const agent = agents.get(input.agent ?? agents.proxy.name);
     const conversation = await getConversation(conversationId);
+    const again = await runForKey(store, input.idempotencyKey, conversation.id);
+    if (again) return again;
+    await store.addParticipant(conversation.id, input.from);
     const thread = await store.getOrCreateThread(conversation.id, agent.name, ids('thr'));
     return runs.enqueue({
+      idempotencyKey: input.idempotencyKey,
       conversationId: conversation.id,
       threadId: thread.id,
       agent: agent.name,
@@ -208,10 +215,9 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     store,
     bus: events,
     engine: runs,
-    async conversation(key, principal) {
-      const { conversation } = await store.getOrCreateConversation(key, principal, ids('conv'));
-      return conversation;
-    },
+    conversation: (key, principal, opts) => admit(store, ids, key, principal, opts),
+    participants: (conversationId) => store.listParticipants(conversationId),
+    refs: persistence.refs ?? unavailableRefs,
     getConversation,
     send,
     wait: (runId) => runs.wait(runId),
@@ -248,12 +254,9 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
       await planService?.close();
       await runs.close();
       watch.close();
-      await store.close();
+      await persistence.close();
     },
   };
 }
 
-/** The owner of a conversation may use it; adapters widen this (a Slack thread's members) through their own keys. */
-export function mayAccess(conversation: Conversation, principal: Principal): boolean {
-  return principalId(conversation.owner) === principalId(principal);
-}
+export { mayAccess } from './conversations.js';

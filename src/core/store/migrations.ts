@@ -1,3 +1,4 @@
+import { intakeSqliteMigrations } from './intake-migrations.js';
 import type { SqliteDatabase } from './sqlite-driver.js';
 
 /**
@@ -106,6 +107,7 @@ CREATE TABLE run_steps (
 );
 `,
   },
+  ...intakeSqliteMigrations,
 ];
 
 const MIGRATIONS_TABLE = `

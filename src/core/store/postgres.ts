@@ -5,9 +5,13 @@ import type { Usage } from '../model/types.js';
 import { sortMigrations } from './migrations.js';
 import { applyPgMigrations, postgresMigrations, type PgMigration } from './postgres-migrations.js';
 import { SQL, usageSql } from './postgres-sql.js';
-import { ACTIVE_SQL, num, runPatchColumns, toConversation, toJson, toMessage, toRun, toStep, toThread, toTotals } from './rows.js';
-import type { ConversationRow, MessageRow, Num, RunPatch, RunRow, StepRow, ThreadRow, UsageRow } from './rows.js';
-import type { ClaimedRun, Conversation, LeaseFence, Message, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, RunStepType, Store, Thread, UsageTotals } from './types.js';
+import { ACTIVE_SQL, num, runPatchColumns, toJson, toMessage, toRun, toStep, toTotals } from './rows.js';
+import type { MessageRow, Num, RunPatch, RunRow, StepRow, UsageRow } from './rows.js';
+import { sameKeyRun } from './intake-errors.js';
+import type { Persistence } from './persistence.js';
+import { isForeignKeyError, PostgresConversations, type Queryable } from './postgres-conversations.js';
+import type { ClaimedRun, Conversation, LeaseFence, Message, NewConversationOptions, NewMessage, NewRun, Principal, Run } from './types.js';
+import type { RunStatus, RunStep, RunStepStatus, RunStepType, Store, Thread, UsageTotals } from './types.js';
 
 /**
  * The scale-out Store: PostgreSQL through `pg`, for several replicas sharing one database.
@@ -51,21 +55,14 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 const MESSAGE_COLUMNS = 'id, thread_id, seq, role, author, content, images, tool_calls, tool_call_id, is_error, run_id, created_at';
 
-function isForeignKeyError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
-}
-
-/** Something that runs a query: the pool, or a client inside a transaction. */
-interface Queryable {
-  query<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
-}
-
 export class PostgresStore implements Store {
   /** The pool, for modules (plans, approvals) that keep their tables in the same database and schema. */
   readonly pool: pg.Pool;
   readonly schema: string;
-  private readonly clock: () => number;
+  /** The store's clock, for the stores beside it (refs). */
+  readonly clock: () => number;
   private readonly migrations: PgMigration[];
+  private readonly conversations: PostgresConversations;
   private closed = false;
 
   constructor(opts: PostgresStoreOptions) {
@@ -83,6 +80,7 @@ export class PostgresStore implements Store {
     });
     // A pooled connection that dies while idle must not crash the process; the next query reconnects.
     this.pool.on('error', () => {});
+    this.conversations = new PostgresConversations(this.pool, this.clock);
   }
 
   /** Runs `fn` in one transaction on one connection; rolls back when it throws. */
@@ -206,6 +204,12 @@ export class PostgresStore implements Store {
     return rows.map((r) => ({ version: r.version, name: r.name, appliedAt: num(r.applied_at) }));
   }
 
+  /** This store with its plans, approvals and surface references, in the same database and schema. */
+  async persistence(): Promise<Persistence> {
+    const { postgresPersistence } = await import('./postgres-persistence.js');
+    return postgresPersistence(this);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -214,67 +218,44 @@ export class PostgresStore implements Store {
 
   // ---- conversations and threads --------------------------------------------------------------
 
-  async getOrCreateConversation(key: string, owner: Principal, id: string): Promise<{ conversation: Conversation; created: boolean }> {
-    const inserted = await this.one<ConversationRow>(
-      this.pool,
-      SQL.insertConversation,
-      [id, key, JSON.stringify(owner), owner.surface, owner.userId, this.clock()],
-    );
-    if (inserted) return { conversation: toConversation(inserted), created: true };
-    const row = await this.one<ConversationRow>(this.pool, 'SELECT * FROM conversations WHERE key = $1', [key]);
-    return { conversation: toConversation(row!), created: false };
+  async getOrCreateConversation(key: string, owner: Principal, id: string, opts?: NewConversationOptions): Promise<{ conversation: Conversation; created: boolean }> {
+    return this.conversations.getOrCreate(key, owner, id, opts);
   }
 
   async getConversation(id: string): Promise<Conversation | null> {
-    const row = await this.one<ConversationRow>(this.pool, 'SELECT * FROM conversations WHERE id = $1', [id]);
-    return row ? toConversation(row) : null;
+    return this.conversations.get(id);
   }
 
   async getConversationByKey(key: string): Promise<Conversation | null> {
-    const row = await this.one<ConversationRow>(this.pool, 'SELECT * FROM conversations WHERE key = $1', [key]);
-    return row ? toConversation(row) : null;
+    return this.conversations.getByKey(key);
   }
 
-  /** Newest first. */
-  async listConversations(filter: { ownerSurface?: string; ownerUserId?: string; limit?: number } = {}): Promise<Conversation[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.ownerSurface !== undefined) {
-      params.push(filter.ownerSurface);
-      where.push(`owner_surface = $${params.length}`);
-    }
-    if (filter.ownerUserId !== undefined) {
-      params.push(filter.ownerUserId);
-      where.push(`owner_user_id = $${params.length}`);
-    }
-    params.push(filter.limit ?? null);
-    const sql = `SELECT * FROM conversations${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT $${params.length}`;
-    return (await this.all<ConversationRow>(this.pool, sql, params)).map(toConversation);
+  async listConversations(filter?: { ownerSurface?: string; ownerUserId?: string; limit?: number }): Promise<Conversation[]> {
+    return this.conversations.list(filter);
+  }
+
+  async addParticipant(conversationId: string, principal: Principal): Promise<void> {
+    return this.conversations.addParticipant(conversationId, principal);
+  }
+
+  async listParticipants(conversationId: string): Promise<Principal[]> {
+    return this.conversations.participants(conversationId);
+  }
+
+  async isParticipant(conversationId: string, principal: Principal): Promise<boolean> {
+    return this.conversations.isParticipant(conversationId, principal);
   }
 
   async getOrCreateThread(conversationId: string, agent: string, id: string): Promise<Thread> {
-    try {
-      const inserted = await this.one<ThreadRow>(
-        this.pool,
-        SQL.insertThread,
-        [id, conversationId, agent, this.clock()],
-      );
-      if (inserted) return toThread(inserted);
-    } catch (err) {
-      if (isForeignKeyError(err)) throw new NotFoundError('conversation', conversationId);
-      throw err;
-    }
-    const row = await this.one<ThreadRow>(this.pool, 'SELECT * FROM threads WHERE conversation_id = $1 AND agent = $2', [conversationId, agent]);
-    return toThread(row!);
+    return this.conversations.getOrCreateThread(conversationId, agent, id);
   }
 
   async getThread(id: string): Promise<Thread | null> {
-    const row = await this.one<ThreadRow>(this.pool, 'SELECT * FROM threads WHERE id = $1', [id]);
-    return row ? toThread(row) : null;
+    return this.conversations.getThread(id);
   }
 
   async listThreads(conversationId: string): Promise<Thread[]> {
-    return (await this.all<ThreadRow>(this.pool, 'SELECT * FROM threads WHERE conversation_id = $1 ORDER BY created_at, id COLLATE "C"', [conversationId])).map(toThread);
+    return this.conversations.listThreads(conversationId);
   }
 
   // ---- messages ---------------------------------------------------------------------------------
@@ -315,9 +296,12 @@ export class PostgresStore implements Store {
       const row = await this.one<RunRow>(
         this.pool,
         SQL.insertRun,
-        [run.id, run.conversationId, run.threadId, run.agent, toJson(run.input), toJson(run.requestedBy), run.parentRunId ?? null, run.parentToolCallId ?? null, run.depth ?? 0, now],
+        [run.id, run.conversationId, run.threadId, run.agent, toJson(run.input), toJson(run.requestedBy), run.parentRunId ?? null, run.parentToolCallId ?? null, run.depth ?? 0, now, run.idempotencyKey ?? null],
       );
-      return toRun(row!);
+      if (row) return toRun(row);
+      // Only a taken idempotency key inserts nothing; the run that took it committed before the conflict was reported.
+      const existing = await this.getRunByIdempotencyKey(run.idempotencyKey!);
+      return sameKeyRun(existing!, run.idempotencyKey!, run.conversationId);
     } catch (err) {
       if (isForeignKeyError(err)) {
         if (!(await this.getConversation(run.conversationId))) throw new NotFoundError('conversation', run.conversationId);
@@ -329,6 +313,11 @@ export class PostgresStore implements Store {
 
   async getRun(id: string): Promise<Run | null> {
     const row = await this.one<RunRow>(this.pool, 'SELECT * FROM runs WHERE id = $1', [id]);
+    return row ? toRun(row) : null;
+  }
+
+  async getRunByIdempotencyKey(key: string): Promise<Run | null> {
+    const row = await this.one<RunRow>(this.pool, 'SELECT * FROM runs WHERE idempotency_key = $1', [key]);
     return row ? toRun(row) : null;
   }
 

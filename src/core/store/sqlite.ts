@@ -3,11 +3,14 @@ import { dirname, resolve } from 'node:path';
 import { DuplicateToolResultError, NotFoundError } from '../errors.js';
 import type { Usage } from '../model/types.js';
 import { applyMigrations, appliedMigrations, sortMigrations, sqliteMigrations, type SqliteMigration } from './migrations.js';
-import { runPatchColumns, toConversation, toJson, toMessage, toRun, toStep, toThread, toTotals } from './rows.js';
-import type { ConversationRow, MessageRow, RunPatch, RunRow, StepRow, ThreadRow, UsageRow } from './rows.js';
+import { runPatchColumns, toJson, toMessage, toRun, toStep, toTotals } from './rows.js';
+import type { MessageRow, RunPatch, RunRow, StepRow, UsageRow } from './rows.js';
 import { openSqliteDatabase, type SqliteDatabase, type SqliteDriverName, type SqliteStatement } from './sqlite-driver.js';
+import { equalities, isForeignKeyError, SqliteConversations } from './sqlite-conversations.js';
 import { SQL } from './sqlite-sql.js';
-import type { ClaimedRun, Conversation, Message, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, Store, Thread, UsageTotals } from './types.js';
+import { sameKeyRun } from './intake-errors.js';
+import type { Persistence } from './persistence.js';
+import type { ClaimedRun, Conversation, Message, NewConversationOptions, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, Store, Thread, UsageTotals } from './types.js';
 
 /**
  * The embedded Store: one SQLite file (WAL) through node:sqlite or better-sqlite3 (sqlite-driver.ts).
@@ -39,25 +42,17 @@ type Stmt = SqliteStatement;
 
 type Statements = { -readonly [K in keyof typeof SQL]: Stmt };
 
-function isForeignKeyError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
-}
-
-/** `column = ?` conditions for the filter values that are set, in order, and their parameters. */
-function equalities(filters: [column: string, value: unknown][]): { where: string[]; params: unknown[] } {
-  const set = filters.filter(([, value]) => value !== undefined);
-  return { where: set.map(([column]) => `${column} = ?`), params: set.map(([, value]) => value) };
-}
-
 export class SqliteStore implements Store {
   /** The raw connection, for modules (plans, approvals) that keep their tables in the same file. */
   readonly db: SqliteDatabase;
   readonly path: string;
-  private readonly clock: () => number;
+  /** The store's clock, for the stores beside it (refs). */
+  readonly clock: () => number;
   private readonly migrations: SqliteMigration[];
   private stmts: Statements | null = null;
-  /** Statements built from a filter's shape (listRuns, listConversations, updateRun, usageBy). */
+  /** Statements built from a filter's shape (listRuns, updateRun, usageBy). */
   private readonly dynamic = new Map<string, Stmt>();
+  private readonly conversations: SqliteConversations;
   private readonly appendTx: (threadId: string, messages: (NewMessage & { id: string })[], now: number) => Message[];
   private readonly modelStepTx: (
     step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number },
@@ -87,6 +82,7 @@ export class SqliteStore implements Store {
     this.migrations = sortMigrations([...sqliteMigrations, ...(opts.extraMigrations ?? [])]);
 
     this.db = openSqliteDatabase(this.path, { busyTimeoutMs: 5000, driver: opts.driver });
+    this.conversations = new SqliteConversations(this.db, this.clock);
     if (!memory) this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
@@ -249,70 +245,59 @@ export class SqliteStore implements Store {
     return this.db.transaction(fn);
   }
 
+  /** This store with its plans, approvals and surface references, in the same file. */
+  async persistence(): Promise<Persistence> {
+    const { sqlitePersistence } = await import('./sqlite-persistence.js');
+    return sqlitePersistence(this);
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
     this.stmts = null;
     this.dynamic.clear();
+    this.conversations.clear();
   }
 
   // ---- conversations and threads --------------------------------------------------------------
 
-  async getOrCreateConversation(key: string, owner: Principal, id: string): Promise<{ conversation: Conversation; created: boolean }> {
-    // Read first: the common case (it exists) then takes no write lock.
-    const existing = this.s.conversationByKey.get(key) as unknown as ConversationRow | undefined;
-    if (existing) return { conversation: toConversation(existing), created: false };
-    const res = this.s.insertConversation.run({
-      id,
-      key,
-      owner: JSON.stringify(owner),
-      ownerSurface: owner.surface,
-      ownerUserId: owner.userId,
-      now: this.clock(),
-    });
-    const row = this.s.conversationByKey.get(key) as unknown as ConversationRow;
-    return { conversation: toConversation(row), created: res.changes === 1 };
+  async getOrCreateConversation(key: string, owner: Principal, id: string, opts?: NewConversationOptions): Promise<{ conversation: Conversation; created: boolean }> {
+    return this.conversations.getOrCreate(key, owner, id, opts);
   }
 
   async getConversation(id: string): Promise<Conversation | null> {
-    const row = this.s.conversationById.get(id) as unknown as ConversationRow | undefined;
-    return row ? toConversation(row) : null;
+    return this.conversations.get(id);
   }
 
   async getConversationByKey(key: string): Promise<Conversation | null> {
-    const row = this.s.conversationByKey.get(key) as unknown as ConversationRow | undefined;
-    return row ? toConversation(row) : null;
+    return this.conversations.getByKey(key);
   }
 
-  /** Newest first. */
-  async listConversations(filter: { ownerSurface?: string; ownerUserId?: string; limit?: number } = {}): Promise<Conversation[]> {
-    const { where, params } = equalities([
-      ['owner_surface', filter.ownerSurface],
-      ['owner_user_id', filter.ownerUserId],
-    ]);
-    const sql = `SELECT * FROM conversations${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
-    params.push(filter.limit ?? -1);
-    return (this.cached(sql).all(...params) as unknown as ConversationRow[]).map(toConversation);
+  async listConversations(filter?: { ownerSurface?: string; ownerUserId?: string; limit?: number }): Promise<Conversation[]> {
+    return this.conversations.list(filter);
+  }
+
+  async addParticipant(conversationId: string, principal: Principal): Promise<void> {
+    this.conversations.addParticipant(conversationId, principal);
+  }
+
+  async listParticipants(conversationId: string): Promise<Principal[]> {
+    return this.conversations.participants(conversationId);
+  }
+
+  async isParticipant(conversationId: string, principal: Principal): Promise<boolean> {
+    return this.conversations.isParticipant(conversationId, principal);
   }
 
   async getOrCreateThread(conversationId: string, agent: string, id: string): Promise<Thread> {
-    const existing = this.s.threadByAgent.get(conversationId, agent) as unknown as ThreadRow | undefined;
-    if (existing) return toThread(existing);
-    try {
-      this.s.insertThread.run({ id, conversationId, agent, now: this.clock() });
-    } catch (err) {
-      if (isForeignKeyError(err)) throw new NotFoundError('conversation', conversationId);
-      throw err;
-    }
-    return toThread(this.s.threadByAgent.get(conversationId, agent) as unknown as ThreadRow);
+    return this.conversations.getOrCreateThread(conversationId, agent, id);
   }
 
   async getThread(id: string): Promise<Thread | null> {
-    const row = this.s.threadById.get(id) as unknown as ThreadRow | undefined;
-    return row ? toThread(row) : null;
+    return this.conversations.getThread(id);
   }
 
   async listThreads(conversationId: string): Promise<Thread[]> {
-    return (this.s.threadsOfConversation.all(conversationId) as unknown as ThreadRow[]).map(toThread);
+    return this.conversations.listThreads(conversationId);
   }
 
   // ---- messages ---------------------------------------------------------------------------------
@@ -347,11 +332,14 @@ export class SqliteStore implements Store {
         parentToolCallId: run.parentToolCallId ?? null,
         depth: run.depth ?? 0,
         now: this.clock(),
-      }) as unknown as RunRow;
-      return toRun(row);
+        idempotencyKey: run.idempotencyKey ?? null,
+      }) as unknown as RunRow | undefined;
+      if (row) return toRun(row);
+      // Only a taken idempotency key inserts nothing.
+      return sameKeyRun(toRun(this.s.runByKey.get(run.idempotencyKey!) as unknown as RunRow), run.idempotencyKey!, run.conversationId);
     } catch (err) {
       if (isForeignKeyError(err)) {
-        if (!this.s.conversationById.get(run.conversationId)) throw new NotFoundError('conversation', run.conversationId);
+        if (!this.conversations.get(run.conversationId)) throw new NotFoundError('conversation', run.conversationId);
         throw new NotFoundError('thread', run.threadId);
       }
       throw err;
@@ -360,6 +348,11 @@ export class SqliteStore implements Store {
 
   async getRun(id: string): Promise<Run | null> {
     const row = this.s.runById.get(id) as unknown as RunRow | undefined;
+    return row ? toRun(row) : null;
+  }
+
+  async getRunByIdempotencyKey(key: string): Promise<Run | null> {
+    const row = this.s.runByKey.get(key) as unknown as RunRow | undefined;
     return row ? toRun(row) : null;
   }
 
