@@ -20,7 +20,7 @@ import { createSendMessageTool } from './runs/delegation.js';
 import { RunEngine } from './runs/engine.js';
 import type { ToolDefinition } from './runs/tool.js';
 import { accessible, admit, runForKey, type ConversationOptions } from './conversations.js';
-import { resolvePersistence, type Persistence } from './store/persistence.js';
+import { resolvePersistence, type PartialPersistence, type Persistence } from './store/persistence.js';
 import type { PlanStore } from './store/plan-store.js';
 import { unavailableRefs, type SurfaceRefStore } from './store/refs.js';
 import { principalId, type Conversation, type Message, type Principal, type Run, type RunUsage, type Store, type Thread, type UsageTotals } from './store/types.js';
@@ -45,8 +45,8 @@ export interface SwitchboardOptions {
   approvals?: ToolApprovalGate;
   /** Where plans are kept; by default beside the store, in the same database. */
   planStore?: PlanStore;
-  /** Everything the engine keeps (store, plans, approvals, refs); by default the store's, or the config's. */
-  persistence?: Persistence;
+  /** Everything the engine keeps (store, plans, approvals, refs); by default the store's, or the config's. Parts left out are unavailable. */
+  persistence?: Persistence | PartialPersistence;
   /** Resume runs a previous process left unfinished (default true). */
   resume?: boolean;
   /** Engine knobs: lease length and polling interval (tests), idle threads the thread cache keeps, model calls in flight at once. */
@@ -152,7 +152,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
   const approvals = approvalStore ? new ApprovalService({ approvals: approvalStore, store, events, policy: config.approvals.policy, ids, clock, watch }) : undefined;
   let planService: PlanService | undefined;
   const need = <T>(service: T | undefined): T => {
-    if (!service) throw new SwitchboardError('plans_unavailable', 'Plans and approvals need a store that keeps them: pass `planStore` to createSwitchboard.');
+    if (!service) throw new SwitchboardError('plans_unavailable', 'Plans and approvals need a store that keeps them: pass `persistence` (or `planStore`) to createSwitchboard.');
     return service;
   };
   tools.set('create_plan', createPlanTool({ plans: () => need(planService), store }));

@@ -76,7 +76,7 @@ export async function openPersistence(config: Config['store'], cwd: string): Pro
  * it (when it has them) and `planStore` in place of its plans; else the one the config names.
  */
 export async function resolvePersistence(
-  options: { persistence?: Persistence; store?: Store; planStore?: PlanStore },
+  options: { persistence?: PartialPersistence; store?: Store; planStore?: PlanStore },
   config: Config['store'],
   cwd: string,
 ): Promise<PartialPersistence> {
