@@ -6,7 +6,7 @@ import { ApprovalService } from './approvals/service.js';
 import { createToolApprovalGate } from './approvals/tool-gate.js';
 import type { Approval, ApprovalStatus, DecideResult, Decision } from './approvals/types.js';
 import { Watch } from './approvals/watch.js';
-import { ForbiddenError, InvalidInputError, NotFoundError, RunFailedError, SwitchboardError } from './errors.js';
+import { InvalidInputError, RunFailedError, SwitchboardError } from './errors.js';
 import { EventBus, type EventListener, type SwitchboardEvent } from './events.js';
 import { defaultIds, type IdGenerator } from './ids.js';
 import { createLogger, type Logger } from './logger.js';

@@ -1,4 +1,5 @@
 import { ACTIVE_SQL } from './rows.js';
+import type { SqliteStatement } from './sqlite-driver.js';
 
 /**
  * The SqliteStore's statements, prepared once by `init`. Named parameters (`@name`) where a
@@ -63,3 +64,5 @@ export const SQL = {
   finishStep: 'UPDATE run_steps SET status = ?, ended_at = ? WHERE id = ? RETURNING *',
   stepsOfRun: 'SELECT * FROM run_steps WHERE run_id = ? ORDER BY seq',
 } as const;
+
+export type Statements = { -readonly [K in keyof typeof SQL]: SqliteStatement };

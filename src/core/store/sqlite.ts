@@ -1,13 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { DuplicateToolResultError, NotFoundError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import type { Usage } from '../model/types.js';
 import { applyMigrations, appliedMigrations, sortMigrations, sqliteMigrations, type SqliteMigration } from './migrations.js';
 import { runPatchColumns, toJson, toMessage, toRun, toStep, toTotals } from './rows.js';
 import type { MessageRow, RunPatch, RunRow, StepRow, UsageRow } from './rows.js';
 import { openSqliteDatabase, type SqliteDatabase, type SqliteDriverName, type SqliteStatement } from './sqlite-driver.js';
 import { equalities, isForeignKeyError, SqliteConversations } from './sqlite-conversations.js';
-import { SQL } from './sqlite-sql.js';
+import { SQL, type Statements } from './sqlite-sql.js';
+import { SqliteWrites } from './sqlite-writes.js';
 import { sameKeyRun } from './intake-errors.js';
 import type { Persistence } from './persistence.js';
 import type { ClaimedRun, Conversation, Message, NewConversationOptions, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, Store, Thread, UsageTotals } from './types.js';
@@ -40,7 +41,6 @@ export interface SqliteStoreOptions {
 
 type Stmt = SqliteStatement;
 
-type Statements = { -readonly [K in keyof typeof SQL]: Stmt };
 
 export class SqliteStore implements Store {
   /** The raw connection, for modules (plans, approvals) that keep their tables in the same file. */
@@ -53,26 +53,8 @@ export class SqliteStore implements Store {
   /** Statements built from a filter's shape (listRuns, updateRun, usageBy). */
   private readonly dynamic = new Map<string, Stmt>();
   private readonly conversations: SqliteConversations;
-  private readonly appendTx: (threadId: string, messages: (NewMessage & { id: string })[], now: number) => Message[];
-  private readonly modelStepTx: (
-    step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number },
-    message: NewMessage & { id: string; threadId: string },
-    complete: { endedAt: number } | undefined,
-    now: number,
-  ) => { step: RunStep; message: Message; run?: Run };
-  private readonly startStepTx: (step: { id: string; runId: string; data: Record<string, unknown> }, now: number) => RunStep;
-  private readonly finishStepTx: (
-    stepId: string,
-    status: RunStepStatus,
-    message: NewMessage & { id: string; threadId: string },
-    now: number,
-  ) => { step: RunStep; message: Message };
-  private readonly toolStepTx: (
-    step: { id: string; runId: string; data: Record<string, unknown>; status: RunStepStatus; startedAt: number },
-    message: NewMessage & { id: string; threadId: string },
-    now: number,
-  ) => { step: RunStep; message: Message };
-  private readonly claimTx: (threadId: string, owner: string, leaseUntil: number, now: number, inputMessageId: string) => ClaimedRun | null;
+  /** The transactions that write messages and steps (sqlite-writes.ts). */
+  private readonly writes: SqliteWrites;
 
   constructor(opts: SqliteStoreOptions) {
     const memory = opts.path === ':memory:' || opts.path === '';
@@ -87,89 +69,7 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
-
-    const immediate = <A extends unknown[], R>(fn: (...args: A) => R): ((...args: A) => R) => {
-      return (...args: A) => this.db.transaction(() => fn(...args));
-    };
-
-    this.appendTx = immediate((threadId, messages, now) => messages.map((m) => this.insertMessage(threadId, m, now)));
-
-    this.modelStepTx = immediate((step, message, complete, now) => {
-      const s = this.s.insertStep.get({
-        id: step.id,
-        runId: step.runId,
-        type: 'model_call',
-        status: 'completed',
-        data: JSON.stringify(step.data),
-        promptTokens: step.usage.promptTokens,
-        completionTokens: step.usage.completionTokens,
-        cost: step.cost,
-        now,
-        endedAt: now,
-      }) as unknown as StepRow;
-      const m = this.insertMessage(message.threadId, message, now);
-      const usage = { runId: step.runId, promptTokens: step.usage.promptTokens, completionTokens: step.usage.completionTokens, cost: step.cost, now };
-      if (!complete) {
-        this.s.addModelUsage.run(usage);
-        return { step: toStep(s), message: m };
-      }
-      const r = this.s.addModelUsageAndComplete.get({ ...usage, reply: m.content, endedAt: complete.endedAt }) as unknown as RunRow | undefined;
-      if (!r) throw new NotFoundError('run', step.runId);
-      return { step: toStep(s), message: m, run: toRun(r) };
-    });
-
-    this.startStepTx = immediate((step, now) => {
-      const s = this.s.insertStep.get({
-        id: step.id,
-        runId: step.runId,
-        type: 'tool_call',
-        status: 'started',
-        data: JSON.stringify(step.data),
-        promptTokens: null,
-        completionTokens: null,
-        cost: 0,
-        now,
-        endedAt: null,
-      }) as unknown as StepRow;
-      this.s.touchRun.run(now, step.runId);
-      return toStep(s);
-    });
-
-    this.finishStepTx = immediate((stepId, status, message, now) => {
-      const s = this.s.finishStep.get(status, now, stepId) as unknown as StepRow | undefined;
-      if (!s) throw new NotFoundError('run step', stepId);
-      const m = this.insertMessage(message.threadId, message, now);
-      this.s.touchRun.run(now, s.run_id);
-      return { step: toStep(s), message: m };
-    });
-
-    this.toolStepTx = immediate((step, message, now) => {
-      const s = this.s.insertStep.get({
-        id: step.id,
-        runId: step.runId,
-        type: 'tool_call',
-        status: step.status,
-        data: JSON.stringify(step.data),
-        promptTokens: null,
-        completionTokens: null,
-        cost: 0,
-        now: step.startedAt,
-        endedAt: now,
-      }) as unknown as StepRow;
-      const m = this.insertMessage(message.threadId, message, now);
-      this.s.touchRun.run(now, step.runId);
-      return { step: toStep(s), message: m };
-    });
-
-    this.claimTx = immediate((threadId, owner, leaseUntil, now, inputMessageId) => {
-      const next = this.s.claimCandidate.get({ threadId }) as { id: string; fresh: number } | undefined;
-      if (!next) return null;
-      const run = toRun(this.s.claimRun.get({ id: next.id, owner, leaseUntil, now }) as unknown as RunRow);
-      if (!next.fresh || !run.input) return { run, input: null };
-      const { content, images, author } = run.input;
-      const input = this.insertMessage(threadId, { id: inputMessageId, role: 'user', author, content, images, runId: run.id }, now);
-      return { run, input };
-    });
+    this.writes = new SqliteWrites(this.db, () => this.s);
   }
 
   private get s(): Statements {
@@ -184,31 +84,6 @@ export class SqliteStore implements Store {
       this.dynamic.set(sql, stmt);
     }
     return stmt;
-  }
-
-  private insertMessage(threadId: string, m: NewMessage & { id: string }, now: number): Message {
-    if (m.role === 'tool' && m.toolCallId && (this.s.answeredCall.get(threadId, m.toolCallId) as { role: string } | undefined)?.role === 'tool') {
-      throw new DuplicateToolResultError(threadId, m.toolCallId);
-    }
-    try {
-      const row = this.s.insertMessage.get({
-        id: m.id,
-        threadId,
-        role: m.role,
-        author: m.author,
-        content: m.content,
-        images: toJson(m.images),
-        toolCalls: toJson(m.toolCalls),
-        toolCallId: m.toolCallId ?? null,
-        isError: m.isError ? 1 : 0,
-        runId: m.runId ?? null,
-        now,
-      }) as unknown as MessageRow;
-      return toMessage(row);
-    } catch (err) {
-      if (isForeignKeyError(err)) throw new NotFoundError('thread', threadId);
-      throw err;
-    }
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------
@@ -304,7 +179,7 @@ export class SqliteStore implements Store {
 
   async appendMessages(threadId: string, messages: (NewMessage & { id: string })[]): Promise<Message[]> {
     if (messages.length === 0) return [];
-    return this.appendTx(threadId, messages, this.clock());
+    return this.writes.append(threadId, messages, this.clock());
   }
 
   async listMessages(threadId: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<Message[]> {
@@ -384,7 +259,7 @@ export class SqliteStore implements Store {
    */
   async claimNextRun(threadId: string, owner: string, leaseUntil: number, now: number, inputMessageId: string): Promise<ClaimedRun | null> {
     if (!(this.s.claimable.get({ threadId }) as { ok: number } | undefined)?.ok) return null;
-    return this.claimTx(threadId, owner, leaseUntil, now, inputMessageId);
+    return this.writes.claim(threadId, owner, leaseUntil, now, inputMessageId);
   }
 
   async renewLeases(owner: string, leaseUntil: number): Promise<void> {
@@ -426,12 +301,12 @@ export class SqliteStore implements Store {
     message: NewMessage & { id: string; threadId: string },
     opts: { complete?: { endedAt: number } } = {},
   ): Promise<{ step: RunStep; message: Message; run?: Run }> {
-    return this.modelStepTx(step, message, opts.complete, this.clock());
+    return this.writes.modelStep(step, message, opts.complete, this.clock());
   }
 
   async startToolStep(step: { id: string; runId: string; data: Record<string, unknown> }): Promise<RunStep> {
     try {
-      return this.startStepTx(step, this.clock());
+      return this.writes.startStep(step, this.clock());
     } catch (err) {
       if (isForeignKeyError(err)) throw new NotFoundError('run', step.runId);
       throw err;
@@ -439,7 +314,7 @@ export class SqliteStore implements Store {
   }
 
   async finishToolStep(stepId: string, status: RunStepStatus, message: NewMessage & { id: string; threadId: string }): Promise<{ step: RunStep; message: Message }> {
-    return this.finishStepTx(stepId, status, message, this.clock());
+    return this.writes.finishStep(stepId, status, message, this.clock());
   }
 
   async recordToolStep(
@@ -447,7 +322,7 @@ export class SqliteStore implements Store {
     message: NewMessage & { id: string; threadId: string },
   ): Promise<{ step: RunStep; message: Message }> {
     try {
-      return this.toolStepTx(step, message, this.clock());
+      return this.writes.toolStep(step, message, this.clock());
     } catch (err) {
       // The message's own foreign key failure is reported as its thread by insertMessage.
       if (isForeignKeyError(err)) throw new NotFoundError('run', step.runId);
