@@ -24,7 +24,16 @@ export { createModelClient } from './core/model/openai-client.js';
 
 export type { Store, Conversation, Thread, Message, Run, RunStatus, RunStep, RunUsage, Principal, UsageTotals } from './core/store/types.js';
 export { principalId } from './core/store/types.js';
+export type { ConversationAccess, NewConversationOptions } from './core/store/types.js';
+export type { ConversationOptions } from './core/conversations.js';
 export { SqliteStore } from './core/store/sqlite.js';
+export { openPersistence } from './core/store/persistence.js';
+export type { Persistence, PartialPersistence } from './core/store/persistence.js';
+export { sqlitePersistence } from './core/store/sqlite-persistence.js';
+export type { ApprovalStore, ApprovalFilter, ApprovalPatch } from './core/store/approval-store.js';
+export type { SurfaceRefStore, SurfaceRefKind, Json } from './core/store/refs.js';
+export { SURFACE_REF_KINDS } from './core/store/refs.js';
+export { IdempotencyConflictError } from './core/store/intake-errors.js';
 
 export type { Plan, PlanStep, PlanStatus, StepStatus, PlanApprovalMode, PlanUsage } from './core/plans/types.js';
 export type { Approval, ApprovalKind, ApprovalStatus, Decision, DecideResult } from './core/approvals/types.js';

@@ -81,7 +81,7 @@ describe('shared and private conversations', () => {
     expect((await h.sb.wait(run.id)).status).toBe('completed');
   });
 
-  it('keeps `who: conversation` to the owner in a private conversation', async () => {
+  it('does not let someone who never took part decide in a private conversation with `who: conversation`', async () => {
     h = await startHarness({ config: { approvals: { policy: { who: 'conversation' } } } });
     h.fake.setHandler(approvalScript());
     const conv = await h.sb.conversation('cli:private', alice);
