@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LeaseLostError } from '../../src/core/errors.js';
-import { PostgresStore, type PostgresStoreOptions } from '../../src/core/store/postgres.js';
+import { applyPgMigrations } from '../../src/core/store/postgres-migrations.js';
+import { postgresPlanMigrations } from '../../src/core/store/postgres-plan-migrations.js';
+import { PostgresStore, postgresMigrations, type PostgresStoreOptions } from '../../src/core/store/postgres.js';
 import { bob, describeStoreContract } from '../support/store-contract.js';
 
 /**
@@ -92,6 +94,33 @@ describe.skipIf(!url)('PostgresStore', () => {
       expect((await stores[1]!.listConversations()).map((c) => c.id)).toEqual(['conv_iso']);
       expect((await admin.query(`SELECT id FROM "${schema}".conversations`)).rows).toEqual([{ id: 'conv_iso' }]);
       expect((await admin.query(`SELECT id FROM "${base}".conversations`)).rows).toEqual([]);
+    });
+
+    it('records who took part before participants were kept: owners, run requesters and plan makers (migration 40)', async () => {
+      const schema = `${base}_backfill`;
+      schemas.add(schema);
+      const client = await admin.connect();
+      try {
+        await client.query('BEGIN');
+        await applyPgMigrations(client, schema, [postgresMigrations[0]!, ...postgresPlanMigrations], clock);
+        const p = (userId: string, tenant?: string) => JSON.stringify({ surface: 'slack', userId, ...(tenant ? { tenant } : {}) });
+        await client.query("INSERT INTO conversations (id, key, owner, owner_surface, owner_user_id, created_at) VALUES ('c1', 'k1', $1::jsonb, 'slack', 'U1', 10)", [p('U1', 'T1')]);
+        await client.query("INSERT INTO threads (id, conversation_id, agent, created_at) VALUES ('t1', 'c1', 'proxy', 10)");
+        for (const [id, who, at] of [['r1', p('U2', 'T1'), 30], ['r2', p('U2', 'T1'), 20], ['r3', null, 25]] as const) {
+          await client.query("INSERT INTO runs (id, conversation_id, thread_id, agent, status, requested_by, created_at, progress_at) VALUES ($1, 'c1', 't1', 'proxy', 'completed', $2::jsonb, $3, $3)", [id, who, at]);
+        }
+        await client.query("INSERT INTO plans (id, conversation_id, goal, status, mode, created_by, created_at, updated_at) VALUES ('p1', 'c1', 'g', 'completed', 'none', $1::jsonb, 40, 40)", [p('U3')]);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      const s = await store({ schema });
+      expect(await s.listParticipants('c1')).toEqual([
+        { surface: 'slack', userId: 'U1', tenant: 'T1' },
+        { surface: 'slack', userId: 'U2', tenant: 'T1' },
+        { surface: 'slack', userId: 'U3' },
+      ]);
+      expect(await s.getConversation('c1')).toMatchObject({ access: 'private' });
     });
 
     it('applies extra migrations and refuses clashing versions', async () => {

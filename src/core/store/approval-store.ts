@@ -36,5 +36,20 @@ export interface ApprovalStore {
   updateApproval(id: string, expect: readonly ApprovalStatus[], patch: ApprovalPatch): Promise<boolean>;
 }
 
-/** Filter keys and their columns, shared by both dialects. */
-export const APPROVAL_FILTER_COLUMNS = { conversationId: 'conversation_id', status: 'status', kind: 'kind', planId: 'plan_id', stepId: 'step_id', runId: 'run_id' } as const;
+const FILTER_COLUMNS = { conversationId: 'conversation_id', status: 'status', kind: 'kind', planId: 'plan_id', stepId: 'step_id', runId: 'run_id' } as const;
+
+/**
+ * `listApprovals` for either dialect: `placeholder(i)` is `?` or `$i`, `noLimit` the LIMIT value that
+ * means none (SQLite -1, PostgreSQL NULL).
+ */
+export function listApprovalsSql(filter: ApprovalFilter, placeholder: (i: number) => string, noLimit: unknown): { sql: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  for (const [key, column] of Object.entries(FILTER_COLUMNS) as [keyof typeof FILTER_COLUMNS, string][]) {
+    if (filter[key] === undefined) continue;
+    params.push(filter[key]);
+    where.push(`${column} = ${placeholder(params.length)}`);
+  }
+  params.push(filter.limit ?? noLimit);
+  return { sql: `SELECT * FROM approvals${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at, id LIMIT ${placeholder(params.length)}`, params };
+}

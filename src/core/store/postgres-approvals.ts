@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { Approval, ApprovalStatus, NewApproval } from '../approvals/types.js';
-import { APPROVAL_FILTER_COLUMNS, type ApprovalFilter, type ApprovalPatch, type ApprovalStore } from './approval-store.js';
+import { listApprovalsSql, type ApprovalFilter, type ApprovalPatch, type ApprovalStore } from './approval-store.js';
 import { APPROVAL_COLUMNS, approvalValues, setClause, toApproval, type ApprovalRow } from './plan-rows.js';
 import { postgresPlanMigrations } from './postgres-plan-migrations.js';
 import type { PostgresStore } from './postgres.js';
@@ -59,15 +59,7 @@ export class PostgresApprovalStore implements ApprovalStore {
   }
 
   async listApprovals(filter: ApprovalFilter): Promise<Approval[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    for (const [key, column] of Object.entries(APPROVAL_FILTER_COLUMNS) as [keyof typeof APPROVAL_FILTER_COLUMNS, string][]) {
-      if (filter[key] === undefined) continue;
-      params.push(filter[key]);
-      where.push(`${column} = $${params.length}`);
-    }
-    params.push(filter.limit ?? null);
-    const sql = `SELECT * FROM approvals${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at, id LIMIT $${params.length}`;
+    const { sql, params } = listApprovalsSql(filter, (i) => `$${i}`, null);
     return ((await this.#pool.query(sql, params)).rows as ApprovalRow[]).map(toApproval);
   }
 

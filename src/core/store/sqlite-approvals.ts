@@ -1,5 +1,5 @@
 import type { Approval, ApprovalStatus, NewApproval } from '../approvals/types.js';
-import { APPROVAL_FILTER_COLUMNS, type ApprovalFilter, type ApprovalPatch, type ApprovalStore } from './approval-store.js';
+import { listApprovalsSql, type ApprovalFilter, type ApprovalPatch, type ApprovalStore } from './approval-store.js';
 import { planSqliteMigrations } from './migrations.js';
 import { APPROVAL_COLUMNS, approvalValues, setClause, toApproval, type ApprovalRow } from './plan-rows.js';
 import type { SqliteStatement } from './sqlite-driver.js';
@@ -58,15 +58,7 @@ export class SqliteApprovalStore implements ApprovalStore {
   }
 
   async listApprovals(filter: ApprovalFilter): Promise<Approval[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    for (const [key, column] of Object.entries(APPROVAL_FILTER_COLUMNS) as [keyof typeof APPROVAL_FILTER_COLUMNS, string][]) {
-      if (filter[key] === undefined) continue;
-      where.push(`${column} = ?`);
-      params.push(filter[key]);
-    }
-    params.push(filter.limit ?? -1);
-    const sql = `SELECT * FROM approvals${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at, id LIMIT ?`;
+    const { sql, params } = listApprovalsSql(filter, () => '?', -1);
     return (this.#q(sql).all(...params) as unknown as ApprovalRow[]).map(toApproval);
   }
 
