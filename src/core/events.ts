@@ -34,7 +34,9 @@ export type SwitchboardEvent =
   // Approvals and plans: `runId` is the run that asks (tool calls) or the step's run, '' when there is none yet.
   | (Base & { type: 'approval.requested'; approvalId: string; kind: string; summary: string; planId?: string; stepId?: string; toolName?: string })
   | (Base & { type: 'approval.decided'; approvalId: string; approved: boolean; by: string; status?: string; feedback?: string; planId?: string })
-  | (Base & { type: 'plan.updated'; planId: string; status: string; stepId?: string; stepStatus?: string; revision?: number; error?: string });
+  | (Base & { type: 'plan.updated'; planId: string; status: string; stepId?: string; stepStatus?: string; revision?: number; error?: string })
+  // A tool made a file (generate_image): read it with `readArtifact(artifactId)`.
+  | (Base & { type: 'artifact.created'; artifactId: string; mediaType: string; size: number; name?: string });
 
 export type SwitchboardEventType = SwitchboardEvent['type'];
 export type EventListener = (event: SwitchboardEvent) => void;

@@ -1,4 +1,4 @@
-import { LeaseLostError } from '../errors.js';
+import { LeaseLostError, NotFoundError } from '../errors.js';
 import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run, type Store } from '../store/types.js';
 import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
 import { isAdoptable, newLeaseOwner } from './lease-owner.js';
@@ -151,7 +151,7 @@ export class RunEngine {
   async wait(runId: string, signal?: AbortSignal): Promise<Run> {
     signal?.throwIfAborted();
     const run = await this.#deps.store.getRun(runId);
-    if (!run) throw new Error(`No run with id "${runId}".`);
+    if (!run) throw new NotFoundError('run', runId);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
     return new Promise<Run>((resolve, reject) => {
       const list = this.#waiters.get(runId) ?? new Set();
@@ -179,7 +179,7 @@ export class RunEngine {
     const { store } = this.#deps;
     if (this.#executor.abort(runId, new CancelSignal(reason))) return this.wait(runId);
     const run = await store.getRun(runId);
-    if (!run) throw new Error(`No run with id "${runId}".`);
+    if (!run) throw new NotFoundError('run', runId);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
     // Queued, or held by another process: mark it; the holder sees it on its next step.
     const ended = await store.updateRun(runId, { status: 'cancelled', error: reason, endedAt: this.#deps.clock() });

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { z } from 'zod';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentSpec, Config } from '../agents/spec.js';
+import type { ArtifactStore } from '../artifacts/types.js';
 import { SwitchboardError } from '../errors.js';
 import type { EventBus, SwitchboardEvent } from '../events.js';
 import type { IdGenerator } from '../ids.js';
@@ -37,6 +38,8 @@ export interface ExecutorDeps {
   /** Root folder of per-conversation workspaces. */
   workspaceRoot: string;
   approvals?: ToolApprovalGate;
+  /** Where tools keep what they make (generate_image); tools get their conversation's view of it. */
+  artifacts?: ArtifactStore;
   cache: ThreadCache;
   /** Model calls in flight at once in this process (each holds a connection); more wait their turn. Default 512. */
   modelConcurrency?: number;

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { InternalError } from '../errors.js';
 import type { PlanStep } from '../plans/types.js';
 import type { NewPlan, PlanFilter, PlanRecord, PlanStore, PlanTransition } from './plan-store.js';
 import { PLAN_COLUMNS, STEP_COLUMNS, planExtras, setClause, toPlan, toStep, type PlanRow, type StepRow } from './plan-rows.js';
@@ -56,7 +57,7 @@ export class PostgresPlanStore implements PlanStore {
         p.originRunId ?? null,
         p.originToolCallId ?? null,
       ]);
-      if (!existing) throw new Error(`Plan ${p.id} could not be created.`);
+      if (!existing) throw new InternalError(`Plan ${p.id} could not be created: its id is taken and no plan has its origin.`);
       return { plan: (await this.#plan(client, existing.id))!, created: false };
     });
   }

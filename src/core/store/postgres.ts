@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
-import { NotFoundError } from '../errors.js';
+import { ConfigError, InternalError, NotFoundError } from '../errors.js';
 import { sortMigrations } from './migrations.js';
 import { applyPgMigrations, postgresMigrations, type PgMigration } from './postgres-migrations.js';
 import { SQL, usageSql } from './postgres-sql.js';
@@ -67,7 +67,7 @@ export class PostgresStore implements Store {
 
   constructor(opts: PostgresStoreOptions) {
     const schema = opts.schema ?? 'public';
-    if (!SCHEMA_NAME.test(schema)) throw new Error(`PostgresStore: schema "${schema}" must match ${SCHEMA_NAME.source}.`);
+    if (!SCHEMA_NAME.test(schema)) throw new ConfigError(`PostgresStore: schema "${schema}" must be a plain identifier (${SCHEMA_NAME.source}).`);
     this.schema = schema;
     this.clock = opts.clock ?? Date.now;
     this.migrations = sortMigrations([...postgresMigrations, ...(opts.extraMigrations ?? [])]);
@@ -129,7 +129,7 @@ export class PostgresStore implements Store {
     const byVersion = new Map(this.migrations.map((m) => [m.version, m]));
     for (const m of extra) {
       const known = byVersion.get(m.version);
-      if (known && known.name !== m.name) throw new Error(`Migration ${m.version} "${m.name}" clashes with the migration "${known.name}".`);
+      if (known && known.name !== m.name) throw new InternalError(`Migration ${m.version} "${m.name}" clashes with the migration "${known.name}".`);
       byVersion.set(m.version, m);
     }
     const sorted = sortMigrations([...byVersion.values()]);

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, StoreUnavailableError } from '../errors.js';
 import type { Usage } from '../model/types.js';
 import { applyMigrations, appliedMigrations, sortMigrations, sqliteMigrations, type SqliteMigration } from './migrations.js';
 import { runPatchColumns, toJson, toMessage, toRun, toStep, toTotals } from './rows.js';
@@ -73,7 +73,7 @@ export class SqliteStore implements Store {
   }
 
   private get s(): Statements {
-    if (!this.stmts) throw new Error('SqliteStore: call init() before using the store.');
+    if (!this.stmts) throw new StoreUnavailableError('sqlite', 'SqliteStore: call init() before using the store (createSwitchboard does it; a store opened by hand needs it).');
     return this.stmts;
   }
 
