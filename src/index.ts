@@ -45,7 +45,16 @@ export type { Store, Conversation, Thread, Message, Run, RunStatus, RunStep, Run
 export { principalId, FINAL_RUN_STATUSES } from './core/store/types.js';
 export { principalFromId } from './core/principals.js';
 export { openStore } from './core/store/open.js';
+export type { ConversationAccess, NewConversationOptions } from './core/store/types.js';
+export type { ConversationOptions } from './core/conversations.js';
 export { SqliteStore } from './core/store/sqlite.js';
+export { openPersistence } from './core/store/persistence.js';
+export type { Persistence, PartialPersistence } from './core/store/persistence.js';
+export { sqlitePersistence } from './core/store/sqlite-persistence.js';
+export type { ApprovalStore, ApprovalFilter, ApprovalPatch } from './core/store/approval-store.js';
+export type { SurfaceRefStore, SurfaceRefKind, Json } from './core/store/refs.js';
+export { SURFACE_REF_KINDS } from './core/store/refs.js';
+export { IdempotencyConflictError } from './core/store/intake-errors.js';
 
 export type { Plan, PlanStep, PlanStatus, StepStatus, PlanApprovalMode, PlanUsage } from './core/plans/types.js';
 export { FINAL_PLAN_STATUSES } from './core/plans/types.js';

@@ -28,10 +28,11 @@ import type { ToolApprovalGate } from './runs/approval-gate.js';
 import { createSendMessageTool } from './runs/delegation.js';
 import { RunEngine } from './runs/engine.js';
 import type { ToolDefinition } from './runs/tool.js';
-import { openStore } from './store/open.js';
 import { artifactStoreFor } from './store/open-artifacts.js';
-import { planStoreFor } from './store/open-plans.js';
+import type { ConversationOptions } from './conversations.js';
+import { resolvePersistence, type PartialPersistence, type Persistence } from './store/persistence.js';
 import type { PlanStore } from './store/plan-store.js';
+import { unavailableRefs, type SurfaceRefStore } from './store/refs.js';
 import type { Conversation, Message, Principal, Run, RunUsage, Store, Thread, UsageTotals } from './store/types.js';
 import { builtinTools, knownToolNames } from './tools/index.js';
 
@@ -52,10 +53,12 @@ export interface SwitchboardOptions {
   cwd?: string;
   /** Decides tool calls that need approval; by default each becomes a persisted Approval a person decides (`decide`). */
   approvals?: ToolApprovalGate;
-  /** Where plans and approvals are kept; by default beside the store, in the same database. */
+  /** Where plans are kept; by default beside the store, in the same database. */
   planStore?: PlanStore;
   /** Where lifecycle events are stored; by default beside the store, in the same database. */
   eventLog?: EventLog;
+  /** Everything the engine keeps (store, plans, approvals, refs); by default the store's, or the config's. Parts left out are unavailable. */
+  persistence?: Persistence | PartialPersistence;
   /** Where artifacts are kept; by default beside the store (bytes in the database, or in the config's `artifacts.dir`). */
   artifacts?: ArtifactStore;
   /** Resume runs a previous process left unfinished (default true). */
@@ -71,6 +74,8 @@ export interface SendInput {
   from: Principal;
   /** The agent whose thread receives the message; the proxy by default. */
   agent?: string;
+  /** A surface's id for this message (Slack event id, Teams activity id): sending it again returns the same run. */
+  idempotencyKey?: string;
 }
 
 export interface AskResult {
@@ -88,8 +93,12 @@ export interface Switchboard {
   /** The event bus behind `events` and `on`, for adapters that fan out themselves. */
   readonly bus: EventBus;
   readonly engine: RunEngine;
-  /** The conversation for a surface key, created on first use and owned by `principal`. */
-  conversation(key: string, principal: Principal): Promise<Conversation>;
+  /** The conversation for a surface key, created on first use and owned by `principal`; a shared one admits `principal` as participant. */
+  conversation(key: string, principal: Principal, opts?: ConversationOptions): Promise<Conversation>;
+  /** Everyone recorded as taking part in the conversation, the owner first. */
+  participants(conversationId: string): Promise<Principal[]>;
+  /** Adapters' handles per run, approval, plan… (a Slack message ts), shared by replicas. */
+  readonly refs: SurfaceRefStore;
   /** A conversation by id, if `principal` (when given) may see it. */
   getConversation(id: string, principal?: Principal): Promise<Conversation>;
   /** Queues a message for an agent's thread (the proxy's by default) and returns its run. Never "busy". */
@@ -161,8 +170,10 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
   for (const tool of [...builtinTools, ...(options.tools ?? [])]) tools.set(tool.name, tool);
   const agents = AgentRegistry.fromConfig(config, knownToolNames(tools.keys()));
 
-  const store = options.store ?? (await openStore(config.store, cwd));
-  await store.init();
+  const persistence = await resolvePersistence(options, config.store, cwd);
+  await persistence.init();
+  const { store } = persistence;
+  // Lane ARTIFACTS' store, chosen as main chose it; to be folded into Persistence (its `artifacts` slot).
   const artifacts = options.artifacts ?? (await artifactStoreFor(store, config.artifacts.dir ? { dir: resolve(cwd, config.artifacts.dir) } : {}));
   await artifacts?.init();
   const baseModel =
@@ -176,12 +187,12 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
   if (eventLog) events.attach(eventLog, { resolve: runTreeResolver(store, events), onError: (error, e) => logger.warn('event not stored', { type: e.type, error }) });
   const leaseMs = options.engine?.leaseMs ?? 30_000;
   const watch = new Watch(options.engine?.pollMs ?? 200, events);
-  const planStore = options.planStore ?? (await planStoreFor(store));
-  await planStore?.init();
-  const approvals = planStore ? new ApprovalService({ plans: planStore, store, events, policy: config.approvals.policy, ids, clock, watch }) : undefined;
+  const planStore = persistence.plans;
+  const approvalStore = persistence.approvals;
+  const approvals = approvalStore ? new ApprovalService({ approvals: approvalStore, store, events, policy: config.approvals.policy, ids, clock, watch }) : undefined;
   let planService: PlanService | undefined;
   const need = <T>(service: T | undefined): T => {
-    if (!service) throw new SwitchboardError('plans_unavailable', 'Plans and approvals need a store that keeps them: pass `planStore` to createSwitchboard.');
+    if (!service) throw new SwitchboardError('plans_unavailable', 'Plans and approvals need a store that keeps them: pass `persistence` (or `planStore`) to createSwitchboard.');
     return service;
   };
   tools.set('create_plan', createPlanTool({ plans: () => need(planService), store }));
@@ -214,7 +225,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
   }
 
   const conversations = createConversations({ config, agents, store, runs, ids, clock, artifacts });
-  const reading = createReading({ store, getConversation: conversations.getConversation, plans: planStore, approvals: () => need(approvals) });
+  const reading = createReading({ store, getConversation: conversations.getConversation, plans: planStore ?? null, approvals: () => need(approvals) });
 
   return {
     config,
@@ -224,6 +235,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     engine: runs,
     ...conversations,
     ...reading,
+    refs: persistence.refs ?? unavailableRefs,
     wait: (runId) => runs.wait(runId),
     events: (conversationId, opts) => events.stream(conversationId, opts),
     follow: (runId, opts) => followRun(events, store, runId, opts?.signal),
@@ -249,7 +261,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
       await runs.close();
       watch.close();
       await eventLog?.close();
-      await store.close();
+      await persistence.close();
     },
   };
 }

@@ -6,10 +6,13 @@ import { intakeImages } from '../artifacts/intake.js';
 import type { ArtifactStore } from '../artifacts/types.js';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { Config } from '../agents/spec.js';
-import { ForbiddenError, InvalidInputError, NotFoundError, RunFailedError } from '../errors.js';
+import { accessible, admit, runForKey } from '../conversations.js';
+import { InvalidInputError, RunFailedError } from '../errors.js';
 import type { IdGenerator } from '../ids.js';
 import type { RunEngine } from '../runs/engine.js';
 import { principalId, type Conversation, type Principal, type Run, type Store } from '../store/types.js';
+
+export { mayAccess } from '../conversations.js';
 import type { AskResult, SendInput, Switchboard } from '../switchboard.js';
 
 export interface ConversationDeps {
@@ -23,19 +26,13 @@ export interface ConversationDeps {
   artifacts: ArtifactStore | null;
 }
 
-export type Conversations = Pick<Switchboard, 'conversation' | 'getConversation' | 'send' | 'ask'>;
+export type Conversations = Pick<Switchboard, 'conversation' | 'participants' | 'getConversation' | 'send' | 'ask'>;
 
 export function createConversations(deps: ConversationDeps): Conversations {
   const { config, agents, store, runs, ids, clock, artifacts } = deps;
 
-  const getConversation = async (id: string, principal?: Principal): Promise<Conversation> => {
-    const conversation = await store.getConversation(id);
-    if (!conversation) throw new NotFoundError('conversation', id);
-    if (principal && !mayAccess(conversation, principal)) {
-      throw new ForbiddenError(`Conversation "${id}" belongs to someone else.`);
-    }
-    return conversation;
-  };
+  // Owner, or (shared) a recorded participant: see ../conversations.ts.
+  const getConversation = (id: string, principal?: Principal): Promise<Conversation> => accessible(store, id, principal);
 
   const send = async (conversationId: string, input: SendInput): Promise<Run> => {
     if (input.text.length > config.limits.maxMessageChars) {
@@ -44,9 +41,14 @@ export function createConversations(deps: ConversationDeps): Conversations {
     if (input.text.trim() === '' && !input.images?.length) throw new InvalidInputError('The message is empty.');
     const agent = agents.get(input.agent ?? agents.proxy.name);
     const conversation = await getConversation(conversationId);
+    // The same idempotency key returns the run it started (a retried Slack event, a redelivered activity).
+    const again = await runForKey(store, input.idempotencyKey, conversation.id);
+    if (again) return again;
+    await store.addParticipant(conversation.id, input.from);
     const images = await intakeImages(input.images, { conversationId: conversation.id, maxBytes: config.limits.maxImageBytes, artifacts, ids, clock });
     const thread = await store.getOrCreateThread(conversation.id, agent.name, ids('thr'));
     return runs.enqueue({
+      idempotencyKey: input.idempotencyKey,
       conversationId: conversation.id,
       threadId: thread.id,
       agent: agent.name,
@@ -59,10 +61,8 @@ export function createConversations(deps: ConversationDeps): Conversations {
   };
 
   return {
-    async conversation(key, principal) {
-      const { conversation } = await store.getOrCreateConversation(key, principal, ids('conv'));
-      return conversation;
-    },
+    conversation: (key, principal, opts) => admit(store, ids, key, principal, opts),
+    participants: (conversationId) => store.listParticipants(conversationId),
     getConversation,
     send,
     async ask(agentName, input): Promise<AskResult> {
@@ -78,9 +78,4 @@ export function createConversations(deps: ConversationDeps): Conversations {
       return { conversationId: conversation.id, agent: agentName, runId: ended.id, reply: ended.reply ?? '', usage: ended.usage };
     },
   };
-}
-
-/** The owner of a conversation may use it; adapters widen this (a Slack thread's members) through their own keys. */
-export function mayAccess(conversation: Conversation, principal: Principal): boolean {
-  return principalId(conversation.owner) === principalId(principal);
 }

@@ -1,4 +1,5 @@
 import { InternalError, StoreUnavailableError } from '../errors.js';
+import { intakeSqliteMigrations } from './intake-migrations.js';
 import type { SqliteDatabase } from './sqlite-driver.js';
 
 /**
@@ -107,6 +108,7 @@ CREATE TABLE run_steps (
 );
 `,
   },
+  ...intakeSqliteMigrations,
 ];
 
 const MIGRATIONS_TABLE = `

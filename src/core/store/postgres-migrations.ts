@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { intakePostgresMigrations } from './intake-migrations.js';
 import { migrationClash } from './migrations.js';
 
 /**
@@ -106,6 +107,7 @@ CREATE TABLE run_steps (
 );
 `,
   },
+  ...intakePostgresMigrations,
 ];
 
 /** First key of the two-int advisory lock taken while migrating; the second is the schema's hash. */
