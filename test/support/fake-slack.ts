@@ -131,7 +131,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     if (path.startsWith('/upload/')) {
       const up = pendingUploads.get(path.slice('/upload/'.length));
       if (!up) return void res.writeHead(404).end();
-      up.bytes = raw;
+      up.bytes = await uploadedBytes(raw, String(req.headers['content-type'] ?? ''));
       res.writeHead(200, { 'content-type': 'text/plain' });
       return void res.end(`OK - ${raw.length}`);
     }
@@ -333,6 +333,14 @@ export function eventEnvelope(team: string, event: Record<string, unknown>, even
     event_time: Math.floor(Date.now() / 1000),
     authorizations: [{ team_id: team, user_id: 'UBOT1', is_bot: true, is_enterprise_install: false }],
   };
+}
+
+/** Slack takes the file as the raw body or as a multipart form (the Web API client sends the latter). */
+async function uploadedBytes(raw: Buffer, type: string): Promise<Buffer> {
+  if (!type.includes('multipart/form-data')) return raw;
+  const form = await new Response(raw, { headers: { 'content-type': type } }).formData();
+  for (const value of form.values()) if (typeof value !== 'string') return Buffer.from(await value.arrayBuffer());
+  throw new Error('multipart upload without a file part');
 }
 
 function json(res: http.ServerResponse, body: unknown) {

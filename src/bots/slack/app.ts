@@ -13,11 +13,12 @@ import { createClients, slackLogger, type SlackClients } from './clients.js';
 import type { SlackSettings } from './config.js';
 import type { SlackEngine } from './engine.js';
 import { Installations } from './installations.js';
-import { classify, intake, type MessageLike } from './intake.js';
+import { classify, InFlight, intake, type MessageLike } from './intake.js';
 import { decideClick, openEdit, openFullText, openReject, submitModal, tellClicker, type Click } from './interactions.js';
 import { MODALS } from './modals.js';
 import { HeldAckSocketReceiver, httpReceiver } from './receivers.js';
 import { driveReply } from './reply.js';
+import { slackKey } from './refs.js';
 import { stopSession, startPlanCommand } from './session.js';
 
 export interface SlackBotOptions {
@@ -68,11 +69,13 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
   const deps = { engine, clients, logger };
   const replyDeps = { ...deps, flushMs: settings.flushMs, statusRefreshMs: settings.statusRefreshMs };
 
+  const inFlight = new InFlight();
+  const intakeDeps = { engine, logger, botToken: (t: string) => installations.get(t).botToken, fileHosts, maxImageBytes: opts.maxImageBytes ?? 10 * 1024 * 1024 };
   const onMessage = async (team: string, event: MessageLike) => {
     if (!installations.has(team)) return;
     const m = classify(team, event, installations.get(team).botUserId);
     if (!m) return;
-    const r = await intake({ engine, logger, botToken: (t) => installations.get(t).botToken, fileHosts, maxImageBytes: opts.maxImageBytes ?? 10 * 1024 * 1024 }, m);
+    const r = await inFlight.run(slackKey(team, m.channel, m.ts), () => intake(intakeDeps, m));
     // The message is in the store now; the reply streams after the ack.
     if (r?.drive) track(driveReply(replyDeps, r.run, { team, channel: m.channel, threadTs: m.threadTs, user: m.user }));
   };

@@ -68,6 +68,28 @@ export interface IntakeDeps {
 export type IntakeResult = { run: Run; conversation: Conversation; drive: boolean } | null;
 
 /**
+ * The mention's twin usually arrives while the first copy is being written: it waits for that write
+ * (no second download, no second lookup) and drives nothing. Other replicas and restarts rely on the
+ * store's idempotency key and the run's claimed reference instead.
+ */
+export class InFlight {
+  readonly #byKey = new Map<string, Promise<IntakeResult>>();
+
+  constructor(private readonly max = 10_000) {}
+
+  run(key: string, work: () => Promise<IntakeResult>): Promise<IntakeResult> {
+    const first = this.#byKey.get(key);
+    if (first) return first.then((r) => (r ? { ...r, drive: false } : null));
+    const p = work();
+    this.#byKey.set(key, p);
+    // A failed write is not remembered: Slack's retry must be able to try again.
+    p.catch(() => this.#byKey.delete(key));
+    if (this.#byKey.size > this.max) this.#byKey.delete(this.#byKey.keys().next().value!);
+    return p;
+  }
+}
+
+/**
  * Writes the message durably (or finds it written) and says whether this handler should drive the reply.
  * Null: not for the bot (a thread reply in a thread it is not part of, an empty message).
  */

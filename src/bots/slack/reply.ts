@@ -27,7 +27,9 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
   const client = deps.clients.main(target.team);
   const stream = new ReplyStream(client, deps.clients.updates(target.team), target, { flushMs: deps.flushMs, logger: deps.logger });
   const status = new ThreadStatus(client, target, { refreshMs: deps.statusRefreshMs, logger: deps.logger, user: target.user, ...(target.title ? { title: target.title } : {}) });
-  await Promise.all([stream.start('Thinking…'), status.begin('is thinking…')]);
+  // Not awaited before following: text deltas are not stored, so the follow starts listening now;
+  // what the handlers send queues behind the stream's start.
+  const starting = Promise.all([stream.start('Thinking…'), status.begin('is thinking…')]);
   let ended = false;
   try {
     for await (const e of deps.engine.follow(run.id, { signal })) {
@@ -36,9 +38,11 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
     }
     if (!ended) {
       const last = await deps.engine.getRun(run.id);
+      if (last.status === 'completed') stream.complete(last.reply ?? '');
       await end(last.status === 'completed' ? {} : { error: plainReason(last.error ?? `The run ended as ${last.status}.`) });
     }
   } finally {
+    await starting;
     await status.end();
   }
   return stream;
@@ -79,8 +83,9 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
         if (e.mediaType.startsWith('image/')) await upload(e.artifactId, e.name ?? `${e.artifactId}.${e.mediaType.split('/')[1]}`);
         return;
       case 'run.completed':
-        if (root) await end({});
-        return;
+        if (!root) return;
+        stream.complete(e.reply);
+        return void (await end({}));
       case 'run.failed':
         if (root) await end({ error: plainReason(e.error) });
         return;

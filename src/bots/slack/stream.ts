@@ -83,6 +83,16 @@ export class ReplyStream {
     this.#flushSoon(!this.#flushedAny);
   }
 
+  /**
+   * The whole reply, once known: whatever of it the stream has not carried yet (deltas are best effort
+   * and may have come before this stream listened) is added, so the message ends with all of it.
+   */
+  complete(reply: string): void {
+    const seen = this.written + this.#text;
+    if (reply.startsWith(seen)) this.#text += reply.slice(seen.length);
+    else if (!seen.trim()) this.#text = reply;
+  }
+
   /** Drops text not yet sent (the model's answer broke and is being retried). */
   reset(): void {
     this.#text = '';

@@ -4,7 +4,7 @@
  * restart between two steps, and a modal that opens while the main Web API queue is rate limited.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { scriptByAgent, type FakeChatRequest } from '../../support/fake-openai.js';
+import { lastUserTextOf, scriptByAgent, type FakeChatRequest } from '../../support/fake-openai.js';
 import type { FakeMessage } from '../../support/fake-slack.js';
 import { plannerReply, until } from '../../support/plans.js';
 import { delegate } from '../../support/replies.js';
@@ -78,7 +78,7 @@ describe('Slack: plans and approvals', () => {
     expect(JSON.stringify(edit.view)).toContain('"initial_value":"Count again: visible only"');
     await h.submit('sb_edit_modal', edit.view.private_metadata as string, 'Count the visible legs twice', { user: 'U1' });
     await settle(h);
-    expect(h.model.requests.filter((r) => r.agent === 'code_agent').map(lastUser).at(-1)).toContain('Count the visible legs twice');
+    expect(h.model.requests.filter((r) => r.agent === 'code_agent').map((r) => lastUserTextOf(r.body.messages)).at(-1)).toContain('Count the visible legs twice');
     card = h.slack.messages.find((m) => m.ts === card.ts)!;
     expect(card.text).toMatch(/completed/);
     expect(waitingOn(card)).toBeUndefined();

@@ -3,7 +3,7 @@
  * and retries, what is ignored, the agent view, images, several workspaces.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { scriptByAgent, TINY_PNG_B64 } from '../../support/fake-openai.js';
+import { lastUserTextOf, scriptByAgent, TINY_PNG_B64 } from '../../support/fake-openai.js';
 import { eventEnvelope, type FakeTeam } from '../../support/fake-slack.js';
 import { delegate } from '../../support/replies.js';
 import { startSlackHarness, type SlackHarness } from '../../support/slack-harness.js';
@@ -39,7 +39,7 @@ describe('Slack: conversations in threads', () => {
     expect(statusLines.at(-1)).toBe('');
     expect(h.slack.callsOf('agents.sessions.setStatus').map((c) => c.args.status)).toEqual(['processing', 'active']);
     // The person's words reached the proxy without the mention.
-    expect(h.model.requests.find((r) => r.agent === 'proxy')!.lastUserText).toBe('what colour is the cat?');
+    expect(lastUserTextOf(h.model.requests.find((r) => r.agent === 'proxy')!.body.messages)).toBe('what colour is the cat?');
   });
 
   it('continues the thread without a mention, and ignores channel chatter outside its threads', async () => {
