@@ -25,11 +25,14 @@ export interface ApprovalCardOptions {
   /** Longest body shown on the card; longer ones are shortened with a way to see them whole. */
   maxBody?: number;
   nameOf?: (p: Principal) => string;
+  /** Escapes a person's words for the surface's markup (names from `nameOf` are left as they are). */
+  escape?: (text: string) => string;
 }
 
 const CODE_KEYS = ['code', 'script', 'command', 'source'] as const;
 
 export function approvalCard(view: ApprovalView, opts: ApprovalCardOptions = {}): ApprovalCard {
+  const escape = opts.escape ?? ((t: string) => t);
   const maxBody = opts.maxBody ?? 1_500;
   const nameOf = opts.nameOf ?? defaultName;
   const pending = view.status === 'pending';
@@ -59,18 +62,22 @@ export function approvalCard(view: ApprovalView, opts: ApprovalCardOptions = {})
     fields,
     body,
     pending,
-    ...(pending ? {} : { decided: decidedLine(view, nameOf) }),
+    ...(pending ? {} : { decided: decidedLine(view, nameOf, escape) }),
     actions: { approve: pending, reject: pending, edit: pending && view.canEdit },
   };
 }
 
-/** "Approved by X", "Rejected by X: feedback", "Cancelled". */
-export function decidedLine(view: Pick<ApprovalView, 'status' | 'decidedBy' | 'feedback'>, nameOf: (p: Principal) => string = defaultName): string {
+/** "Approved by X", "Rejected by X: feedback", "Cancelled". `escape` applies to the feedback (a person's words), not the name. */
+export function decidedLine(
+  view: Pick<ApprovalView, 'status' | 'decidedBy' | 'feedback'>,
+  nameOf: (p: Principal) => string = defaultName,
+  escape: (text: string) => string = (t) => t,
+): string {
   if (view.status === 'pending') return 'Waiting for a decision';
   if (view.status === 'cancelled') return 'Cancelled';
   const by = view.decidedBy ? ` by ${nameOf(view.decidedBy)}` : '';
   const verb = view.status === 'approved' ? 'Approved' : 'Rejected';
-  return `${verb}${by}${view.feedback ? `: ${view.feedback}` : ''}`;
+  return `${verb}${by}${view.feedback ? `: ${escape(view.feedback)}` : ''}`;
 }
 
 /** The whole of what the approval is about, for a "see it all" view. */

@@ -100,9 +100,9 @@ export function planView(plan: Plan, decisions: ReadonlyMap<string, StepDecision
   };
 }
 
-/** "approved by Ada", "rejected by Ada: too broad". */
-export function decisionLine(d: StepDecision): string {
-  return `${d.approved ? 'approved' : 'rejected'} by ${d.by}${d.feedback ? `: ${oneLine(d.feedback, 200)}` : ''}`;
+/** "approved by Ada", "rejected by Ada: too broad". `escape` applies to the feedback (a person's words), not the name. */
+export function decisionLine(d: StepDecision, escape: (text: string) => string = (t) => t): string {
+  return `${d.approved ? 'approved' : 'rejected'} by ${d.by}${d.feedback ? `: ${escape(oneLine(d.feedback, 200))}` : ''}`;
 }
 
 function oneLine(text: string, max: number): string {

@@ -62,6 +62,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     },
   });
   const work = new Set<Promise<unknown>>();
+  const shutdown = new AbortController();
   const track = (p: Promise<unknown>) => {
     const t = p.catch((err: unknown) => logger.warn('Slack background work failed', { error: err })).finally(() => work.delete(t));
     work.add(t);
@@ -77,7 +78,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     if (!m) return;
     const r = await inFlight.run(slackKey(team, m.channel, m.ts), () => intake(intakeDeps, m));
     // The message is in the store now; the reply streams after the ack.
-    if (r?.drive) track(driveReply(replyDeps, r.run, { team, channel: m.channel, threadTs: m.threadTs, user: m.user }));
+    if (r?.drive) track(driveReply(replyDeps, r.run, { team, channel: m.channel, threadTs: m.threadTs, user: m.user }, shutdown.signal));
   };
   app.event('app_mention', async ({ event, body }) => onMessage(body.team_id, event as unknown as MessageLike));
   app.event('message', async ({ event, body }) => onMessage(body.team_id, event as unknown as MessageLike));
@@ -153,6 +154,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       if (socket) await socket.start();
     },
     async stop() {
+      shutdown.abort();
       cards.stop();
       if (socket) await socket.stop();
       await Promise.allSettled([...work]);

@@ -34,7 +34,7 @@ function buttons(approvalId: string, can: { approve: boolean; reject: boolean; e
 }
 
 function stepLine(s: PlanStepView, actionChars: number): string {
-  const parts = [`*${s.index}.* \`${s.agent}\` — ${esc(shorten(s.action, actionChars).text)}`, `${s.label}${s.decision ? ` · ${esc(decisionLine(s.decision))}` : ''}`];
+  const parts = [`*${s.index}.* \`${s.agent}\` — ${esc(shorten(s.action, actionChars).text)}`, `${s.label}${s.decision ? ` · ${decisionLine(s.decision, esc)}` : ''}`];
   if (s.outcome) parts.push(`> ${esc(s.outcome)}`);
   return parts.join('\n');
 }
@@ -80,7 +80,7 @@ export function approvalMessage(card: ApprovalCard): SlackMessage {
     }
   }
   if (card.pending) blocks.push(buttons(card.approvalId, card.actions));
-  else if (card.decided) blocks.push({ type: 'context', elements: [mrkdwn(esc(card.decided))] });
+  else if (card.decided) blocks.push({ type: 'context', elements: [mrkdwn(card.decided)] });
   return { text: `${card.title}${card.pending ? ' — waiting for approval' : ` — ${card.decided ?? ''}`}`, blocks };
 }
 

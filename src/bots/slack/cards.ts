@@ -8,7 +8,7 @@
 import type { ApprovalView, Logger, SwitchboardEvent } from '../../index.js';
 import { approvalCard } from '../shared/approval-view.js';
 import { planView, type StepDecision } from '../shared/plan-view.js';
-import { approvalMessage, planMessage, textMessages, type SlackMessage } from './blocks.js';
+import { approvalMessage, esc, planMessage, textMessages, type SlackMessage } from './blocks.js';
 import type { SlackClients } from './clients.js';
 import type { Json, SlackEngine } from './engine.js';
 import { SURFACE, type ConversationRef, type MessageRef } from './refs.js';
@@ -82,7 +82,7 @@ export class CardKeeper {
     const where = await this.#conversation(conversationId);
     if (!where) return;
     const view = await this.deps.engine.approvalView(approvalId);
-    await this.#place(where, 'approval', approvalId, approvalMessage(approvalCard(view, { nameOf: displayName })));
+    await this.#place(where, 'approval', approvalId, approvalMessage(approvalCard(view, { nameOf: displayName, escape: esc })));
   }
 
   /** Posts the card once (the replica that claims it), or updates it in place within the workspace budget. */

@@ -36,7 +36,10 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
       await onEvent(e);
       if (ended) break;
     }
-    if (!ended) {
+    if (!ended && signal?.aborted) {
+      // Shutting down: the text so far stands; the run goes on (here after a restart, or on another replica).
+      await stream.pause();
+    } else if (!ended) {
       const last = await deps.engine.getRun(run.id);
       if (last.status === 'completed') stream.complete(last.reply ?? '');
       await end(last.status === 'completed' ? {} : { error: plainReason(last.error ?? `The run ended as ${last.status}.`) });

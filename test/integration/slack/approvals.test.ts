@@ -120,8 +120,8 @@ describe('Slack: plans and approvals', () => {
     const card = await until(() => h!.slack.messages.find((m) => m.thread_ts === ts && waitingOn(m)), 'the tool approval card');
     expect(card.text).toMatch(/^code_agent wants to call run_code/);
     expect(blocksOf(card)).toContain('print(6*7)');
-    // The stream ended before the wait (it would outlive Slack's stream); the text so far stands.
-    expect(h.slack.messages.filter((m) => m.stream).every((m) => m.stream === 'stopped')).toBe(true);
+    // The stream ends before the wait (which would outlive Slack's stream); the text so far stands.
+    await until(() => h!.slack.messages.filter((m) => m.stream).every((m) => m.stream === 'stopped'), 'the stream paused');
     await h.click('sb_approve', waitingOn(card)!, { user: 'U1', messageTs: card.ts, threadTs: ts });
     await h.idle();
     await until(async () => (await h!.sb.listRuns({ statuses: ['in_progress', 'queued', 'requires_action'] })).length === 0, 'the run to end');
