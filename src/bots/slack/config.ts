@@ -3,7 +3,7 @@
  * SLACK_API_URL) and/or a `slack:` config section, validated with zod at this boundary.
  */
 import { z } from 'zod';
-import { ConfigError } from '../../index.js';
+import { adapterSection, ConfigError, type Config } from '../../index.js';
 
 const Prompt = z.strictObject({ title: z.string().min(1).max(75), message: z.string().min(1).max(1_000) });
 
@@ -63,7 +63,17 @@ export function slackSettings(section: unknown, env: NodeJS.ProcessEnv, mode: 'h
   return { ...s, mode };
 }
 
-/** Whether the environment or section configures Slack at all (serve mounts it only then). */
-export function slackConfigured(section: unknown, env: NodeJS.ProcessEnv): boolean {
+/** Whether the environment or the config's `slack:` section configures Slack at all (serve mounts it only then). */
+export function slackConfigured(config: Config, env: NodeJS.ProcessEnv): boolean {
+  const section = (config as { slack?: unknown }).slack;
   return Boolean((env.SLACK_BOT_TOKEN && env.SLACK_SIGNING_SECRET) || (section && typeof section === 'object'));
+}
+
+/**
+ * Settings from a loaded config's `slack:` section (its mistakes name the file and line) and the
+ * environment, which wins.
+ */
+export function slackSettingsFromConfig(config: Config, env: NodeJS.ProcessEnv, mode: 'http' | 'socket'): SlackSettings {
+  adapterSection(config, 'slack', SlackSectionSchema.optional());
+  return slackSettings((config as { slack?: unknown }).slack, env, mode);
 }

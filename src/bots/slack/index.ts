@@ -3,5 +3,5 @@
  * that do not use Slack never load Bolt).
  */
 export { createSlackBot, type SlackBot, type SlackBotOptions } from './app.js';
-export { slackSettings, slackConfigured, SlackSectionSchema, type SlackSettings } from './config.js';
+export { slackSettings, slackSettingsFromConfig, slackConfigured, SlackSectionSchema, type SlackSettings } from './config.js';
 export type { SlackEngine } from './engine.js';

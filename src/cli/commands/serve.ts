@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { checkProviders, createLogger, createSwitchboard, type LogLevel } from '../../index.js';
+import { checkProviders, createLogger, createSwitchboard, type Config, type Logger, type LogLevel, type Switchboard } from '../../index.js';
 import { CliError, loadConfig, parse } from '../common.js';
 
 const HELP = `Usage: switchboard serve [--host 127.0.0.1] [--port 3939] [--allowed-host NAME]... [--allowed-origin URL]... [--config FILE]
@@ -61,7 +61,7 @@ export default async function serve(argv: string[]): Promise<number> {
     res.end(ok ? JSON.stringify({ status: 'ok', agents: agents.names().length, mcpSessions: mcpHandler.sessionCount() }) : '{"error":"GET only"}');
   };
   const routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>> = { '/mcp': mcpHandler.handle, '/healthz': healthz };
-  const slack = await mountSlack(env, sb, logger, routes);
+  const slack = await mountSlack(config, env, sb, logger, routes);
   const server = await mcp.listenHttp({ host, port, logger, routes });
   process.stderr.write(`switchboard: serving MCP at ${server.url}/mcp (health: ${server.url}/healthz)${slack ? `, Slack at ${server.url}/slack/events` : ''}\n`);
 
@@ -76,11 +76,11 @@ export default async function serve(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The Slack bot on the same server, when configured; Bolt is loaded only then. */
-async function mountSlack(env: NodeJS.ProcessEnv, sb: Awaited<ReturnType<typeof createSwitchboard>>, logger: ReturnType<typeof createLogger>, routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>) {
+/** The Slack bot on the same server, when configured (environment or `slack:` section); Bolt is loaded only then. */
+async function mountSlack(config: Config, env: NodeJS.ProcessEnv, sb: Switchboard, logger: Logger, routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>) {
   const slackModule = await import('../../bots/slack/index.js');
-  if (!slackModule.slackConfigured(undefined, env)) return null;
-  const bot = slackModule.createSlackBot({ engine: sb, settings: slackModule.slackSettings(undefined, env, 'http'), logger });
+  if (!slackModule.slackConfigured(config, env)) return null;
+  const bot = slackModule.createSlackBot({ engine: sb, settings: slackModule.slackSettingsFromConfig(config, env, 'http'), logger });
   await bot.start();
   routes['/slack/events'] = bot.handle;
   return bot;

@@ -1,5 +1,4 @@
-import { createLogger, type LogLevel } from '../../core/logger.js';
-import { createSwitchboard } from '../../core/switchboard.js';
+import { createLogger, createSwitchboard, type LogLevel } from '../../index.js';
 import { CliError, loadConfig, parse } from '../common.js';
 
 const HELP = `Usage: switchboard slack --socket [--config FILE]
@@ -20,8 +19,8 @@ export default async function slack(argv: string[]): Promise<number> {
   const env = process.env;
   const config = loadConfig(values.config, env);
   const logger = createLogger({ level: (env.SWITCHBOARD_LOG_LEVEL as LogLevel | undefined) ?? 'info', name: 'slack' });
-  const { createSlackBot, slackSettings } = await import('../../bots/slack/index.js');
-  const settings = slackSettings(undefined, env, 'socket');
+  const { createSlackBot, slackSettingsFromConfig } = await import('../../bots/slack/index.js');
+  const settings = slackSettingsFromConfig(config, env, 'socket');
   const sb = await createSwitchboard({ config, env, logger });
   const bot = createSlackBot({ engine: sb, settings, logger });
   await bot.start();
