@@ -22,6 +22,8 @@ export interface CardDeps {
 export class CardKeeper {
   readonly #queues = new Map<string, Promise<void>>();
   readonly #decided = new Map<string, StepDecision>();
+  /** Updates handed to the workspace budget, not sent yet (a newer render of the same card replaces them). */
+  readonly #sending = new Set<Promise<void>>();
   #off: (() => void) | null = null;
 
   constructor(private readonly deps: CardDeps) {}
@@ -37,7 +39,7 @@ export class CardKeeper {
 
   /** Resolves when every card job queued so far is done (tests and shutdown). */
   async idle(): Promise<void> {
-    while (this.#queues.size > 0) await Promise.all([...this.#queues.values()]);
+    while (this.#queues.size > 0 || this.#sending.size > 0) await Promise.all([...this.#queues.values(), ...this.#sending]);
   }
 
   handle(e: SwitchboardEvent): void {
@@ -103,7 +105,10 @@ export class CardKeeper {
     // Another replica is posting it right now; its post shows the state it read, and the next event updates it.
     if (!ref.ts) return;
     const ts = ref.ts;
-    await this.deps.clients.updates(where.team).schedule(`${ref.channel}:${ts}`, () => client.chat.update({ channel: ref.channel, ts, ...message }));
+    // Not awaited: the next render may replace this update while it waits for its turn in the budget.
+    const sent = this.deps.clients.updates(where.team).schedule(`${ref.channel}:${ts}`, () => client.chat.update({ channel: ref.channel, ts, ...message }));
+    this.#sending.add(sent);
+    void sent.finally(() => this.#sending.delete(sent));
   }
 
   async #conversation(conversationId: string): Promise<ConversationRef | null> {

@@ -66,6 +66,8 @@ export function createClients(installations: Installations, opts: ClientOptions)
 export class UpdateQueue {
   readonly #pending = new Map<string, { run: () => Promise<unknown>; done: (() => void)[] }>();
   readonly #sent: number[] = [];
+  /** When each message was last updated: a message is updated at most once per `minGapMs`. */
+  readonly #last = new Map<string, number>();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
   calls = 0;
@@ -74,6 +76,7 @@ export class UpdateQueue {
     private readonly perMinute: number,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    private readonly minGapMs = 1_000,
   ) {}
 
   /** Resolves once this update (or a newer one of the same message) was sent. */
@@ -97,15 +100,34 @@ export class UpdateQueue {
   close(): void {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
+    // Nothing more will be sent: whoever waits is told now.
+    for (const job of this.#pending.values()) job.done.forEach((d) => d());
+    this.#pending.clear();
   }
 
   #pump(): void {
-    if (this.#timer || this.#closed) return;
+    if (this.#closed) return;
+    // Recomputed from scratch: a newly scheduled message may be ready before the one the timer waits for.
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
     while (this.#pending.size > 0) {
       const t = this.now();
       while (this.#sent.length > 0 && this.#sent[0]! <= t - 60_000) this.#sent.shift();
-      if (this.#sent.length >= this.perMinute) {
-        const wait = this.#sent[0]! + 60_000 - t;
+      let wait = this.#sent.length >= this.perMinute ? this.#sent[0]! + 60_000 - t : 0;
+      let next: string | null = null;
+      if (wait === 0) {
+        let soonest = Infinity;
+        for (const key of this.#pending.keys()) {
+          const ready = (this.#last.get(key) ?? -Infinity) + this.minGapMs;
+          if (ready <= t) {
+            next = key;
+            break;
+          }
+          soonest = Math.min(soonest, ready);
+        }
+        if (!next) wait = soonest - t;
+      }
+      if (!next) {
         this.#timer = setTimeout(() => {
           this.#timer = null;
           this.#pump();
@@ -113,9 +135,11 @@ export class UpdateQueue {
         this.#timer.unref();
         return;
       }
-      const [key, job] = this.#pending.entries().next().value!;
-      this.#pending.delete(key);
+      const job = this.#pending.get(next)!;
+      this.#pending.delete(next);
       this.#sent.push(t);
+      this.#last.set(next, t);
+      if (this.#last.size > 10_000) this.#last.delete(this.#last.keys().next().value!);
       this.calls++;
       job
         .run()

@@ -32,4 +32,25 @@ describe('UpdateQueue', () => {
       vi.useRealTimers();
     }
   });
+
+  it('updates one message at most once per gap, sending only its latest state', async () => {
+    vi.useFakeTimers();
+    try {
+      let now = 0;
+      const q = new UpdateQueue(50, silentLogger, () => now, 1_000);
+      const sent: string[] = [];
+      await q.schedule('card', async () => void sent.push('v1'));
+      const later = [q.schedule('card', async () => void sent.push('v2')), q.schedule('card', async () => void sent.push('v3'))];
+      // Another message is not held back by this one's gap.
+      await q.schedule('other', async () => void sent.push('other'));
+      expect(sent).toEqual(['v1', 'other']);
+      now = 1_000;
+      await vi.advanceTimersByTimeAsync(1_000);
+      await Promise.all(later);
+      expect(sent).toEqual(['v1', 'other', 'v3']);
+      q.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
