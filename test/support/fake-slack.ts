@@ -12,6 +12,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { FakeSocketMode } from './fake-slack-socket.js';
 
 export interface FakeTeam {
@@ -28,6 +29,8 @@ export interface SlackCall {
   args: Record<string, unknown>;
   /** `form` or `json`: how the client sent the body. */
   encoding: 'form' | 'json' | 'multipart';
+  /** performance.now() when the call arrived (the bench measures with it). */
+  at: number;
 }
 
 export interface FakeMessage {
@@ -143,7 +146,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     const auth = String(req.headers.authorization ?? '').replace(/^Bearer /, '') || (args.token as string | undefined);
     delete args.token;
     const team = teamOfToken(auth);
-    calls.push({ method, team: team?.id ?? null, args, encoding });
+    calls.push({ method, team: team?.id ?? null, args, encoding, at: performance.now() });
 
     const fault = faults.find((f) => f.method === method || f.method === '*');
     if (fault) {

@@ -3,6 +3,7 @@
  * the reply driver, the card keeper, clicks and modals, the agent view and the slash command. Over HTTP
  * it exposes a route for `/slack/events`; over Socket Mode it connects itself.
  */
+import { setMaxListeners } from 'node:events';
 import type http from 'node:http';
 import { App } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
@@ -63,6 +64,8 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
   });
   const work = new Set<Promise<unknown>>();
   const shutdown = new AbortController();
+  // Every reply in flight follows its run with this signal: far more than Node's default of 10 listeners.
+  setMaxListeners(0, shutdown.signal);
   const track = (p: Promise<unknown>) => {
     const t = p.catch((err: unknown) => logger.warn('Slack background work failed', { error: err })).finally(() => work.delete(t));
     work.add(t);
@@ -71,7 +74,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
   const replyDeps = { ...deps, flushMs: settings.flushMs, statusRefreshMs: settings.statusRefreshMs };
 
   const inFlight = new InFlight();
-  const intakeDeps = { engine, logger, botToken: (t: string) => installations.get(t).botToken, fileHosts, maxImageBytes: opts.maxImageBytes ?? 10 * 1024 * 1024 };
+  const intakeDeps = { engine, logger, botToken: (t: string) => installations.get(t).botToken, fileHosts, maxImageBytes: opts.maxImageBytes ?? 10 * 1024 * 1024, known: new Set<string>() };
   const onMessage = async (team: string, event: MessageLike) => {
     if (!installations.has(team)) return;
     const m = classify(team, event, installations.get(team).botUserId);

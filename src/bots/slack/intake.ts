@@ -63,6 +63,8 @@ export interface IntakeDeps {
   botToken: (team: string) => string;
   fileHosts: string[];
   maxImageBytes: number;
+  /** Thread keys whose references this process has written: later messages skip those writes. */
+  known: Set<string>;
 }
 
 export type IntakeResult = { run: Run; conversation: Conversation; drive: boolean } | null;
@@ -111,13 +113,14 @@ export async function intake(deps: IntakeDeps, m: Intake): Promise<IntakeResult>
 
   // The thread's members may all take part: the surface vouches for them by naming the thread shared.
   const conversation = await engine.conversation(key, principal, { access: m.direct ? 'private' : 'shared' });
-  if (conversationId === null) {
+  if (conversationId === null && !deps.known.has(key)) {
     const where: ConversationRef = { team: m.team, channel: m.channel, threadTs: m.threadTs };
     await Promise.all([
       engine.refs.claim(SURFACE, 'conversation', key, { conversationId: conversation.id } satisfies KeyRef as unknown as Json),
       engine.refs.claim(SURFACE, 'conversation', conversation.id, where as unknown as Json),
     ]);
   }
+  deps.known.add(key);
   const run = await engine.send(conversation.id, { text: text.trim() || 'Look at the attached image.', ...(images.length ? { images } : {}), from: principal, idempotencyKey: slackKey(m.team, m.channel, m.ts) });
   const { claimed } = await engine.refs.claim(SURFACE, 'run', run.id, { channel: m.channel, threadTs: m.threadTs, user: m.user });
   return { run, conversation, drive: claimed };
