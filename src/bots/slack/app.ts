@@ -7,7 +7,7 @@ import { setMaxListeners } from 'node:events';
 import type http from 'node:http';
 import { App } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
-import type { Logger, SwitchboardEvent } from '../../index.js';
+import { preview, type Logger, type SwitchboardEvent } from '../../index.js';
 import { ACTIONS } from './blocks.js';
 import { CardKeeper } from './cards.js';
 import { createClients, slackLogger, type SlackClients } from './clients.js';
@@ -81,7 +81,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     if (!m) return;
     const r = await inFlight.run(slackKey(team, m.channel, m.ts), () => intake(intakeDeps, m));
     // The message is in the store now; the reply streams after the ack.
-    if (r?.drive) track(driveReply(replyDeps, r.run, { team, channel: m.channel, threadTs: m.threadTs, user: m.user }, shutdown.signal));
+    if (r?.drive) track(driveReply(replyDeps, r.run, { team, channel: m.channel, threadTs: m.threadTs, user: m.user, title: preview(m.text || 'Image', 80) }, shutdown.signal));
   };
   app.event('app_mention', async ({ event, body }) => onMessage(body.team_id, event as unknown as MessageLike));
   app.event('message', async ({ event, body }) => onMessage(body.team_id, event as unknown as MessageLike));

@@ -42,6 +42,18 @@ describe('Slack: conversations in threads', () => {
     expect(lastUserTextOf(h.model.requests.find((r) => r.agent === 'proxy')!.body.messages)).toBe('what colour is the cat?');
   });
 
+  it('ends a failed turn with a short plain reason, never a key or a stack', async () => {
+    h = await startSlackHarness({ model: { handler: () => ({ status: 400, error: 'Invalid request for key sk-test-secret-key: context too long' }) } });
+    await h.say({ user: 'U1', text: `${BOT} hi` });
+    await h.idle();
+    const text = streamed(h)[0]!.text;
+    expect(text).toMatch(/^:warning: /);
+    expect(text).not.toContain('sk-test-secret-key');
+    expect(text).not.toMatch(/\n\s+at /);
+    expect(text.length).toBeLessThan(400);
+    expect(h.slack.callsOf('agents.sessions.setStatus')[0]!.args.title).toBe('hi');
+  });
+
   it('continues the thread without a mention, and ignores channel chatter outside its threads', async () => {
     h = await startSlackHarness({ model: { handler: scriptByAgent({ proxy: [{ content: 'First answer.' }, (req) => ({ content: `Second: ${req.lastUserText}` })] }) } });
     const { ts } = await h.say({ user: 'U1', text: `${BOT} hello` });
