@@ -127,6 +127,12 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     await ack();
     await openFullText(deps, clickOf(body as never, valueOf(action)));
   });
+  // Feedback on a reply: logged with its run, for whoever tunes the agents.
+  app.action(ACTIONS.feedback, async ({ ack, body, action }) => {
+    await ack();
+    const [runId, verdict] = valueOf(action).split(':');
+    logger.info('Slack reply feedback', { runId, verdict, user: (body as { user?: { id?: string } }).user?.id });
+  });
   for (const kind of ['reject', 'edit'] as const) {
     app.view(MODALS[kind], async ({ ack, body, view }) => {
       const r = await submitModal(deps, kind, body.team?.id ?? body.user.team_id ?? '', body.user.id, view.private_metadata, view.state.values as never);

@@ -10,7 +10,7 @@ import { shorten, splitText } from '../shared/split-text.js';
 
 export const LIMITS = { sectionText: 3_000, field: 2_000, header: 150, blocks: 50, modalInput: 3_000, buttonValue: 2_000 } as const;
 
-export const ACTIONS = { approve: 'sb_approve', reject: 'sb_reject', edit: 'sb_edit', view: 'sb_view' } as const;
+export const ACTIONS = { approve: 'sb_approve', reject: 'sb_reject', edit: 'sb_edit', view: 'sb_view', feedback: 'sb_feedback' } as const;
 
 export interface SlackMessage {
   text: string;
@@ -93,4 +93,19 @@ export function textMessages(text: string): SlackMessage[] {
     out.push({ text: shorten(group[0]!, LIMITS.sectionText).text, blocks: group.map((p) => ({ type: 'section', text: { type: 'mrkdwn', text: p } })) });
   }
   return out;
+}
+
+/** Thumbs up / down under a finished reply; the value names the run. */
+export function feedbackBlock(runId: string): KnownBlock {
+  return {
+    type: 'context_actions',
+    elements: [
+      {
+        type: 'feedback_buttons',
+        action_id: ACTIONS.feedback,
+        positive_button: { text: plain('Good answer'), value: `${runId}:good` },
+        negative_button: { text: plain('Bad answer'), value: `${runId}:bad` },
+      },
+    ],
+  } as KnownBlock;
 }

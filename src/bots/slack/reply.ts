@@ -5,6 +5,7 @@
  * that claimed its surface reference).
  */
 import { describeEvent, preview, type Run, type SwitchboardEvent } from '../../index.js';
+import { feedbackBlock } from './blocks.js';
 import type { SlackClients } from './clients.js';
 import type { SlackEngine } from './engine.js';
 import { uploadImage } from './files.js';
@@ -52,7 +53,7 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
 
   async function end(how: { error?: string }) {
     ended = true;
-    await stream.finish(how);
+    await stream.finish(how.error ? how : { blocks: [feedbackBlock(run.id)] });
   }
 
   async function onEvent(e: SwitchboardEvent): Promise<void> {

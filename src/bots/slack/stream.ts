@@ -10,7 +10,7 @@
  * - Slack may end a stream by itself (`message_not_in_streaming_state`): the text that did not make it,
  *   and everything after, goes into a continuation message kept current with chat.update. No text is lost.
  */
-import type { AnyChunk, TaskUpdateChunk } from '@slack/types';
+import type { AnyChunk, KnownBlock, TaskUpdateChunk } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../../index.js';
 import { textMessages } from './blocks.js';
@@ -109,14 +109,14 @@ export class ReplyStream {
     });
   }
 
-  /** Sends what is left and ends the message; `error` ends it with a short plain reason. */
-  finish(end: { error?: string } = {}): Promise<void> {
+  /** Sends what is left and ends the message; `error` ends it with a short plain reason; `blocks` go under a streamed message. */
+  finish(end: { error?: string; blocks?: KnownBlock[] } = {}): Promise<void> {
     if (end.error) this.#text += `${this.written || this.#text ? '\n\n' : ''}:warning: ${end.error}`;
     for (const t of this.#tasks) if (t.status === 'in_progress' || t.status === 'pending') t.status = end.error ? 'error' : 'complete';
     this.#tasks = this.#tasks.filter((t) => t.id !== 'turn' || end.error);
     return this.#enqueue(async () => {
       if (this.#state === 'streaming') {
-        await this.#stop(this.#takeChunks());
+        await this.#stop(this.#takeChunks(), end.blocks);
       } else if (this.#state === 'ended') {
         await this.#continue(this.#takeText(), true);
       } else if (this.#text) {
@@ -189,9 +189,9 @@ export class ReplyStream {
     }
   }
 
-  async #stop(chunks: AnyChunk[]): Promise<void> {
+  async #stop(chunks: AnyChunk[], blocks?: KnownBlock[]): Promise<void> {
     try {
-      await this.client.chat.stopStream({ channel: this.target.channel, ts: this.#ts!, chunks });
+      await this.client.chat.stopStream({ channel: this.target.channel, ts: this.#ts!, chunks, ...(blocks ? { blocks } : {}) });
       this.#wrote(chunks);
       this.#state = 'paused';
     } catch (err) {

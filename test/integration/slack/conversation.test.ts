@@ -37,6 +37,8 @@ describe('Slack: conversations in threads', () => {
     expect(statusLines[0]).toBe('is thinking…');
     expect(statusLines.some((s) => String(s).includes('vision_agent'))).toBe(true);
     expect(statusLines.at(-1)).toBe('');
+    // The finished reply carries feedback buttons naming its run.
+    expect(JSON.stringify(reply!.blocks)).toMatch(/"type":"feedback_buttons".*"value":"run_[^"]+:good"/);
     expect(h.slack.callsOf('agents.sessions.setStatus').map((c) => c.args.status)).toEqual(['processing', 'active']);
     // The person's words reached the proxy without the mention.
     expect(lastUserTextOf(h.model.requests.find((r) => r.agent === 'proxy')!.body.messages)).toBe('what colour is the cat?');
