@@ -15,6 +15,7 @@ import { DEFAULT_TEAM, eventEnvelope, startFakeSlack, type FakeSlack, type FakeT
 
 export interface SlackHarness {
   sb: Switchboard;
+  dir: string;
   bot: SlackBot;
   slack: FakeSlack;
   model: FakeOpenAI;
@@ -51,10 +52,21 @@ export interface SayOptions {
 let tsSeq = 0;
 export const nextTs = () => `17000${String(++tsSeq).padStart(5, '0')}.000100`;
 
-export async function startSlackHarness(opts: { config?: ConfigInput; model?: FakeOpenAIOptions; teams?: FakeTeam[]; mode?: 'http' | 'socket'; section?: Record<string, unknown> } = {}): Promise<SlackHarness> {
-  const model = await startFakeOpenAI(opts.model);
-  const slack = await startFakeSlack({ teams: opts.teams ?? [DEFAULT_TEAM] });
-  const dir = mkdtempSync(join(tmpdir(), 'sb-slack-'));
+export interface SlackHarnessOptions {
+  config?: ConfigInput;
+  model?: FakeOpenAIOptions;
+  teams?: FakeTeam[];
+  mode?: 'http' | 'socket';
+  section?: Record<string, unknown>;
+  /** A second replica: the same database, fake Slack and model as `replicaOf`, its own engine, bot and port. */
+  replicaOf?: SlackHarness;
+}
+
+export async function startSlackHarness(opts: SlackHarnessOptions = {}): Promise<SlackHarness> {
+  const shared = opts.replicaOf;
+  const model = shared?.model ?? (await startFakeOpenAI(opts.model));
+  const slack = shared?.slack ?? (await startFakeSlack({ teams: opts.teams ?? [DEFAULT_TEAM] }));
+  const dir = shared?.dir ?? mkdtempSync(join(tmpdir(), 'sb-slack-'));
   const mode = opts.mode ?? 'http';
   const teams = slack.teams;
   const section = {
@@ -109,6 +121,7 @@ export async function startSlackHarness(opts: { config?: ConfigInput; model?: Fa
     },
     slack,
     model,
+    dir,
     get url() {
       return url();
     },
@@ -163,6 +176,7 @@ export async function startSlackHarness(opts: { config?: ConfigInput; model?: Fa
     },
     async close() {
       await shut();
+      if (shared) return;
       await slack.close();
       await model.close();
       rmSync(dir, { recursive: true, force: true });
