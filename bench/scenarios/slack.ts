@@ -101,6 +101,7 @@ export async function slack(opts: ScenarioOptions): Promise<ScenarioResult> {
     await bot.idle();
     const byMethod = new Map<string, number>();
     for (const c of fake.calls) byMethod.set(c.method, (byMethod.get(c.method) ?? 0) + 1);
+    const peak = peakPerSecond(fake.calls);
     return {
       scenario: 'slack',
       title: 'Slack bot: ack under load, first visible text, Web API calls per reply',
@@ -110,6 +111,7 @@ export async function slack(opts: ScenarioOptions): Promise<ScenarioResult> {
         metric('ack time with 100 busy conversations, p99', Number(fmt(quantile(acks, 0.99))), 'ms', { target: `< ${ACK_TARGET_MS}`, ok: quantile(acks, 0.99) < ACK_TARGET_MS }),
         metric('model first token -> first text visible in Slack', Number(fmt(shown - first)), 'ms'),
         metric('Web API calls per streamed reply of 1,000 tokens', perReply, 'calls'),
+        metric(`highest per-method rate in one workspace (${peak.method})`, peak.count, 'calls in 1 s', { note: 'while 100 conversations start at once' }),
       ],
       details: { callsByMethod: Object.fromEntries(byMethod) },
     };
@@ -121,4 +123,19 @@ export async function slack(opts: ScenarioOptions): Promise<ScenarioResult> {
     await fake.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The method called most within any one second, and how often. */
+function peakPerSecond(calls: readonly { method: string; at: number }[]): { method: string; count: number } {
+  let best = { method: '-', count: 0 };
+  const byMethod = new Map<string, number[]>();
+  for (const c of calls) byMethod.set(c.method, [...(byMethod.get(c.method) ?? []), c.at]);
+  for (const [method, times] of byMethod) {
+    let lo = 0;
+    for (let hi = 0; hi < times.length; hi++) {
+      while (times[hi]! - times[lo]! > 1_000) lo++;
+      if (hi - lo + 1 > best.count) best = { method, count: hi - lo + 1 };
+    }
+  }
+  return best;
 }
