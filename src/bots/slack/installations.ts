@@ -32,20 +32,32 @@ export class Installations {
     if (tokens.botToken) this.#unbound.push(tokens.botToken);
   }
 
-  /** Resolves tokens to teams and bot ids (auth.test once per token). */
+  /**
+   * Resolves tokens to teams and bot ids (auth.test once per token). A token Slack refuses (revoked,
+   * uninstalled) drops its workspace with a warning; the others go on. None left is an error.
+   */
   async init(): Promise<void> {
     const unbound = this.#unbound;
     this.#unbound = [];
     for (const token of unbound) {
-      const r = await this.authTest(token);
-      if (!r.team_id) throw new Error('auth.test returned no team_id');
-      this.#byTeam.set(r.team_id, { teamId: r.team_id, botToken: token, botId: r.bot_id, botUserId: r.user_id });
+      const r = await this.#test(token, 'SLACK_BOT_TOKEN');
+      if (r?.team_id) this.#byTeam.set(r.team_id, { teamId: r.team_id, botToken: token, botId: r.bot_id, botUserId: r.user_id });
     }
-    for (const inst of this.#byTeam.values()) {
+    for (const inst of [...this.#byTeam.values()]) {
       if (inst.botId) continue;
-      const r = await this.authTest(inst.botToken);
-      inst.botId = r.bot_id;
-      inst.botUserId = r.user_id;
+      const r = await this.#test(inst.botToken, `slack.workspaces.${inst.teamId}`);
+      if (!r) this.#byTeam.delete(inst.teamId);
+      else Object.assign(inst, { botId: r.bot_id, botUserId: r.user_id });
+    }
+    if (this.#byTeam.size === 0) throw new SwitchboardError('slack_no_workspace', 'No Slack workspace accepted its bot token (auth.test failed for each): check SLACK_BOT_TOKEN / slack.workspaces.');
+  }
+
+  async #test(token: string, where: string): Promise<{ team_id?: string; user_id?: string; bot_id?: string } | null> {
+    try {
+      return await this.authTest(token);
+    } catch (err) {
+      this.logger.warn(`Slack refused the bot token of ${where}; that workspace is skipped`, { error: err });
+      return null;
     }
   }
 
