@@ -97,11 +97,12 @@ export async function slack(opts: ScenarioOptions): Promise<ScenarioResult> {
     await new Promise((r) => setTimeout(r, 50));
     // The busy conversations wait on the model (their status refresh is 90 s away): every call since is this reply's.
     const perReply = fake.calls.length - before;
+    // The busy phase only: releasing every waiting reply at once is a burst no workspace makes.
+    const peak = peakPerSecond(fake.calls);
     model.release();
     await bot.idle();
     const byMethod = new Map<string, number>();
     for (const c of fake.calls) byMethod.set(c.method, (byMethod.get(c.method) ?? 0) + 1);
-    const peak = peakPerSecond(fake.calls);
     return {
       scenario: 'slack',
       title: 'Slack bot: ack under load, first visible text, Web API calls per reply',
@@ -111,7 +112,7 @@ export async function slack(opts: ScenarioOptions): Promise<ScenarioResult> {
         metric('ack time with 100 busy conversations, p99', Number(fmt(quantile(acks, 0.99))), 'ms', { target: `< ${ACK_TARGET_MS}`, ok: quantile(acks, 0.99) < ACK_TARGET_MS }),
         metric('model first token -> first text visible in Slack', Number(fmt(shown - first)), 'ms'),
         metric('Web API calls per streamed reply of 1,000 tokens', perReply, 'calls'),
-        metric(`highest per-method rate in one workspace (${peak.method})`, peak.count, 'calls in 1 s', { note: 'while 100 conversations start at once' }),
+        metric(`highest per-method rate in one workspace (${peak.method})`, peak.count, 'calls in 1 s', { note: `while ${busy} + ${probes} conversations start and work` }),
       ],
       details: { callsByMethod: Object.fromEntries(byMethod) },
     };

@@ -81,7 +81,9 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     if (!m) return;
     const r = await inFlight.run(slackKey(team, m.channel, m.ts), () => intake(intakeDeps, m));
     // The message is in the store now; the reply streams after the ack.
-    if (r?.drive) track(driveReply(replyDeps, r.run, { team, channel: m.channel, threadTs: m.threadTs, user: m.user, title: preview(m.text || 'Image', 80) }, shutdown.signal));
+    if (!r?.drive) return;
+    const target = { team, channel: m.channel, threadTs: m.threadTs, user: m.user, title: preview(m.text || 'Image', 80) };
+    track(r.claim().then((mine) => (mine ? driveReply(replyDeps, r.run, target, shutdown.signal) : undefined)));
   };
   app.event('app_mention', async ({ event, body }) => onMessage(body.team_id, event as unknown as MessageLike));
   app.event('message', async ({ event, body }) => onMessage(body.team_id, event as unknown as MessageLike));

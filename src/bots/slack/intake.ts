@@ -8,7 +8,8 @@
  * 3. The core's idempotent `send` keyed by the message itself (team + channel + ts): a retry (same
  *    event_id) and the mention's twin (`app_mention` + `message`, different event_ids) get the same run,
  *    across replicas and restarts.
- * 4. Claiming the run's reference decides who streams the reply: exactly one handler of one replica.
+ * 4. After the ack, claiming the run's reference decides who streams the reply: exactly one handler of
+ *    one replica.
  */
 import type { Conversation, Logger, Run } from '../../index.js';
 import type { Json, SlackEngine } from './engine.js';
@@ -67,7 +68,8 @@ export interface IntakeDeps {
   known: Set<string>;
 }
 
-export type IntakeResult = { run: Run; conversation: Conversation; drive: boolean } | null;
+/** `drive` false: a twin of a message this process is writing already. `claim` decides, after the ack, who streams the reply. */
+export type IntakeResult = { run: Run; conversation: Conversation; drive: boolean; claim: () => Promise<boolean> } | null;
 
 /**
  * The mention's twin usually arrives while the first copy is being written: it waits for that write
@@ -122,6 +124,7 @@ export async function intake(deps: IntakeDeps, m: Intake): Promise<IntakeResult>
   }
   deps.known.add(key);
   const run = await engine.send(conversation.id, { text: text.trim() || 'Look at the attached image.', ...(images.length ? { images } : {}), from: principal, idempotencyKey: slackKey(m.team, m.channel, m.ts) });
-  const { claimed } = await engine.refs.claim(SURFACE, 'run', run.id, { channel: m.channel, threadTs: m.threadTs, user: m.user });
-  return { run, conversation, drive: claimed };
+  // After the ack: whoever claims the run's reference first (this handler, a twin, a retry on another replica) drives it.
+  const claim = async () => (await engine.refs.claim(SURFACE, 'run', run.id, { channel: m.channel, threadTs: m.threadTs, user: m.user })).claimed;
+  return { run, conversation, drive: true, claim };
 }
