@@ -17,6 +17,8 @@ export interface SlackClients {
   main(teamId: string): WebClient;
   interactive(teamId: string): WebClient;
   updates(teamId: string): UpdateQueue;
+  /** The workspace's budget for status calls (thread status lines, agent session states), latest-wins per thread. */
+  statuses(teamId: string): UpdateQueue;
   close(): void;
 }
 
@@ -24,6 +26,7 @@ export interface ClientOptions {
   apiUrl?: string;
   retries: number;
   updatesPerMinute: number;
+  statusesPerMinute: number;
   logger: Logger;
   /** The clock of the update budget (tests drive it). */
   now?: () => number;
@@ -33,6 +36,7 @@ export function createClients(installations: Installations, opts: ClientOptions)
   const main = new Map<string, WebClient>();
   const interactive = new Map<string, WebClient>();
   const queues = new Map<string, UpdateQueue>();
+  const statusQueues = new Map<string, UpdateQueue>();
   const base: WebClientOptions = { logger: slackLogger(opts.logger), ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}) };
   const get = (cache: Map<string, WebClient>, teamId: string, extra: WebClientOptions) => {
     const inst = installations.get(teamId);
@@ -52,8 +56,14 @@ export function createClients(installations: Installations, opts: ClientOptions)
       if (!q) queues.set(teamId, (q = new UpdateQueue(opts.updatesPerMinute, opts.logger, opts.now)));
       return q;
     },
+    statuses(teamId) {
+      let q = statusQueues.get(teamId);
+      // No per-thread gap: a status is one call per change; only the workspace's minute budget holds them.
+      if (!q) statusQueues.set(teamId, (q = new UpdateQueue(opts.statusesPerMinute, opts.logger, opts.now, 0)));
+      return q;
+    },
     close() {
-      for (const q of queues.values()) q.close();
+      for (const q of [...queues.values(), ...statusQueues.values()]) q.close();
     },
   };
 }

@@ -21,6 +21,8 @@ export const SlackSectionSchema = z.strictObject({
   fileHosts: z.array(z.string().min(1)).default(['files.slack.com']),
   /** chat.update calls per minute per workspace, across all conversations (Slack's Tier 3 is ~50). */
   updatesPerMinute: z.number().int().positive().default(45),
+  /** Status calls (thread status lines and agent session states) per minute per workspace; a newer status of a thread replaces one still waiting. */
+  statusesPerMinute: z.number().int().positive().default(90),
   /** How often buffered reply text is flushed into the stream. */
   flushMs: z.number().int().positive().default(800),
   /** Slack clears a thread status after two minutes: it is set again this often while agents work. */

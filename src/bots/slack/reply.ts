@@ -27,7 +27,7 @@ const INTERNAL_TOOLS = new Set(['send_message']);
 export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: StreamTarget & { title?: string }, signal?: AbortSignal): Promise<ReplyStream> {
   const client = deps.clients.main(target.team);
   const stream = new ReplyStream(client, deps.clients.updates(target.team), target, { flushMs: deps.flushMs, logger: deps.logger });
-  const status = new ThreadStatus(client, target, { refreshMs: deps.statusRefreshMs, logger: deps.logger, user: target.user, ...(target.title ? { title: target.title } : {}) });
+  const status = new ThreadStatus(client, target, { refreshMs: deps.statusRefreshMs, logger: deps.logger, user: target.user, budget: deps.clients.statuses(target.team), ...(target.title ? { title: target.title } : {}) });
   // Not awaited before following: text deltas are not stored, so the follow starts listening now;
   // what the handlers send queues behind the stream's start.
   const starting = Promise.all([stream.start('Thinking…'), status.begin('is thinking…')]);

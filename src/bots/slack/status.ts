@@ -6,6 +6,7 @@
  */
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../../index.js';
+import type { UpdateQueue } from './clients.js';
 
 export interface StatusTarget {
   channel: string;
@@ -20,14 +21,14 @@ export class ThreadStatus {
   constructor(
     private readonly client: WebClient,
     private readonly target: StatusTarget,
-    private readonly opts: { refreshMs: number; logger: Logger; title?: string; user?: string },
+    private readonly opts: { refreshMs: number; logger: Logger; title?: string; user?: string; budget?: UpdateQueue },
   ) {}
 
   /** The session starts processing (stop button shown) and the first status line appears. */
   async begin(line: string): Promise<void> {
     const { channel, threadTs } = this.target;
     await Promise.all([
-      this.#call(() =>
+      this.#call('session', () =>
         this.client.agents.sessions.setStatus({
           channel_id: channel,
           thread_ts: threadTs,
@@ -55,8 +56,8 @@ export class ThreadStatus {
     if (this.#timer) clearTimeout(this.#timer);
     const { channel, threadTs } = this.target;
     await Promise.all([
-      this.#call(() => this.client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: '' })),
-      this.#call(() => this.client.agents.sessions.setStatus({ channel_id: channel, thread_ts: threadTs, status: 'active' })),
+      this.#call('line', () => this.client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: '' })),
+      this.#call('session', () => this.client.agents.sessions.setStatus({ channel_id: channel, thread_ts: threadTs, status: 'active' })),
     ]);
   }
 
@@ -73,15 +74,24 @@ export class ThreadStatus {
 
   #send(): Promise<void> {
     const { channel, threadTs } = this.target;
-    return this.#call(() => this.client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: this.#line.slice(0, 150) }));
+    const line = this.#line.slice(0, 150);
+    return this.#call('line', () => this.client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: line }));
   }
 
-  /** A status is decoration: its failure is logged, never fatal to the reply. */
-  async #call(fn: () => Promise<unknown>): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      this.opts.logger.debug('Slack status call failed', { error: err });
-    }
+  /**
+   * A status is decoration: its failure is logged, never fatal to the reply. Through the workspace's
+   * budget a newer status of this thread replaces one still waiting (the last one always lands).
+   */
+  async #call(kind: 'line' | 'session', fn: () => Promise<unknown>): Promise<void> {
+    const guarded = async () => {
+      try {
+        await fn();
+      } catch (err) {
+        this.opts.logger.debug('Slack status call failed', { error: err });
+      }
+    };
+    const { budget } = this.opts;
+    if (!budget) return guarded();
+    await budget.schedule(`${this.target.channel}:${this.target.threadTs}:${kind}`, guarded);
   }
 }
