@@ -49,11 +49,21 @@ export function planMessage(view: PlanView): SlackMessage {
   const room = LIMITS.blocks - blocks.length - 3;
   const perBlock = Math.max(1, Math.ceil(view.steps.length / room));
   const actionChars = Math.max(80, Math.floor(2_600 / perBlock));
+  // One approval may cover several steps (the whole plan at once): its buttons go once, after the last of
+  // them, and without Edit (only a single step's action can be edited).
+  const lastOf = new Map<string, number>();
+  const count = new Map<string, number>();
+  view.steps.forEach((s, i) => {
+    if (!s.awaiting || !s.approvalId) return;
+    lastOf.set(s.approvalId, i);
+    count.set(s.approvalId, (count.get(s.approvalId) ?? 0) + 1);
+  });
   for (let i = 0; i < view.steps.length; i += perBlock) {
     const group = view.steps.slice(i, i + perBlock);
     blocks.push({ type: 'section', text: mrkdwn(group.map((s) => stepLine(s, actionChars)).join('\n\n')) });
-    const waiting = group.find((s) => s.awaiting);
-    if (waiting?.approvalId) blocks.push(buttons(waiting.approvalId, { approve: true, reject: true, edit: true }));
+    for (const [approvalId, at] of lastOf) {
+      if (at >= i && at < i + perBlock) blocks.push(buttons(approvalId, { approve: true, reject: true, edit: count.get(approvalId) === 1 }));
+    }
   }
   if (view.steps.length === 0) blocks.push({ type: 'section', text: mrkdwn('_The planner is working out the steps…_') });
   if (view.error) blocks.push({ type: 'context', elements: [mrkdwn(`:warning: ${esc(view.error)}`)] });

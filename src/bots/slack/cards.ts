@@ -43,10 +43,15 @@ export class CardKeeper {
   }
 
   handle(e: SwitchboardEvent): void {
-    if (e.type === 'plan.updated') return this.#serial(`plan:${e.planId}`, () => this.renderPlan(e.conversationId, e.planId));
+    if (e.type === 'plan.updated') return this.#serial(`plan:${e.planId}`, async () => void (await this.renderPlan(e.conversationId, e.planId)));
     if (e.type === 'approval.requested' || e.type === 'approval.decided') {
-      if (e.planId) return this.#serial(`plan:${e.planId}`, () => this.renderPlan(e.conversationId, e.planId!));
-      return this.#serial(`approval:${e.approvalId}`, () => this.renderApproval(e.conversationId, e.approvalId));
+      const asked = e.type === 'approval.requested';
+      if (!e.planId) return this.#serial(`approval:${e.approvalId}`, () => this.renderApproval(e.conversationId, e.approvalId, asked));
+      return this.#serial(`plan:${e.planId}`, async () => {
+        const onPlan = await this.renderPlan(e.conversationId, e.planId!);
+        // An approval no step of the card waits on (the plan after a failed step) gets a card of its own.
+        if (!onPlan.has(e.approvalId)) await this.renderApproval(e.conversationId, e.approvalId, asked);
+      });
     }
   }
 
@@ -62,9 +67,10 @@ export class CardKeeper {
     this.#queues.set(key, next);
   }
 
-  async renderPlan(conversationId: string, planId: string): Promise<void> {
+  /** Renders the plan's card; returns the approval ids whose buttons it shows. */
+  async renderPlan(conversationId: string, planId: string): Promise<Set<string>> {
     const where = await this.#conversation(conversationId);
-    if (!where) return;
+    if (!where) return new Set();
     const plan = await this.deps.engine.getPlan(planId);
     const decisions = new Map<string, StepDecision>();
     for (const s of plan.steps) {
@@ -73,26 +79,30 @@ export class CardKeeper {
       if (d) decisions.set(s.approvalId, d);
     }
     const view = planView(plan, decisions);
-    await this.#place(where, 'plan', planId, planMessage(view), where.planMessageTs);
+    await this.#place(where, 'plan', planId, planMessage(view), { existingTs: where.planMessageTs });
     if (view.done && view.summary) {
       const { claimed } = await this.deps.engine.refs.claim(SURFACE, 'plan', `${planId}#summary`, { posted: true });
       if (claimed) for (const m of textMessages(view.summary)) await this.deps.clients.main(where.team).chat.postMessage({ channel: where.channel, thread_ts: where.threadTs, ...m });
     }
+    return new Set(view.steps.filter((s) => s.awaiting && s.approvalId).map((s) => s.approvalId!));
   }
 
-  async renderApproval(conversationId: string, approvalId: string): Promise<void> {
+  /** `post` false: only a card already posted is updated (a decision never posts a new card). */
+  async renderApproval(conversationId: string, approvalId: string, post = true): Promise<void> {
     const where = await this.#conversation(conversationId);
     if (!where) return;
     const view = await this.deps.engine.approvalView(approvalId);
-    await this.#place(where, 'approval', approvalId, approvalMessage(approvalCard(view, { nameOf: displayName, escape: esc })));
+    await this.#place(where, 'approval', approvalId, approvalMessage(approvalCard(view, { nameOf: displayName, escape: esc })), { post });
   }
 
   /** Posts the card once (the replica that claims it), or updates it in place within the workspace budget. */
-  async #place(where: ConversationRef, kind: 'plan' | 'approval', id: string, message: SlackMessage, existingTs?: string): Promise<void> {
+  async #place(where: ConversationRef, kind: 'plan' | 'approval', id: string, message: SlackMessage, opts: { existingTs?: string; post?: boolean } = {}): Promise<void> {
     const refs = this.deps.engine.refs;
     const client = this.deps.clients.main(where.team);
+    const existingTs = opts.existingTs;
     let ref = (await refs.get(SURFACE, kind, id)) as MessageRef | null;
     if (!ref) {
+      if (opts.post === false && !existingTs) return;
       const { claimed, data } = await refs.claim(SURFACE, kind, id, { channel: where.channel, ts: existingTs ?? null } as Json);
       ref = data as unknown as MessageRef;
       if (claimed && !existingTs) {

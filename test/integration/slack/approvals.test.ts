@@ -87,6 +87,22 @@ describe('Slack: plans and approvals', () => {
     expect(h.slack.callsOf('chat.postMessage').filter((c) => !c.args.thread_ts)).toHaveLength(1);
   });
 
+  it('with whole-plan approval: one set of buttons for every step, without Edit', async () => {
+    h = await startSlackHarness({
+      config: { approvals: { plan: 'whole_plan' } },
+      model: { handler: scriptByAgent({ planner: [plannerReply(['vision_agent', 'One'], ['vision_agent', 'Two'])], vision_agent: [{ content: 'did one' }, { content: 'did two' }], proxy: [{ content: 'both done' }] }) },
+    });
+    const card = await planCard(h, 'Two at once');
+    const actions = (card.blocks as { type: string; elements?: { action_id?: string }[] }[]).filter((b) => b.type === 'actions');
+    expect(actions).toHaveLength(1);
+    expect(actions[0]!.elements!.map((e) => e.action_id)).toEqual(['sb_approve', 'sb_reject']);
+    await h.click('sb_approve', waitingOn(card)!, { user: 'U1', messageTs: card.ts });
+    await settle(h);
+    const done = h.slack.messages.find((m) => m.ts === card.ts)!;
+    expect(done.text).toMatch(/completed/);
+    expect(blocksOf(done)).toContain('did two');
+  });
+
   it('answers a click the policy refuses only to the clicker, and a second click with who decided', async () => {
     h = await startSlackHarness({ model: { handler: scriptByAgent({ planner: [plannerReply(['vision_agent', 'Look'])], vision_agent: [{ content: 'ok' }], proxy: [{ content: 'done' }] }) } });
     const card = await planCard(h, 'Look at it');
