@@ -174,6 +174,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     async idle() {
       while (work.size > 0) await Promise.allSettled([...work]);
       await cards.idle();
+      await clients.drained();
     },
   };
 }

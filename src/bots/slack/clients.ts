@@ -17,8 +17,13 @@ export interface SlackClients {
   main(teamId: string): WebClient;
   interactive(teamId: string): WebClient;
   updates(teamId: string): UpdateQueue;
-  /** The workspace's budget for status calls (thread status lines, agent session states), latest-wins per thread. */
-  statuses(teamId: string): UpdateQueue;
+  /**
+   * The workspace's budgets for status calls, one per method (thread status lines, agent session
+   * states), latest-wins per thread. A status waits for its budget; a reply never waits for a status.
+   */
+  statuses(teamId: string, kind: 'line' | 'session'): UpdateQueue;
+  /** Resolves when no update or status waits or is in flight (tests, shutdown). */
+  drained(): Promise<void>;
   close(): void;
 }
 
@@ -56,11 +61,14 @@ export function createClients(installations: Installations, opts: ClientOptions)
       if (!q) queues.set(teamId, (q = new UpdateQueue(opts.updatesPerMinute, opts.logger, opts.now)));
       return q;
     },
-    statuses(teamId) {
-      let q = statusQueues.get(teamId);
+    statuses(teamId, kind) {
+      let q = statusQueues.get(`${teamId}:${kind}`);
       // No per-thread gap: a status is one call per change; only the workspace's minute budget holds them.
-      if (!q) statusQueues.set(teamId, (q = new UpdateQueue(opts.statusesPerMinute, opts.logger, opts.now, 0)));
+      if (!q) statusQueues.set(`${teamId}:${kind}`, (q = new UpdateQueue(opts.statusesPerMinute, opts.logger, opts.now, 0)));
       return q;
+    },
+    async drained() {
+      await Promise.all([...queues.values(), ...statusQueues.values()].map((q) => q.drained()));
     },
     close() {
       for (const q of [...queues.values(), ...statusQueues.values()]) q.close();
@@ -80,6 +88,8 @@ export class UpdateQueue {
   readonly #last = new Map<string, number>();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
+  #inFlight = 0;
+  #idle: (() => void)[] = [];
   calls = 0;
 
   constructor(
@@ -107,12 +117,23 @@ export class UpdateQueue {
     return this.#pending.size;
   }
 
+  /** Resolves when nothing waits or is in flight. */
+  drained(): Promise<void> {
+    if (this.#pending.size === 0 && this.#inFlight === 0) return Promise.resolve();
+    return new Promise((r) => this.#idle.push(r));
+  }
+
+  #settle(): void {
+    if (this.#pending.size === 0 && this.#inFlight === 0) for (const r of this.#idle.splice(0)) r();
+  }
+
   close(): void {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     // Nothing more will be sent: whoever waits is told now.
     for (const job of this.#pending.values()) job.done.forEach((d) => d());
     this.#pending.clear();
+    this.#settle();
   }
 
   #pump(): void {
@@ -151,10 +172,15 @@ export class UpdateQueue {
       this.#last.set(next, t);
       if (this.#last.size > 10_000) this.#last.delete(this.#last.keys().next().value!);
       this.calls++;
+      this.#inFlight++;
       job
         .run()
-        .catch((err: unknown) => this.logger.warn('Slack chat.update failed', { error: err }))
-        .finally(() => job.done.forEach((d) => d()));
+        .catch((err: unknown) => this.logger.warn('Slack update failed', { error: err }))
+        .finally(() => {
+          this.#inFlight--;
+          job.done.forEach((d) => d());
+          this.#settle();
+        });
     }
   }
 }

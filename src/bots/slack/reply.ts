@@ -27,10 +27,12 @@ const INTERNAL_TOOLS = new Set(['send_message']);
 export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: StreamTarget & { title?: string }, signal?: AbortSignal): Promise<ReplyStream> {
   const client = deps.clients.main(target.team);
   const stream = new ReplyStream(client, deps.clients.updates(target.team), target, { flushMs: deps.flushMs, logger: deps.logger });
-  const status = new ThreadStatus(client, target, { refreshMs: deps.statusRefreshMs, logger: deps.logger, user: target.user, budget: deps.clients.statuses(target.team), ...(target.title ? { title: target.title } : {}) });
+  const status = new ThreadStatus(client, target, { refreshMs: deps.statusRefreshMs, logger: deps.logger, user: target.user, budgets: { line: deps.clients.statuses(target.team, 'line'), session: deps.clients.statuses(target.team, 'session') }, ...(target.title ? { title: target.title } : {}) });
   // Not awaited before following: text deltas are not stored, so the follow starts listening now;
-  // what the handlers send queues behind the stream's start.
-  const starting = Promise.all([stream.start('Thinking…'), status.begin('is thinking…')]);
+  // what the handlers send queues behind the stream's start. Statuses wait for their own budget: the
+  // reply never waits for them.
+  const starting = stream.start('Thinking…');
+  void status.begin('is thinking…');
   let ended = false;
   try {
     for await (const e of deps.engine.follow(run.id, { signal })) {
@@ -47,7 +49,7 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
     }
   } finally {
     await starting;
-    await status.end();
+    void status.end();
   }
   return stream;
 
@@ -67,14 +69,14 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
         return;
       case 'delegation.started':
         stream.task(e.childRunId, `${e.recipient}: ${preview(e.message, 80)}`, 'in_progress');
-        return void (await status.set(describeEvent(e) ?? `${e.recipient} is working…`));
+        return void status.set(describeEvent(e) ?? `${e.recipient} is working…`);
       case 'delegation.finished':
         stream.task(e.childRunId, `${e.recipient}: ${e.ok ? 'done' : 'failed'}`, e.ok ? 'complete' : 'error', e.ok ? undefined : preview(e.reply, 200));
         return;
       case 'tool.call':
         if (INTERNAL_TOOLS.has(e.name)) return;
         stream.task(e.toolCallId, `${e.agent} → ${e.name}`, 'in_progress');
-        return void (await status.set(describeEvent(e) ?? `${e.agent} is using ${e.name}…`));
+        return void status.set(describeEvent(e) ?? `${e.agent} is using ${e.name}…`);
       case 'tool.result':
         if (INTERNAL_TOOLS.has(e.name)) return;
         stream.task(e.toolCallId, `${e.agent} → ${e.name}`, e.isError ? 'error' : 'complete');
@@ -82,7 +84,7 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
       case 'approval.requested':
         // The wait may outlast the stream: the text so far stands, the card follows, later text streams anew.
         await stream.pause();
-        return void (await status.set('is waiting for an approval…'));
+        return void status.set('is waiting for an approval…');
       case 'artifact.created':
         if (e.mediaType.startsWith('image/')) await upload(e.artifactId, e.name ?? `${e.artifactId}.${e.mediaType.split('/')[1]}`);
         return;

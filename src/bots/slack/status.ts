@@ -21,7 +21,7 @@ export class ThreadStatus {
   constructor(
     private readonly client: WebClient,
     private readonly target: StatusTarget,
-    private readonly opts: { refreshMs: number; logger: Logger; title?: string; user?: string; budget?: UpdateQueue },
+    private readonly opts: { refreshMs: number; logger: Logger; title?: string; user?: string; budgets?: { line: UpdateQueue; session: UpdateQueue } },
   ) {}
 
   /** The session starts processing (stop button shown) and the first status line appears. */
@@ -90,7 +90,7 @@ export class ThreadStatus {
         this.opts.logger.debug('Slack status call failed', { error: err });
       }
     };
-    const { budget } = this.opts;
+    const budget = this.opts.budgets?.[kind];
     if (!budget) return guarded();
     await budget.schedule(`${this.target.channel}:${this.target.threadTs}:${kind}`, guarded);
   }
