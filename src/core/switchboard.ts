@@ -15,7 +15,6 @@ import { EventBus, type EventListener, type EventLog, type SwitchboardEvent } fr
 import { followRun } from './events/follow.js';
 import { createConversations } from './face/conversations.js';
 import { createReading, type ApprovalView, type RunFilter } from './face/reading.js';
-import { eventLogFor } from './store/open-events.js';
 import { runTreeResolver } from './runs/emit.js';
 import { defaultIds, type IdGenerator } from './ids.js';
 import { createLogger, type Logger } from './logger.js';
@@ -28,7 +27,6 @@ import type { ToolApprovalGate } from './runs/approval-gate.js';
 import { createSendMessageTool } from './runs/delegation.js';
 import { RunEngine } from './runs/engine.js';
 import type { ToolDefinition } from './runs/tool.js';
-import { artifactStoreFor } from './store/open-artifacts.js';
 import type { ConversationOptions } from './conversations.js';
 import { resolvePersistence, type PartialPersistence, type Persistence } from './store/persistence.js';
 import type { PlanStore } from './store/plan-store.js';
@@ -57,7 +55,7 @@ export interface SwitchboardOptions {
   planStore?: PlanStore;
   /** Where lifecycle events are stored; by default beside the store, in the same database. */
   eventLog?: EventLog;
-  /** Everything the engine keeps (store, plans, approvals, refs); by default the store's, or the config's. Parts left out are unavailable. */
+  /** Everything the engine keeps (store, plans, approvals, refs, events, artifacts); by default the store's, or the config's. Parts left out are unavailable. */
   persistence?: Persistence | PartialPersistence;
   /** Where artifacts are kept; by default beside the store (bytes in the database, or in the config's `artifacts.dir`). */
   artifacts?: ArtifactStore;
@@ -170,20 +168,20 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
   for (const tool of [...builtinTools, ...(options.tools ?? [])]) tools.set(tool.name, tool);
   const agents = AgentRegistry.fromConfig(config, knownToolNames(tools.keys()));
 
-  const persistence = await resolvePersistence(options, config.store, cwd);
+  const persistence = await resolvePersistence(options, config, cwd);
   await persistence.init();
   const { store } = persistence;
-  // Lane ARTIFACTS' store, chosen as main chose it; to be folded into Persistence (its `artifacts` slot).
-  const artifacts = options.artifacts ?? (await artifactStoreFor(store, config.artifacts.dir ? { dir: resolve(cwd, config.artifacts.dir) } : {}));
-  await artifacts?.init();
+  // Overrides are initialised here; the persistence's own ones were, by its init.
+  const artifacts = options.artifacts ?? persistence.artifacts ?? null;
+  await options.artifacts?.init();
   const baseModel =
     options.model ??
     createModelClient({ providers: config.providers, env, retries: config.limits.modelRetries, timeoutMs: config.limits.modelTimeoutMs, logger });
   // Messages keep images as artifact references; the model gets their bytes.
   const model = artifacts ? withArtifactImages(baseModel, artifacts) : baseModel;
   const events = new EventBus();
-  const eventLog = options.eventLog ?? (await eventLogFor(store, { pollMs: options.engine?.pollMs }));
-  await eventLog?.init();
+  const eventLog = options.eventLog ?? persistence.events;
+  await options.eventLog?.init();
   if (eventLog) events.attach(eventLog, { resolve: runTreeResolver(store, events), onError: (error, e) => logger.warn('event not stored', { type: e.type, error }) });
   const leaseMs = options.engine?.leaseMs ?? 30_000;
   const watch = new Watch(options.engine?.pollMs ?? 200, events);
@@ -260,7 +258,8 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
       await planService?.close();
       await runs.close();
       watch.close();
-      await eventLog?.close();
+      // The persistence closes its own event log; an override is closed here.
+      await options.eventLog?.close();
       await persistence.close();
     },
   };

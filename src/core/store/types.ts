@@ -1,5 +1,5 @@
 import type { ToolCall, Usage } from '../model/types.js';
-import type { Persistence } from './persistence.js';
+import type { Persistence, PersistenceOptions } from './persistence.js';
 
 /**
  * The Store persists everything the engine knows. It is async so that SQLite (embedded) and
@@ -257,8 +257,8 @@ export interface Store {
   // usage roll-ups
   usageBy(group: 'agent' | 'model' | 'conversation', filter?: { conversationId?: string }): Promise<UsageTotals[]>;
 
-  /** This store with the stores that live beside it in its database (plans, approvals, refs); absent for a store that keeps only runs. */
-  persistence?(): Promise<Persistence>;
+  /** This store with the stores that live beside it in its database (plans, approvals, refs, events, artifacts); absent for a store that keeps only runs. */
+  persistence?(opts?: PersistenceOptions): Promise<Persistence>;
 }
 
 export interface NewConversationOptions {
