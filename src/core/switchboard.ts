@@ -17,6 +17,7 @@ import { createConversations } from './face/conversations.js';
 import { createReading, type ApprovalView, type RunFilter } from './face/reading.js';
 import { runTreeResolver } from './runs/emit.js';
 import { defaultIds, type IdGenerator } from './ids.js';
+import { LeaseKeeper } from './leases/keeper.js';
 import { createLogger, type Logger } from './logger.js';
 import { createModelClient } from './model/openai-client.js';
 import type { ModelClient } from './model/types.js';
@@ -183,7 +184,8 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
   const eventLog = options.eventLog ?? persistence.events;
   await options.eventLog?.init();
   if (eventLog) events.attach(eventLog, { resolve: runTreeResolver(store, events), onError: (error, e) => logger.warn('event not stored', { type: e.type, error }) });
-  const leaseMs = options.engine?.leaseMs ?? 30_000;
+  // One owner id, renewal beat and adoption rule for the leases on runs and on plans.
+  const leases = new LeaseKeeper({ leaseMs: options.engine?.leaseMs, pollMs: options.engine?.pollMs, clock, logger });
   const watch = new Watch(options.engine?.pollMs ?? 200, events);
   const planStore = persistence.plans;
   const approvalStore = persistence.approvals;
@@ -211,9 +213,10 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     approvals: options.approvals ?? (approvals ? createToolApprovalGate(approvals) : undefined),
     artifacts: artifacts ?? undefined,
     ...options.engine,
+    leases,
   });
   if (planStore && approvals) {
-    planService = new PlanService({ plans: planStore, store, engine: runs, agents, model, events, config, ids, clock, logger, approvals, watch, leaseMs });
+    planService = new PlanService({ plans: planStore, store, engine: runs, agents, model, events, config, ids, clock, logger, approvals, watch, leases });
   }
   if (options.resume !== false) {
     await runs.resumeOrphans();
@@ -257,6 +260,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     async close() {
       await planService?.close();
       await runs.close();
+      await leases.close();
       watch.close();
       // The persistence closes its own event log; an override is closed here.
       await options.eventLog?.close();

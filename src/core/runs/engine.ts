@@ -1,13 +1,15 @@
 import { NotFoundError } from '../errors.js';
+import { LeaseKeeper } from '../leases/keeper.js';
 import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run } from '../store/types.js';
 import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
 import { fencedStore } from './fenced-store.js';
 import { RemoteWakeups } from './remote-wakeups.js';
-import { isAdoptable, newLeaseOwner } from './lease-owner.js';
 import { ThreadCache } from './thread-cache.js';
 
 export interface EngineDeps extends Omit<ExecutorDeps, 'cache'> {
-  /** How long a claim on a run holds without a heartbeat (another process may take it over after). */
+  /** This process's leases (owner id, renewal, adoption rule), shared with plans; by default one of its own. */
+  leases?: LeaseKeeper;
+  /** How long a claim on a run holds without a heartbeat, for the keeper made when `leases` is not given. */
   leaseMs?: number;
   /** How often to look for work other processes left (queued runs behind their runs, results of runs they took). */
   pollMs?: number;
@@ -34,11 +36,9 @@ const CLOSE_GRACE_MS = 5_000;
  * compare-and-set on exactly the lease seen, which never succeeds for a lease this process holds.
  */
 export class RunEngine {
-  /** Identifies this process's claims on runs. */
-  readonly owner = newLeaseOwner();
   readonly #deps: EngineDeps;
   readonly #executor: RunExecutor;
-  readonly #leaseMs: number;
+  readonly #leases: LeaseKeeper;
   readonly #pollMs: number;
   /** Threads being drained by this process; a kick during a drain asks for another pass. */
   readonly #draining = new Map<string, boolean>();
@@ -55,8 +55,6 @@ export class RunEngine {
   /** Threads whose drain here is executing a run: it claims their next queued run when that one ends. */
   readonly #runningOn = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
-  #lastRenew = 0;
-  #lastScan = 0;
   #lastFallback = 0;
   #closed = false;
   /** Other processes' stored events, while listened to (see RemoteWakeups). */
@@ -64,7 +62,7 @@ export class RunEngine {
 
   constructor(deps: EngineDeps) {
     this.#deps = deps;
-    this.#leaseMs = deps.leaseMs ?? 30_000;
+    this.#leases = deps.leases ?? new LeaseKeeper({ leaseMs: deps.leaseMs, pollMs: deps.pollMs, clock: deps.clock, logger: deps.logger });
     this.#pollMs = deps.pollMs ?? 200;
     this.#executor = new RunExecutor({
       ...deps,
@@ -88,9 +86,22 @@ export class RunEngine {
     });
   }
 
-  /** Starts the heartbeat: lease renewal, stall detection and polling for other processes' work. */
+  /** Identifies this process's claims on runs (and plans: the keeper is shared). */
+  get owner(): string {
+    return this.#leases.owner;
+  }
+
+  /** Starts the heartbeat: lease renewal and takeover (the keeper's beat), stall detection and polling for other processes' work. */
   start(): void {
     if (this.#timer || this.#closed) return;
+    this.#leases.keep('runs', {
+      renew: (owner, until) => this.#deps.store.renewLeases(owner, until),
+      adopt: async () => {
+        await this.#executor.checkRemoteCancels();
+        await this.resumeOrphans();
+        await this.#forgetTakenElsewhere();
+      },
+    });
     this.#timer = setInterval(() => this.#tick(), this.#pollMs);
     this.#timer.unref();
     // Pushed events cost nothing while idle: always listen. Polled ones only while someone waits.
@@ -113,6 +124,8 @@ export class RunEngine {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     this.#remote.stop();
+    // No renewal or takeover scan after this (one in flight is waited for): the leases given up below stay given up.
+    await this.#leases.drop('runs');
     await this.#executor.shutdown();
     const deadline = Date.now() + CLOSE_GRACE_MS;
     while (this.#inFlight.size > 0 && Date.now() < deadline) {
@@ -239,9 +252,9 @@ export class RunEngine {
         if (this.#abandoned.delete(run.id)) this.#resume(run);
         continue;
       }
-      if (!isAdoptable(run, clock())) continue;
+      if (!this.#leases.mayAdopt(run, clock())) continue;
       // Compare-and-set on exactly the lease in this snapshot: if it changed since, someone else has the run.
-      if (!(await store.adoptRun(run.id, this.owner, clock() + this.#leaseMs, run))) continue;
+      if (!(await store.adoptRun(run.id, this.owner, this.#leases.until(clock()), run))) continue;
       resumed++;
       this.#resume({ ...run, leaseOwner: this.owner });
     }
@@ -268,7 +281,7 @@ export class RunEngine {
       while (!this.#closed) {
         const now = clock();
         // The claim appends the run's input message in the same transaction (used only when it does).
-        const claimed = await store.claimNextRun(threadId, this.owner, now + this.#leaseMs, now, ids('msg'));
+        const claimed = await store.claimNextRun(threadId, this.owner, this.#leases.until(now), now, ids('msg'));
         if (!claimed) {
           if (this.#draining.get(threadId)) {
             this.#draining.set(threadId, false);
@@ -336,26 +349,13 @@ export class RunEngine {
   }
 
   #tick(): void {
-    const { store, clock, config } = this.#deps;
+    const { clock, config } = this.#deps;
     const now = clock();
-    // Every few seconds, not every tick. The renewal is its own task so that a slow scan never delays it.
-    if (now - this.#lastRenew > this.#leaseMs / 3) {
-      this.#lastRenew = now;
-      this.#task('renew', () => store.renewLeases(this.owner, now + this.#leaseMs));
-    }
-    if (now - this.#lastScan > this.#leaseMs / 3 && !this.#tasks.has('scan')) {
-      this.#lastScan = now;
-      this.#task('scan', async () => {
-        await this.#executor.checkRemoteCancels();
-        await this.resumeOrphans();
-        await this.#forgetTakenElsewhere();
-      });
-    }
     this.#executor.checkStalls(now, config.limits.stallTimeoutMs, (id) => new StallSignal(id));
     // With pushed events, other processes' runs ending reach us as events (#onRemote): the polls
     // below are then only a safety net, every few seconds, for an event lost to a reconnect.
     const live = this.#deps.events.log?.live && this.#remote.listening;
-    if (!live || now - this.#lastFallback > this.#leaseMs / 3) {
+    if (!live || now - this.#lastFallback > this.#leases.leaseMs / 3) {
       this.#lastFallback = now;
       // Queued runs held up by another process's run on the same thread.
       for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
