@@ -233,7 +233,7 @@ export class PostgresStore implements Store {
       const row = await this.one<RunRow>(
         this.pool,
         SQL.insertRun,
-        [run.id, run.conversationId, run.threadId, run.agent, toJson(run.input), toJson(run.requestedBy), run.parentRunId ?? null, run.parentToolCallId ?? null, run.depth ?? 0, now, run.idempotencyKey ?? null],
+        [run.id, run.conversationId, run.threadId, run.agent, toJson(run.input), toJson(run.requestedBy), run.parentRunId ?? null, run.parentToolCallId ?? null, run.depth ?? 0, now, run.idempotencyKey ?? null, run.planId ?? null],
       );
       if (row) return toRun(row);
       // Only a taken idempotency key inserts nothing; the run that took it committed before the conflict was reported.

@@ -208,6 +208,7 @@ export class SqliteStore implements Store {
         depth: run.depth ?? 0,
         now: this.clock(),
         idempotencyKey: run.idempotencyKey ?? null,
+        planId: run.planId ?? null,
       }) as unknown as RunRow | undefined;
       if (row) return toRun(row);
       // Only a taken idempotency key inserts nothing.

@@ -108,10 +108,13 @@ export interface Run {
   progressAt: number;
   /** The key the surface sent it with (a Slack event id, a Teams activity id): unique per store. */
   idempotencyKey: string | null;
+  /** The plan this run works for: a step's run, the plan's summary, and their delegations; null otherwise. */
+  planId: string | null;
 }
 
 export type NewRun = Pick<Run, 'conversationId' | 'threadId' | 'agent' | 'input' | 'requestedBy' | 'parentRunId' | 'parentToolCallId' | 'depth'> & {
   idempotencyKey?: string | null;
+  planId?: string | null;
 };
 
 export type RunStepType = 'model_call' | 'tool_call';
