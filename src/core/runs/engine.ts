@@ -5,6 +5,7 @@ import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDe
 import { fencedStore } from './fenced-store.js';
 import { RemoteWakeups } from './remote-wakeups.js';
 import { ThreadCache } from './thread-cache.js';
+import { readRuns, RunWaiters } from './waiters.js';
 
 export interface EngineDeps extends Omit<ExecutorDeps, 'cache'> {
   /** This process's leases (owner id, renewal, adoption rule), shared with plans; by default one of its own. */
@@ -44,7 +45,7 @@ export class RunEngine {
   readonly #draining = new Map<string, boolean>();
   /** Runs this process queued and has not seen start yet: their threads are re-tried on each poll. */
   readonly #queued = new Map<string, string>();
-  readonly #waiters = new Map<string, Set<(run: Run) => void>>();
+  readonly #waiters = new RunWaiters();
   /** Drains, executions and heartbeat tasks under way: `close` waits for them before the store goes. */
   readonly #inFlight = new Set<Promise<unknown>>();
   /** Heartbeat tasks running, by name: a slow one is skipped on the next tick, never stacked. */
@@ -167,26 +168,13 @@ export class RunEngine {
     const run = await this.#deps.store.getRun(runId);
     if (!run) throw new NotFoundError('run', runId);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
-    return new Promise<Run>((resolve, reject) => {
-      const list = this.#waiters.get(runId) ?? new Set();
-      const onAbort = () => {
-        list.delete(done);
-        if (list.size === 0 && this.#waiters.get(runId) === list) this.#waiters.delete(runId);
-        reject(signal!.reason);
-      };
-      const done = (ended: Run) => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(ended);
-      };
-      list.add(done);
-      this.#waiters.set(runId, list);
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.start();
-      if (this.#remote.endedElsewhere(runId)) this.#task(`settle:${runId}`, () => this.#checkWaiters([runId]));
-      // Until the first heartbeat decides otherwise, a waiter keeps the process alive (the run may be another process's).
-      this.#timer?.ref();
-    });
+    const ended = this.#waiters.add(runId, signal);
+    if (signal?.aborted) return ended;
+    this.start();
+    if (this.#remote.endedElsewhere(runId)) this.#task(`settle:${runId}`, () => this.#checkWaiters([runId]));
+    // Until the first heartbeat decides otherwise, a waiter keeps the process alive (the run may be another process's).
+    this.#timer?.ref();
+    return ended;
   }
 
   /** Cancels a queued or running run and, through its signal, the delegations under it. */
@@ -201,7 +189,7 @@ export class RunEngine {
     // Announced here: the holder, told by this event (or its next scan), stops without announcing it again.
     await this.#executor.emitter.emit(ended, { type: 'run.cancelled', reason });
     this.#queued.delete(runId);
-    this.#settle(ended);
+    this.#waiters.settle(ended);
     for (const child of await store.listRuns({ parentRunId: runId })) {
       if (!FINAL_RUN_STATUSES.includes(child.status)) await this.cancel(child.id, reason);
     }
@@ -310,7 +298,7 @@ export class RunEngine {
   async #execute(run: Run, input?: Message | null): Promise<void> {
     try {
       const ended = await this.#executor.execute(run, input);
-      if (ended) this.#settle(ended);
+      if (ended) this.#waiters.settle(ended);
     } catch (err) {
       // The loop could not record how the run ended (the store failed): the next pass here resumes it.
       if (!this.#closed) {
@@ -319,13 +307,6 @@ export class RunEngine {
       }
     }
     if (!this.#draining.has(run.threadId)) this.kick(run.threadId);
-  }
-
-  #settle(run: Run): void {
-    const list = this.#waiters.get(run.id);
-    if (!list) return;
-    this.#waiters.delete(run.id);
-    for (const resolve of list) resolve(run);
   }
 
   /** Keeps a promise that close() must wait for (its callers catch what it may throw). */
@@ -379,11 +360,11 @@ export class RunEngine {
     // Runs executing here settle here. Any other may be claimed and finished by another process, even
     // one queued here: one query for all of them (a task, so a slow one is never stacked).
     // Runs whose thread a drain here is running are claimed next by that drain: no read for them.
-    const ids = (only ?? [...this.#waiters.keys()]).filter((id) => !this.#executor.isActive(id) && !this.#runningOn.has(this.#queued.get(id) ?? ''));
-    for (const run of await this.#readRuns(ids)) {
+    const ids = (only ?? this.#waiters.ids()).filter((id) => !this.#executor.isActive(id) && !this.#runningOn.has(this.#queued.get(id) ?? ''));
+    for (const run of await readRuns(this.#deps.store, ids)) {
       if (run && FINAL_RUN_STATUSES.includes(run.status)) {
         this.#queued.delete(run.id);
-        this.#settle(run);
+        this.#waiters.settle(run);
       }
     }
   }
@@ -394,18 +375,11 @@ export class RunEngine {
    */
   async #forgetTakenElsewhere(): Promise<void> {
     const ids = [...this.#queued].filter(([, threadId]) => !this.#draining.has(threadId)).map(([runId]) => runId); // a drain here settles the rest
-    for (const run of await this.#readRuns(ids)) {
+    for (const run of await readRuns(this.#deps.store, ids)) {
       if (!run || run.status === 'queued') continue;
       this.#queued.delete(run.id);
-      if (FINAL_RUN_STATUSES.includes(run.status)) this.#settle(run);
+      if (FINAL_RUN_STATUSES.includes(run.status)) this.#waiters.settle(run);
     }
-  }
-
-  /** The runs with these ids, in one query where the store can. */
-  async #readRuns(ids: string[]): Promise<(Run | null)[]> {
-    if (ids.length === 0) return [];
-    const { store } = this.#deps;
-    return store.getRuns ? store.getRuns(ids) : Promise.all(ids.map((id) => store.getRun(id)));
   }
 
   get executor(): RunExecutor {
