@@ -237,26 +237,27 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     ...conversations,
     ...reading,
     refs: persistence.refs ?? unavailableRefs,
-    wait: (runId) => runs.wait(runId),
+    wait: async (runId) => runs.wait(runId),
     events: (conversationId, opts) => events.stream(conversationId, opts),
     follow: (runId, opts) => followRun(events, store, runId, opts?.signal),
     on: (conversationId, listener) => events.subscribe(conversationId, listener),
-    cancel: (runId, reason) => runs.cancel(runId, reason),
+    cancel: async (runId, reason) => runs.cancel(runId, reason),
     async transcript(conversationId) {
       const threads = await store.listThreads(conversationId);
       return Promise.all(threads.map(async (thread) => ({ thread, messages: await store.listMessages(thread.id) })));
     },
-    usage: (group, filter) => store.usageBy(group, filter),
+    usage: async (group, filter) => store.usageBy(group, filter),
     ...artifactFace(artifacts, conversations.getConversation),
-    plan: (conversationId, goal, principal) => need(planService).create(conversationId, goal, principal),
-    getPlan: (planId, principal) => need(planService).get(planId, principal),
-    listPlans: (filter) => need(planService).list(filter),
-    cancelPlan: (planId, principal) => need(planService).cancel(planId, principal),
-    waitForPlan: (planId, opts) => need(planService).wait(planId, opts),
-    approvals: (filter) => need(approvals).list(filter),
-    getApproval: (id) => need(approvals).get(id),
-    decide: (approvalId, decision) => need(approvals).decide(approvalId, decision),
-    approvalForStep: (stepId) => need(planService).approvalForStep(stepId),
+    // Every method that returns a promise is async: a missing plan store (need) or a bad argument is a rejection, never a throw.
+    plan: async (conversationId, goal, principal) => need(planService).create(conversationId, goal, principal),
+    getPlan: async (planId, principal) => need(planService).get(planId, principal),
+    listPlans: async (filter) => need(planService).list(filter),
+    cancelPlan: async (planId, principal) => need(planService).cancel(planId, principal),
+    waitForPlan: async (planId, opts) => need(planService).wait(planId, opts),
+    approvals: async (filter) => need(approvals).list(filter),
+    getApproval: async (id) => need(approvals).get(id),
+    decide: async (approvalId, decision) => need(approvals).decide(approvalId, decision),
+    approvalForStep: async (stepId) => need(planService).approvalForStep(stepId),
     async close() {
       await planService?.close();
       await runs.close();

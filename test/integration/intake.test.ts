@@ -160,10 +160,17 @@ describe('persistence', () => {
       const approval = await pendingApproval(sb, conv.id);
       await sb.decide(approval.id, { approve: false, by: alice });
       expect((await sb.wait(run.id)).status).toBe('completed');
-      // (sb.plan throws before it returns a promise today; lane FACE makes face errors rejections.)
-      const noPlans = await failureOf(Promise.resolve().then(() => sb.plan(conv.id, 'anything', alice)));
+      // Face errors are rejections: calling without a plan store returns a promise that rejects, it does not throw.
+      let planCall: Promise<unknown> | undefined;
+      expect(() => (planCall = sb.plan(conv.id, 'anything', alice))).not.toThrow();
+      const noPlans = await failureOf(planCall!);
       expect(noPlans).toBeInstanceOf(SwitchboardError);
       expect(noPlans).toMatchObject({ code: 'plans_unavailable' });
+      for (const call of [() => sb.getPlan('plan_x'), () => sb.listPlans({}), () => sb.approvalForStep('step_x'), () => sb.waitForPlan('plan_x')]) {
+        let pending: Promise<unknown> | undefined;
+        expect(() => (pending = call())).not.toThrow();
+        await expect(pending).rejects.toMatchObject({ code: 'plans_unavailable' });
+      }
       await sb.refs.put('slack', 'run', run.id, { ts: '1.2' });
       expect(await sb.refs.get('slack', 'run', run.id)).toEqual({ ts: '1.2' });
     } finally {
