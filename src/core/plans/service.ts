@@ -7,10 +7,10 @@ import type { Watch } from '../approvals/watch.js';
 import { ConfigError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { IdGenerator } from '../ids.js';
+import type { LeaseKeeper } from '../leases/keeper.js';
 import type { Logger } from '../logger.js';
 import type { ModelClient } from '../model/types.js';
 import type { RunEngine } from '../runs/engine.js';
-import { adoptionTime } from '../runs/lease-owner.js';
 import type { PlanRecord, PlanStore, PlanTransition } from '../store/plan-store.js';
 import { FINAL_RUN_STATUSES, principalId, type Principal, type Store } from '../store/types.js';
 import { drivePlan, type DriverDeps } from './driver.js';
@@ -29,7 +29,8 @@ export interface PlanServiceDeps {
   logger: Logger;
   approvals: ApprovalService;
   watch: Watch;
-  leaseMs: number;
+  /** This process's leases, shared with the run engine. */
+  leases: LeaseKeeper;
 }
 
 const ACTIVE_PLAN_STATUSES: PlanStatus[] = ['planning', 'awaiting_approval', 'running'];
@@ -53,13 +54,12 @@ export class PlanService implements PlanDecisions {
   readonly #d: PlanServiceDeps;
   readonly #driverDeps: DriverDeps;
   readonly #drivers = new Map<string, AbortController>();
-  #timer: NodeJS.Timeout | null = null;
   #resumeEnabled = false;
   #closed = false;
 
   constructor(deps: PlanServiceDeps) {
     this.#d = deps;
-    this.#driverDeps = { ...deps, owner: deps.engine.owner, commit: (t, plan) => this.#commit(t, plan) };
+    this.#driverDeps = { ...deps, owner: deps.leases.owner, commit: (t, plan) => this.#commit(t, plan) };
     deps.approvals.setPlanDecisions(this);
   }
 
@@ -82,8 +82,8 @@ export class PlanService implements PlanDecisions {
       createdBy: principal,
       originRunId: origin?.runId,
       originToolCallId: origin?.toolCallId,
-      leaseOwner: this.#d.engine.owner,
-      leaseUntil: now + this.#d.leaseMs,
+      leaseOwner: this.#d.leases.owner,
+      leaseUntil: this.#d.leases.until(now),
       now,
     });
     if (created) this.#announce(plan, [], true);
@@ -236,14 +236,13 @@ export class PlanService implements PlanDecisions {
   async resume(): Promise<number> {
     this.#resumeEnabled = true;
     this.#startHeartbeat();
-    const { plans, clock, leaseMs } = this.#d;
-    const owner = this.#d.engine.owner;
+    const { plans, clock, leases } = this.#d;
     let taken = 0;
     for (const plan of await plans.listPlans({ statuses: ACTIVE_PLAN_STATUSES })) {
       if (this.#drivers.has(plan.id) || this.#closed) continue;
       const now = clock();
-      const at = plan.leaseOwner === owner ? now : adoptionTime(plan, now);
-      if (at === null || !(await plans.claimPlan(plan.id, owner, now + leaseMs, at))) continue;
+      const at = leases.claimTime(plan, now);
+      if (at === null || !(await plans.claimPlan(plan.id, leases.owner, leases.until(now), at))) continue;
       taken++;
       this.#d.logger.info('resuming plan', { planId: plan.id, status: plan.status });
       this.#drive(plan.id);
@@ -265,30 +264,24 @@ export class PlanService implements PlanDecisions {
       });
   }
 
+  /** The keeper renews this process's plan leases and, once resumption is on, takes over orphaned plans on its beat. */
   #startHeartbeat(): void {
-    if (this.#timer || this.#closed) return;
-    const every = Math.max(50, Math.floor(this.#d.leaseMs / 3));
-    this.#timer = setInterval(() => void this.#tick(), every);
-    this.#timer.unref();
-  }
-
-  async #tick(): Promise<void> {
-    try {
-      await this.#d.plans.renewPlanLeases(this.#d.engine.owner, this.#d.clock() + this.#d.leaseMs);
-      if (this.#resumeEnabled) await this.resume();
-    } catch (err) {
-      if (!this.#closed) this.#d.logger.warn('plan heartbeat failed', { error: err });
-    }
+    if (this.#closed) return;
+    this.#d.leases.keep('plans', {
+      renew: (owner, until) => this.#d.plans.renewPlanLeases(owner, until),
+      adopt: async () => {
+        if (this.#resumeEnabled) await this.resume();
+      },
+    });
   }
 
   /** Stops driving (plans stay as they are) and gives up the leases, so another process may go on at once. */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = null;
+    await this.#d.leases.drop('plans');
     for (const c of this.#drivers.values()) c.abort(new DriverStop());
     this.#drivers.clear();
-    await this.#d.plans.releasePlanLeases(this.#d.engine.owner).catch(() => {});
+    await this.#d.plans.releasePlanLeases(this.#d.leases.owner).catch(() => {});
   }
 
   async #commit(t: PlanTransition, before: PlanRecord): Promise<boolean> {

@@ -10,7 +10,7 @@ import { equalities, isForeignKeyError, SqliteConversations } from './sqlite-con
 import { SQL, type Statements } from './sqlite-sql.js';
 import { SqliteWrites } from './sqlite-writes.js';
 import { sameKeyRun } from './intake-errors.js';
-import type { Persistence } from './persistence.js';
+import type { Persistence, PersistenceOptions } from './persistence.js';
 import type { ClaimedRun, Conversation, Message, NewConversationOptions, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, Store, Thread, UsageTotals } from './types.js';
 
 /**
@@ -120,10 +120,10 @@ export class SqliteStore implements Store {
     return this.db.transaction(fn);
   }
 
-  /** This store with its plans, approvals and surface references, in the same file. */
-  async persistence(): Promise<Persistence> {
+  /** This store with its plans, approvals, surface references, events and artifacts, in the same file. */
+  async persistence(opts?: PersistenceOptions): Promise<Persistence> {
     const { sqlitePersistence } = await import('./sqlite-persistence.js');
-    return sqlitePersistence(this);
+    return sqlitePersistence(this, opts);
   }
 
   async close(): Promise<void> {
@@ -208,6 +208,7 @@ export class SqliteStore implements Store {
         depth: run.depth ?? 0,
         now: this.clock(),
         idempotencyKey: run.idempotencyKey ?? null,
+        planId: run.planId ?? null,
       }) as unknown as RunRow | undefined;
       if (row) return toRun(row);
       // Only a taken idempotency key inserts nothing.
