@@ -86,8 +86,8 @@ describe('run writes', () => {
   it('a delegate task (proxy → specialist → proxy) commits at most 16 times', async () => {
     // Only what the task itself writes is counted: nothing runs on a timer here. 11 are the steps
     // (as before events were stored); the 12 lifecycle events ride along with them where a step write
-    // follows, and take 4 commits of their own where none does (a run's end) plus 1 for the sender
-    // joining the conversation's participants.
+    // follows; the events no step write follows (a run's end) and the sender joining the
+    // conversation's participants take the other 5.
     const { sb: s, path } = await open(NO_HEARTBEAT);
     (s.store as SqliteStore).db.pragma('wal_autocheckpoint = 0');
     const task = async (i: number) => {
