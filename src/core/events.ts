@@ -143,18 +143,24 @@ export class EventBus {
     }
     const log = this.#log;
     const key = input.conversationId;
-    const next = (this.#chains.get(key) ?? Promise.resolve())
-      .then(async () => {
-        const event = await this.#envelope(input);
-        const seq = await log.append(event);
-        this.#deliver({ ...event, seq } as SwitchboardEvent);
-      })
-      .catch((err: unknown) => this.#onError(err, input));
-    this.#chains.set(key, next);
-    void next.then(() => {
-      if (this.#chains.get(key) === next) this.#chains.delete(key);
+    // Appends of one conversation are handed to the log in emission order without waiting for the
+    // previous one to be stored (the log stores them in that order, batched); delivery follows the
+    // stores, so listeners still see them in seq order.
+    const queued = (this.#chains.get(key) ?? Promise.resolve()).then(async () => {
+      const event = await this.#envelope(input);
+      return { event, seq: log.append(event) };
     });
-    return next;
+    const chained = queued.then(
+      () => {},
+      () => {},
+    );
+    this.#chains.set(key, chained);
+    void chained.then(() => {
+      if (this.#chains.get(key) === chained) this.#chains.delete(key);
+    });
+    return queued
+      .then(async ({ event, seq }) => this.#deliver({ ...event, seq: await seq } as SwitchboardEvent))
+      .catch((err: unknown) => this.#onError(err, input));
   }
 
   /** Remembers where a run sits in its tree (and its plan), so its events need no lookup. */

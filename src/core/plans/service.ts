@@ -54,6 +54,8 @@ export class PlanService implements PlanDecisions {
   readonly #d: PlanServiceDeps;
   readonly #driverDeps: DriverDeps;
   readonly #drivers = new Map<string, AbortController>();
+  /** Transitions of this process whose events are still going out, by plan. */
+  readonly #announcing = new Map<string, Promise<void>>();
   #resumeEnabled = false;
   #closed = false;
 
@@ -86,7 +88,7 @@ export class PlanService implements PlanDecisions {
       leaseUntil: this.#d.leases.until(now),
       now,
     });
-    if (created) this.#announce(plan, [], true);
+    if (created) void this.#announce(plan, [], true);
     this.#drive(plan.id);
     this.#startHeartbeat();
     return this.wait(plan.id, { until: plan.mode === 'none' ? 'planned' : 'settled' });
@@ -165,6 +167,7 @@ export class PlanService implements PlanDecisions {
       if (!p) throw new NotFoundError('plan', planId);
       return reached(p) ? p : undefined;
     }, opts.signal);
+    await this.#announcing.get(planId);
     return publicPlan(plan);
   }
 
@@ -221,7 +224,7 @@ export class PlanService implements PlanDecisions {
     if (!approval.planId) return;
     void this.#d.plans.getPlan(approval.planId).then((plan) => {
       if (!plan) return;
-      this.#announce(plan, plan.steps.filter((s) => s.approvalId === approval.id).map((s) => s.id), true);
+      void this.#announce(plan, plan.steps.filter((s) => s.approvalId === approval.id).map((s) => s.id), true);
       // Carry the plan on here when nobody else does (e.g. its process died and this one decides).
       if (this.#resumeEnabled) void this.resume();
     }, () => {});
@@ -285,44 +288,62 @@ export class PlanService implements PlanDecisions {
   }
 
   async #commit(t: PlanTransition, before: PlanRecord): Promise<boolean> {
+    // A waiter here that reads the new state before its events went out waits for them (see `wait`).
+    let announced!: () => void;
+    const announcing = new Promise<void>((resolve) => (announced = resolve));
+    this.#announcing.set(before.id, announcing);
+    try {
+      return await this.#commitAndAnnounce(t, before);
+    } finally {
+      announced();
+      if (this.#announcing.get(before.id) === announcing) this.#announcing.delete(before.id);
+    }
+  }
+
+  async #commitAndAnnounce(t: PlanTransition, before: PlanRecord): Promise<boolean> {
     if (!(await this.#d.plans.transition(t))) return false;
-    this.#d.watch.notify();
+    // Its events are delivered before anyone waiting on the plan wakes (a waiter reads them next).
     if (this.#d.events.wants(before.conversationId)) {
       const plan = await this.#d.plans.getPlan(before.id);
       const approval = t.insertApproval ? await this.#d.approvals.find(t.insertApproval.id) : null;
       if (plan) {
         const changed = plan.steps.filter((s) => before.steps.find((b) => b.id === s.id)?.status !== s.status).map((s) => s.id);
-        this.#announce(plan, changed, before.status !== plan.status, approval ?? undefined);
+        await this.#announce(plan, changed, before.status !== plan.status, approval ?? undefined);
       }
     }
+    this.#d.watch.notify();
     return true;
   }
 
   /** `plan.updated` for the plan (when its status changed) and for each changed step; `approval.requested` for a new approval. */
-  #announce(plan: PlanRecord, changedSteps: string[], planChanged: boolean, approval?: Approval): void {
+  #announce(plan: PlanRecord, changedSteps: string[], planChanged: boolean, approval?: Approval): Promise<unknown> {
     const { events, clock } = this.#d;
+    const emitted: Promise<void>[] = [];
     const base = { conversationId: plan.conversationId, planId: plan.id, status: plan.status, revision: plan.revision, depth: 0, error: plan.error };
     if (planChanged || changedSteps.length === 0) {
-      events.emit({ ...base, type: 'plan.updated', runId: '', agent: this.#d.agents.planner?.name ?? 'planner', at: clock() });
+      emitted.push(events.emit({ ...base, type: 'plan.updated', runId: '', agent: this.#d.agents.planner?.name ?? 'planner', at: clock() }));
     }
     for (const s of plan.steps.filter((x) => changedSteps.includes(x.id))) {
-      events.emit({ ...base, type: 'plan.updated', runId: s.runId ?? '', agent: s.agent, at: clock(), stepId: s.id, stepStatus: s.status });
+      emitted.push(events.emit({ ...base, type: 'plan.updated', runId: s.runId ?? '', agent: s.agent, at: clock(), stepId: s.id, stepStatus: s.status }));
     }
     if (approval) {
-      events.emit({
-        type: 'approval.requested',
-        conversationId: plan.conversationId,
-        runId: '',
-        agent: approval.agent,
-        depth: 0,
-        at: clock(),
-        approvalId: approval.id,
-        kind: approval.kind,
-        summary: approval.summary,
-        planId: plan.id,
-        stepId: approval.stepId,
-      });
+      emitted.push(
+        events.emit({
+          type: 'approval.requested',
+          conversationId: plan.conversationId,
+          runId: '',
+          agent: approval.agent,
+          depth: 0,
+          at: clock(),
+          approvalId: approval.id,
+          kind: approval.kind,
+          summary: approval.summary,
+          planId: plan.id,
+          stepId: approval.stepId,
+        }),
+      );
     }
+    return Promise.all(emitted);
   }
 }
 

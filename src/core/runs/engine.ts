@@ -147,8 +147,10 @@ export class RunEngine {
     this.#queued.set(run.id, run.threadId);
     this.start();
     this.#executor.emitter.track(run);
-    await this.#executor.emitter.emit(run, { type: 'run.queued' });
+    // Kicked before the event is stored: it rides along with the claim's transaction (one commit less).
+    const queued = this.#executor.emitter.emit(run, { type: 'run.queued' });
     this.kick(run.threadId);
+    await queued;
     return run;
   }
 

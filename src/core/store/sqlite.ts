@@ -5,9 +5,10 @@ import type { Usage } from '../model/types.js';
 import { applyMigrations, appliedMigrations, sortMigrations, sqliteMigrations, type SqliteMigration } from './migrations.js';
 import { runPatchColumns, toJson, toMessage, toRun, toStep, toTotals } from './rows.js';
 import type { MessageRow, RunPatch, RunRow, StepRow, UsageRow } from './rows.js';
-import { openSqliteDatabase, type SqliteDatabase, type SqliteDriverName, type SqliteStatement } from './sqlite-driver.js';
+import { openSqliteDatabase, type SqliteDriverName, type SqliteStatement } from './sqlite-driver.js';
 import { equalities, isForeignKeyError, SqliteConversations } from './sqlite-conversations.js';
 import { SQL, type Statements } from './sqlite-sql.js';
+import { RidingDatabase } from './sqlite-riders.js';
 import { SqliteWrites } from './sqlite-writes.js';
 import { sameKeyRun } from './intake-errors.js';
 import type { Persistence, PersistenceOptions } from './persistence.js';
@@ -44,7 +45,8 @@ type Stmt = SqliteStatement;
 
 export class SqliteStore implements Store {
   /** The raw connection, for modules (plans, approvals) that keep their tables in the same file. */
-  readonly db: SqliteDatabase;
+  /** The connection; its transactions take waiting event appends along (see sqlite-riders.ts). */
+  readonly db: RidingDatabase;
   readonly path: string;
   /** The store's clock, for the stores beside it (refs). */
   readonly clock: () => number;
@@ -63,7 +65,7 @@ export class SqliteStore implements Store {
     this.clock = opts.clock ?? Date.now;
     this.migrations = sortMigrations([...sqliteMigrations, ...(opts.extraMigrations ?? [])]);
 
-    this.db = openSqliteDatabase(this.path, { busyTimeoutMs: 5000, driver: opts.driver });
+    this.db = new RidingDatabase(openSqliteDatabase(this.path, { busyTimeoutMs: 5000, driver: opts.driver }));
     this.conversations = new SqliteConversations(this.db, this.clock);
     if (!memory) this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
