@@ -44,8 +44,9 @@ export function createBotAdapter(settings: TeamsSettings, logger: Logger, creden
   const config: Record<string, string | boolean | undefined> = {
     MicrosoftAppId: appId,
     MicrosoftAppPassword: settings.appPassword,
-    MicrosoftAppType: settings.appType,
-    MicrosoftAppTenantId: settings.tenantId,
+    // Anonymous: no app type (botbuilder would demand an app id for SingleTenant) and no credentials.
+    MicrosoftAppType: appId ? settings.appType : undefined,
+    MicrosoftAppTenantId: appId ? settings.tenantId : undefined,
     CertificateThumbprint: settings.certificateThumbprint,
     CertificatePrivateKey: settings.certificatePrivateKey,
     ToBotFromChannelOpenIdMetadataUrl: settings.auth.openIdMetadataUrl,
@@ -93,7 +94,13 @@ export function createBotAdapter(settings: TeamsSettings, logger: Logger, creden
       checkServiceUrl(serviceUrl);
       let client = clients.get(serviceUrl);
       if (!client) {
-        client = connectorFactory.create(serviceUrl) as unknown as Promise<ConnectorClientLike>;
+        client = connectorFactory.create(serviceUrl).then((c) => {
+          // The connector client sits on @azure/core-client, whose default pipeline retries 429 (Retry-After,
+          // however long) and 5xx on real timers, invisible to us. connector.ts retries instead, inside
+          // Teams' limits and on our clock, so the SDK's retry policy comes out.
+          (c as unknown as { client?: { pipeline?: { removePolicy(o: { phase: string }): unknown } } }).client?.pipeline?.removePolicy({ phase: 'Retry' });
+          return c as unknown as ConnectorClientLike;
+        });
         client.catch(() => clients.delete(serviceUrl));
         clients.set(serviceUrl, client);
       }
