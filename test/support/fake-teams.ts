@@ -10,6 +10,7 @@
 import { createSign, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ServiceClientCredentialsFactory, type ServiceClientCredentials } from 'botframework-connector';
 
 export interface ConnectorCall {
   method: string;
@@ -237,3 +238,41 @@ export const teamsActivity = {
 
 export const ALICE = { id: '29:alice', aadObjectId: 'aad-alice', name: 'Alice' };
 export const BOB = { id: '29:bob', aadObjectId: 'aad-bob', name: 'Bob' };
+
+/**
+ * Client credentials against the fake's token endpoint. botbuilder gets its outbound tokens through
+ * MSAL, which accepts only https authorities, so a test with an app id swaps in this factory (the
+ * `credentialsFactory` option) while inbound JWT validation stays botbuilder's own.
+ */
+export class FakeTokenCredentialsFactory extends ServiceClientCredentialsFactory {
+  readonly #fake: FakeTeams;
+  readonly #appId: string;
+  constructor(fake: FakeTeams, appId: string) {
+    super();
+    this.#fake = fake;
+    this.#appId = appId;
+  }
+  async isValidAppId(appId: string): Promise<boolean> {
+    return appId === this.#appId;
+  }
+  async isAuthenticationDisabled(): Promise<boolean> {
+    return false;
+  }
+  async createCredentials(): Promise<ServiceClientCredentials> {
+    const getToken = async () => {
+      const res = await fetch(this.#fake.tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: this.#appId, client_secret: 'secret', scope: 'https://api.botframework.com/.default' }),
+      });
+      return ((await res.json()) as { access_token: string }).access_token;
+    };
+    return {
+      getToken,
+      async signRequest(webResource: { headers: { set(name: string, value: string): void } }) {
+        webResource.headers.set('authorization', `Bearer ${await getToken()}`);
+        return webResource;
+      },
+    } as unknown as ServiceClientCredentials;
+  }
+}
