@@ -107,7 +107,11 @@ export async function startFakeTeams(opts: FakeTeamsOptions = {}): Promise<FakeT
         status: fault?.status ?? 200,
       };
       calls.push(call);
-      for (const w of [...waiters]) if (w.pred(call)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(call));
+      for (const w of [...waiters]) {
+        if (!w.pred(call)) continue;
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(call);
+      }
       if (fault) {
         if (fault.times !== undefined && --fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
         return json(fault.status, fault.body ?? { error: { code: String(fault.status), message: 'injected' } }, fault.headers);
