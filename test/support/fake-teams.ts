@@ -22,6 +22,8 @@ export interface ConnectorCall {
   raw: string;
   authorization: string | undefined;
   status: number;
+  /** The id the fake answered with (a new activity's id, or the updated one's). */
+  responseId?: string;
 }
 
 export interface Fault {
@@ -106,6 +108,7 @@ export async function startFakeTeams(opts: FakeTeamsOptions = {}): Promise<FakeT
         authorization: req.headers.authorization,
         status: fault?.status ?? 200,
       };
+      if (!fault) call.responseId = req.method === 'PUT' ? call.activityId : `act-${++ids}`;
       calls.push(call);
       for (const w of [...waiters]) {
         if (!w.pred(call)) continue;
@@ -116,7 +119,7 @@ export async function startFakeTeams(opts: FakeTeamsOptions = {}): Promise<FakeT
         if (fault.times !== undefined && --fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
         return json(fault.status, fault.body ?? { error: { code: String(fault.status), message: 'injected' } }, fault.headers);
       }
-      return json(200, { id: req.method === 'PUT' ? call.activityId : `act-${++ids}` });
+      return json(200, { id: call.responseId });
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
