@@ -9,6 +9,7 @@
  */
 import { createSign, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { ServiceClientCredentialsFactory, type ServiceClientCredentials } from 'botframework-connector';
 
@@ -22,6 +23,8 @@ export interface ConnectorCall {
   raw: string;
   authorization: string | undefined;
   status: number;
+  /** performance.now() when the call arrived (bench). */
+  at: number;
   /** The id the fake answered with (a new activity's id, or the updated one's). */
   responseId?: string;
 }
@@ -107,6 +110,7 @@ export async function startFakeTeams(opts: FakeTeamsOptions = {}): Promise<FakeT
         raw,
         authorization: req.headers.authorization,
         status: fault?.status ?? 200,
+        at: performance.now(),
       };
       if (!fault) call.responseId = req.method === 'PUT' ? call.activityId : `act-${++ids}`;
       calls.push(call);
