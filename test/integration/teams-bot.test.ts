@@ -77,7 +77,7 @@ describe('Teams bot: replies', () => {
 
   it('channel mention: every mention of the bot is removed and the reply goes into the thread', async () => {
     t = await startTeamsHarness();
-    t.h.fake.setHandler(scriptByAgent({ proxy: [{ content: 'Hello channel.' }] }));
+    t.h.fake.setHandler(scriptByAgent({ proxy: [{ content: 'Hello channel.' }, { content: 'Follow-up answered.' }] }));
     const a = teamsActivity.channel(t.teams, 'summarise this thread', ALICE, '1700000000001');
     expect((await t.teams.post(a)).status).toBe(200);
     const reply = await t.teams.waitFor(finalMessage(/Hello channel/), 'the threaded reply');
@@ -87,6 +87,16 @@ describe('Teams bot: replies', () => {
     const said = t.h.fake.requests.map((r) => r.body.messages.filter((m) => m.role === 'user').map((m) => textOf(m.content)).join(' ')).join(' ');
     expect(said).toContain('summarise this thread');
     expect(said).not.toContain('<at>');
+
+    // A reply in that thread continues it without a mention; a message in another thread without one is ignored.
+    const followUp = { ...teamsActivity.channel(t.teams, 'x', BOB, '1700000000001'), text: 'and the follow-up?', entities: [] };
+    const elsewhere = { ...teamsActivity.channel(t.teams, 'x', BOB, '1700000000999'), text: 'unrelated chatter', entities: [] };
+    expect((await t.teams.post(elsewhere)).status).toBe(200);
+    expect((await t.teams.post(followUp)).status).toBe(200);
+    await t.teams.waitFor(finalMessage(/Follow-up answered/), 'the follow-up reply');
+    await t.idle();
+    expect(t.teams.calls.filter((c) => c.conversationId.endsWith('1700000000999'))).toEqual([]);
+    expect(t.h.fake.requests.filter((r) => r.agent === 'proxy')).toHaveLength(2);
   });
 
   it('a group chat is one conversation shared by its members', async () => {

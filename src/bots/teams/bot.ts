@@ -69,6 +69,9 @@ export class SwitchboardTeamsBot extends TeamsActivityHandler {
     const a = context.activity;
     if (!this.#tenantAllowed(a)) return void this.#d.logger.warn('Teams message from another tenant ignored', { tenant: tenantOf(a) });
     const kind = kindOf(a);
+    // With the RSC permissions Teams sends every message of a chat or channel the bot is in. A channel
+    // thread the bot takes part in continues without a mention; anything else needs one.
+    if (kind !== 'personal' && !mentionsBot(a) && !(kind === 'channel' && (await this.#d.engine.refs.get('teams', 'conversation', `key:${keyOf(a)}`)))) return;
     const text = withoutBotMentions(a);
     const principal = principalOf(a);
     const { conversationId } = await this.#remember(a, principal);
@@ -112,6 +115,7 @@ export class SwitchboardTeamsBot extends TeamsActivityHandler {
     const userIds = principal ? [a.from.id, ...(previous?.userIds ?? []).filter((u) => u !== a.from.id)].slice(0, 20) : (previous?.userIds ?? []);
     const ref: ConversationRef = { ...targetOf(a), personal: kind === 'personal', userIds };
     await this.#d.engine.refs.put('teams', 'conversation', conv.id, ref as unknown as Json);
+    if (kind === 'channel' && !previous) await this.#d.engine.refs.put('teams', 'conversation', `key:${keyOf(a)}`, conv.id);
     return { conversationId: conv.id };
   }
 
@@ -153,6 +157,10 @@ export function keyOf(a: Activity): string {
 
 export function targetOf(a: Activity): Target {
   return { serviceUrl: a.serviceUrl, conversationId: threadConversationId(a), tenantId: tenantOf(a) };
+}
+
+export function mentionsBot(a: Activity): boolean {
+  return TurnContext.getMentions(a).some((m) => m.mentioned?.id === a.recipient.id);
 }
 
 /** Removes every mention of the bot (botbuilder's removeRecipientMention removes only the first). */
