@@ -7,7 +7,8 @@ import { TINY_PNG_B64, scriptByAgent, textOf } from '../support/fake-openai.js';
 import { ALICE, BOB, teamsActivity, type ConnectorCall } from '../support/fake-teams.js';
 import { plannerReply, until } from '../support/plans.js';
 import { delegate } from '../support/replies.js';
-import { callLine, cardOf, cardText, startTeamsHarness, verbsOf, type TeamsHarness } from '../support/teams-harness.js';
+import { startTeamsHarness, type TeamsHarness } from '../support/teams-harness.js';
+import { callLine, cardOf, cardText, verbsOf } from '../support/teams-harness-views.js';
 
 let t: TeamsHarness | undefined;
 afterEach(async () => {
