@@ -179,9 +179,11 @@ describe('Teams bot: plans and approvals as Adaptive Cards', () => {
     const conversation = personalConversation(t.teams);
     await t.teams.post(teamsActivity.personal(t.teams, 'plan Ship the release notes'));
     const posted = await t.teams.waitFor((c) => c.method === 'POST' && /Plan:/.test(cardText(cardOf(c.body))), 'the plan card');
-    const card = cardOf(posted.body)!;
+    const ready = await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve'), 'the plan card with buttons');
+    const card = cardOf(ready.body)!;
     expect(card.version).toBe('1.5');
     expect(verbsOf(card)).toEqual(['approve', 'reject', 'edit']);
+    expect(ready.method === 'POST' || ready.activityId === posted.responseId).toBe(true);
     const before = t.teams.calls.length;
 
     const answer = await click(t, conversation, ALICE, 'approve', buttonData(t, 'approve'));
@@ -211,7 +213,7 @@ describe('Teams bot: plans and approvals as Adaptive Cards', () => {
     );
     const conversation = personalConversation(t.teams);
     await t.teams.post(teamsActivity.personal(t.teams, 'plan Ship the release notes'));
-    await t.teams.waitFor((c) => /Plan:/.test(cardText(cardOf(c.body))), 'the plan card');
+    await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('reject'), 'the plan card with buttons');
     const rejected = await click(t, conversation, ALICE, 'reject', { ...buttonData(t, 'reject'), feedback: 'Shorter please' });
     expect(cardText(rejected.value)).toMatch(/rejected by Alice: Shorter please/);
     await t.teams.waitFor((c) => /write short notes/.test(cardText(cardOf(c.body))), 'the revised plan on the card');
@@ -231,7 +233,7 @@ describe('Teams bot: plans and approvals as Adaptive Cards', () => {
     );
     const group = { id: '19:group-chat@thread.v2', conversationType: 'groupChat', tenantId: t.teams.tenantId, isGroup: true };
     await t.teams.post(teamsActivity.group(t.teams, 'what is 6*7?', ALICE));
-    const posted = await t.teams.waitFor((c) => /run_code/.test(cardText(cardOf(c.body))), 'the tool approval card');
+    const posted = await t.teams.waitFor((c) => /run_code/.test(cardText(cardOf(c.body))) && verbsOf(cardOf(c.body)).includes('approve'), 'the tool approval card');
     expect(cardText(cardOf(posted.body))).toContain('print(6*7)');
     expect(cardText(cardOf(posted.body))).toMatch(/code_agent/);
     const data = buttonData(t, 'approve', (x) => /run_code/.test(x));
@@ -254,6 +256,7 @@ describe('Teams bot: plans and approvals as Adaptive Cards', () => {
     const conversation = personalConversation(t.teams);
     await t.teams.post(teamsActivity.personal(t.teams, 'plan Ship the release notes'));
     const posted = await t.teams.waitFor((c) => c.method === 'POST' && /Plan:/.test(cardText(cardOf(c.body))), 'the plan card');
+    await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve'), 'the plan card with buttons');
     await click(t, conversation, ALICE, 'approve', buttonData(t, 'approve'));
     const planId = String(buttonData(t, 'approve').id);
     await until(async () => (await t!.sb.getPlan(planId)).steps[1]?.status === 'awaiting_approval' || undefined, 'step 2 waiting');

@@ -48,6 +48,7 @@ export function createTeamsBot(opts: TeamsBotOptions): TeamsBot {
   const sync = new CardSync(opts.engine, connector, onError);
   const stopSync = sync.start();
   const work = new Set<Promise<unknown>>();
+  const closing = new AbortController();
   const track = (p: Promise<unknown>) => {
     const w = p.catch(onError).finally(() => work.delete(w));
     work.add(w);
@@ -59,7 +60,7 @@ export function createTeamsBot(opts: TeamsBotOptions): TeamsBot {
     sync,
     settings: opts.settings,
     logger: opts.logger,
-    reply: { clock, maxInlineImageBytes: opts.settings.maxInlineImageBytes, streaming: opts.settings.streaming, onError },
+    reply: { clock, signal: closing.signal, maxInlineImageBytes: opts.settings.maxInlineImageBytes, streaming: opts.settings.streaming, onError },
     token: async (serviceUrl) => {
       if (opts.settings.mode === 'anonymous') return null;
       const client = (await bot.clientFor(serviceUrl)) as unknown as { credentials?: { getToken?: () => Promise<string> } };
@@ -78,6 +79,7 @@ export function createTeamsBot(opts: TeamsBotOptions): TeamsBot {
     },
     async close() {
       stopSync();
+      closing.abort();
       await Promise.allSettled([...work]);
     },
   };

@@ -22,6 +22,8 @@ export interface ReplyDeps {
   maxInlineImageBytes: number;
   streaming: boolean;
   onError?: (err: unknown) => void;
+  /** Aborted when the bot closes: follows end, nothing more is sent. */
+  signal?: AbortSignal;
   /** Working-card edits are spaced at least this far apart (Teams counts edits against the thread's limits). */
   workingCardIntervalMs?: number;
 }
@@ -68,7 +70,7 @@ export async function deliverReply(deps: ReplyDeps, job: ReplyJob): Promise<void
   };
   try {
     if (!stream) await deps.connector.send(job.target, { type: 'typing' }).catch(() => undefined);
-    for await (const e of deps.engine.follow(job.runId)) {
+    for await (const e of deps.engine.follow(job.runId, deps.signal ? { signal: deps.signal } : {})) {
       const changed = view.apply(e);
       if (e.type === 'artifact.created' as string) artifacts.push((e as unknown as { artifactId: string }).artifactId);
       if (stream) {
@@ -79,6 +81,7 @@ export async function deliverReply(deps: ReplyDeps, job: ReplyJob): Promise<void
         await showWorking(false).catch(deps.onError);
       }
     }
+    if (deps.signal?.aborted) return;
     const end = view.ended() ?? (await endOf(deps.engine, job.runId));
     const text =
       end.kind === 'completed' ? end.reply || '(no reply)' : end.kind === 'failed' ? `Sorry, that did not work: ${deps.helpers.preview(plainReason(end.error), 300)}` : 'Stopped.';
