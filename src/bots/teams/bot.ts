@@ -81,8 +81,15 @@ export class SwitchboardTeamsBot extends TeamsActivityHandler {
     if (plan) {
       const goal = plan[1]!.trim();
       if (!goal) return void this.#d.track(this.#d.connector.send(target, { type: 'message', text: 'Say **plan** followed by the goal, e.g. `plan a launch checklist for Friday`.' }));
-      // Idempotent through the card: the plan card is claimed per plan; a redelivered command is rare and harmless.
-      await this.#d.engine.plan(conversationId, goal, principal);
+      // The planner takes seconds and Teams wants the turn answered sooner: plan after the turn, once per
+      // activity (a redelivered command finds its claim taken).
+      const first = await this.#d.engine.refs.claim('teams', 'plan', `activity:${a.conversation.id}:${a.id}`, { conversationId } as Json);
+      if (!first.claimed) return;
+      this.#d.track(
+        this.#d.engine.plan(conversationId, goal, principal).catch((err: unknown) =>
+          this.#d.connector.send(target, { type: 'message', text: `Sorry, I could not plan that: ${this.#d.helpers.preview(String((err as Error).message ?? err), 300)}` }),
+        ),
+      );
       return;
     }
     if (/^help$/i.test(text)) return void this.#d.track(this.#d.connector.send(target, { type: 'message', text: WELCOME }));
