@@ -3,6 +3,7 @@
  * server, and the fake Bot Framework channel posting activities and recording every connector call.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../support/fake-clock.js';
 import { TINY_PNG_B64, scriptByAgent, textOf } from '../support/fake-openai.js';
 import { ALICE, BOB, teamsActivity, type ConnectorCall } from '../support/fake-teams.js';
 import { plannerReply, until } from '../support/plans.js';
@@ -74,6 +75,26 @@ describe('Teams bot: replies', () => {
       expect('It is a small cat sitting on a mat.'.startsWith(String(c.body.text))).toBe(true);
     }
     process.stderr.write(`teams personal reply that delegates, connector calls in order:\n  ${lines.join('\n  ')}\n`);
+  });
+
+  it('personal chat: a delegation that outlasts the 2-minute stream ends it and the answer follows as a normal message', async () => {
+    const clock = new FakeClock();
+    t = await startTeamsHarness({ clock });
+    t.h.fake.setHandler(
+      scriptByAgent({
+        proxy: [delegate('vision_agent', 'Look closely'), { content: 'Finally: a cat.' }],
+        vision_agent: [{ content: 'a cat', latencyMs: 1_500 }],
+      }),
+    );
+    await t.teams.post(teamsActivity.personal(t.teams, 'take your time'));
+    await t.teams.waitFor((c) => streamType(c) === 'informative', 'the informative update');
+    await clock.advance(115_000);
+    const ended = await t.teams.waitFor((c) => streamType(c) === 'final', 'the stream ended at the limit');
+    expect(ended.body.type).toBe('message');
+    const after = await t.teams.waitFor(finalMessage(/Finally: a cat/), 'the answer as a normal message');
+    expect(after.body.channelData).toBeUndefined();
+    expect(after.body.entities).toContainEqual(expect.objectContaining({ additionalType: ['AIGeneratedContent'] }));
+    expect(t.teams.calls.indexOf(ended)).toBeLessThan(t.teams.calls.indexOf(after));
   });
 
   it('channel mention: every mention of the bot is removed and the reply goes into the thread', async () => {
