@@ -194,13 +194,19 @@ describe('Teams bot: plans and approvals as Adaptive Cards', () => {
       ...extra,
     } as never);
 
+
+  /** Starts the two-step plan in Alice's personal chat; returns the posted card's call and the first card with buttons. */
+  async function startPlan(tt: TeamsHarness) {
+    tt.h.fake.setHandler(planScript());
+    await tt.teams.post(teamsActivity.personal(tt.teams, 'plan Ship the release notes'));
+    const posted = await tt.teams.waitFor((c) => c.method === 'POST' && /Plan:/.test(cardText(cardOf(c.body))), 'the plan card');
+    const ready = await tt.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve'), 'the plan card with buttons');
+    return { posted, ready, conversation: personalConversation(tt.teams) };
+  }
+
   it('a plan approved by clicks: the invoke answers with the refreshed card and the base card is updated in place', async () => {
     t = await startTeamsHarness();
-    t.h.fake.setHandler(planScript());
-    const conversation = personalConversation(t.teams);
-    await t.teams.post(teamsActivity.personal(t.teams, 'plan Ship the release notes'));
-    const posted = await t.teams.waitFor((c) => c.method === 'POST' && /Plan:/.test(cardText(cardOf(c.body))), 'the plan card');
-    const ready = await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve'), 'the plan card with buttons');
+    const { posted, ready, conversation } = await startPlan(t);
     const card = cardOf(ready.body)!;
     expect(card.version).toBe('1.5');
     expect(verbsOf(card)).toEqual(['approve', 'reject', 'edit']);
@@ -273,11 +279,7 @@ describe('Teams bot: plans and approvals as Adaptive Cards', () => {
 
   it('after a restart between two steps, a click on the old card works and the card is updated', async () => {
     t = await startTeamsHarness();
-    t.h.fake.setHandler(planScript());
-    const conversation = personalConversation(t.teams);
-    await t.teams.post(teamsActivity.personal(t.teams, 'plan Ship the release notes'));
-    const posted = await t.teams.waitFor((c) => c.method === 'POST' && /Plan:/.test(cardText(cardOf(c.body))), 'the plan card');
-    await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve'), 'the plan card with buttons');
+    const { posted, conversation } = await startPlan(t);
     await click(t, conversation, ALICE, 'approve', buttonData(t, 'approve'));
     const planId = String(buttonData(t, 'approve').id);
     await until(async () => (await t!.sb.getPlan(planId)).steps[1]?.status === 'awaiting_approval' || undefined, 'step 2 waiting');
