@@ -55,7 +55,10 @@ export async function answerCardAction(engine: TeamsEngine, sync: CardSync, acti
     if (conversationId) sync.sync(data.on === 'plan' ? 'plan' : 'approval', data.id, conversationId);
     return { kind: 'card', card: await render({}) };
   } catch (err) {
-    if (err instanceof ForbiddenError) return { kind: 'card', card: await render({ notice: `You cannot decide this: ${err.message}`, buttons: false }).catch(() => ({})) };
+    if (err instanceof ForbiddenError) {
+      if (data.on === 'run') return { kind: 'message', text: `You cannot stop this: ${err.message}` };
+      return { kind: 'card', card: await render({ notice: `You cannot decide this: ${err.message}`, buttons: false }) };
+    }
     if (err instanceof NotAwaitingApprovalError) return { kind: 'card', card: await render({ notice: err.message, buttons: false }) };
     if (err instanceof NotFoundError) return { kind: 'error', status: 404, code: 'NotFound', message: err.message };
     throw err;
