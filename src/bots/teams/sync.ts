@@ -52,6 +52,8 @@ export class CardSync {
   readonly #connector: TeamsConnector;
   readonly #onError: (err: unknown) => void;
   readonly #running = new Map<string, { again: boolean; done: Promise<void> }>();
+  /** The card last sent per plan/approval by this process: an edit that would change nothing is skipped. */
+  readonly #last = new Map<string, string>();
 
   constructor(engine: TeamsEngine, connector: TeamsConnector, onError: (err: unknown) => void) {
     this.#engine = engine;
@@ -115,11 +117,16 @@ export class CardSync {
         throw err;
       }
       await this.#engine.refs.put('teams', kind, id, { activityId, target } as unknown as Json);
+      this.#last.set(`${kind}:${id}`, JSON.stringify(card));
       return;
     }
     const ref = claim.data as unknown as CardRef;
     // Another replica is posting it right now; its post renders the state as it is then.
     if (!ref.activityId) return;
+    const json = JSON.stringify(card);
+    if (this.#last.get(`${kind}:${id}`) === json) return;
     await this.#connector.update(ref.target, ref.activityId, activity);
+    this.#last.set(`${kind}:${id}`, json);
+    if (this.#last.size > 1_000) this.#last.delete(this.#last.keys().next().value!);
   }
 }
