@@ -29,8 +29,27 @@ export default tseslint.config(
       }],
     },
   },
-  {
-    files: ['src/mcp/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/bots/**', '**/cli/**'], message: 'MCP and bots never import each other, nor the CLI.' }] }] },
-  },
+  // Adapters reach the engine through its face (src/index.ts) only; what they need goes on the face.
+  // One block per folder: a later block's no-restricted-imports replaces an earlier one's, it does not add to it.
+  ...[
+    { files: ['src/mcp/**/*.ts'], others: ['**/bots/**', '**/cli/**'] },
+    { files: ['src/bots/**/*.ts'], others: ['**/mcp/**', '**/cli/**'] },
+    // The CLI mounts the adapters (`serve`, `mcp`), so it may import them.
+    { files: ['src/cli/**/*.ts'], others: [] },
+  ].map(({ files, others }) => ({
+    files,
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/core/**', '**/core'], message: 'Adapters import the engine from src/index.ts only: put what you need on the face.' },
+          ...(others.length ? [{ group: others, message: 'MCP and bots never import each other, nor the CLI.' }] : []),
+        ],
+      }],
+      // no-restricted-imports does not look at import(): a lazily loaded core module is still a way around the face.
+      'no-restricted-syntax': ['error', {
+        selector: 'ImportExpression[source.value=/(^|\\/)core(\\/|$)/]',
+        message: 'Adapters import the engine from src/index.ts only: put what you need on the face.',
+      }],
+    },
+  })),
 );

@@ -1,7 +1,4 @@
-import type { Approval } from '../core/approvals/types.js';
-import { SwitchboardError } from '../core/errors.js';
-import { principalId, type Principal } from '../core/store/types.js';
-import type { Switchboard } from '../core/switchboard.js';
+import { type Approval, type Principal, principalId, type Switchboard, SwitchboardError } from '../index.js';
 import { parseAnswer, type Answers } from './prompt.js';
 import { clipLines } from './render.js';
 

@@ -1,12 +1,19 @@
 import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { findConfigFile, loadConfigFile, parseConfig } from '../core/agents/load.js';
-import type { Config } from '../core/agents/spec.js';
-import { SwitchboardError } from '../core/errors.js';
-import { createLogger, type LogLevel } from '../core/logger.js';
-import { checkProviders } from '../core/model/setup.js';
-import type { Switchboard, SwitchboardOptions } from '../core/switchboard.js';
-import type { Principal } from '../core/store/types.js';
+import {
+  checkProviders,
+  createLogger,
+  createSwitchboard,
+  findConfigFile,
+  loadConfigFile,
+  parseConfig,
+  SwitchboardError,
+  type Config,
+  type LogLevel,
+  type Principal,
+  type Switchboard,
+  type SwitchboardOptions,
+} from '../index.js';
 
 /** A failure the CLI reports as one line and an exit code, without a stack trace. */
 export class CliError extends Error {
@@ -165,8 +172,6 @@ export async function openSwitchboard(
     const problem = checkProviders(config, env);
     if (problem) throw new CliError(problem, 2);
   }
-  // Loaded here, not at the top: commands that never open the engine (mcp's fast path, agents, --help) start faster.
-  const { createSwitchboard } = await import('../core/switchboard.js');
   return createSwitchboard({ ...opts, config, env, logger });
 }
 

@@ -3,6 +3,7 @@
  * The `switchboard` command. Each subcommand lives in its own module and is imported only when
  * used, so `switchboard mcp` starts without loading what `chat` needs.
  */
+import { packageVersion } from '../index.js';
 import { CliError, printError, splitCommand, wantsStack } from './common.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default: (argv: string[]) => Promise<number> }> }> = {
@@ -45,7 +46,6 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   if (command === '--version' || command === '-v') {
-    const { packageVersion } = await import('../core/version.js');
     process.stdout.write(packageVersion() + '\n');
     return 0;
   }

@@ -1,5 +1,4 @@
-import type { Switchboard } from '../core/switchboard.js';
-import type { SwitchboardEvent } from '../core/events.js';
+import { describeEvent, type Switchboard, type SwitchboardEvent, type SwitchboardEventType } from '../index.js';
 
 export interface ProgressOptions {
   /** Where team activity goes (stderr for `run`, stdout for `chat`). */
@@ -8,11 +7,6 @@ export interface ProgressOptions {
   streamReply: boolean;
   color?: boolean;
 }
-
-const preview = (s: string, n = 80) => {
-  const one = s.replace(/\s+/g, ' ').trim();
-  return one.length > n ? one.slice(0, n - 1) + '…' : one;
-};
 
 /**
  * A multi-line text (an approval's summary: a head line, then the code) shortened for a terminal:
@@ -26,6 +20,9 @@ export function clipLines(text: string, opts: { maxLines?: number; width?: numbe
   if (body.length > maxLines) shown.push(`${indent}… ${body.length - maxLines} more lines (\`switchboard approvals\` shows them all)`);
   return [cut(head), ...shown].join('\n');
 }
+
+/** Events shown as a line of the team view, nested under their run (the face words them: `describeEvent`). */
+const TEAM_VIEW = new Set<SwitchboardEventType>(['delegation.started', 'delegation.finished', 'tool.call', 'tool.result', 'tool.progress']);
 
 /**
  * Shows the team at work in a terminal: the reply streaming in, and a line for each delegation,
@@ -57,23 +54,9 @@ export function attachProgress(sb: Switchboard, conversationId: string, opts: Pr
         // The text streamed so far was a broken answer that is being retried: say so, then the retry streams anew.
         if (e.depth === 0 && opts.streamReply && midLine) line(e.depth, '(the answer broke off; asking the model again)');
         break;
-      case 'delegation.started':
-        line(e.depth, `→ ${e.recipient}: ${preview(e.message)}`);
-        break;
-      case 'delegation.finished':
-        line(e.depth, e.ok ? `← ${e.recipient} answered` : `← ${e.recipient} failed: ${preview(e.reply)}`);
-        break;
-      case 'tool.call':
-        if (e.name !== 'send_message') line(e.depth, `${e.agent} · ${e.name} ${preview(e.arguments, 60)}`);
-        break;
-      case 'tool.result':
-        if (e.isError && e.name !== 'send_message') line(e.depth, `${e.agent} · ${e.name} failed: ${preview(e.content)}`);
-        break;
-      case 'tool.progress':
-        line(e.depth, `${e.agent} · ${e.name}: ${preview(e.message)}`);
-        break;
       case 'run.failed':
-        if (e.depth > 0) line(e.depth, `${e.agent} failed: ${preview(e.error)}`);
+        // The top-level failure is the command's own one-line report.
+        if (e.depth > 0) line(e.depth, describeEvent(e, { nested: true })!);
         break;
       case 'run.completed':
         if (e.depth === 0 && midLine) {
@@ -81,8 +64,11 @@ export function attachProgress(sb: Switchboard, conversationId: string, opts: Pr
           midLine = false;
         }
         break;
-      default:
+      default: {
+        const text = TEAM_VIEW.has(e.type) ? describeEvent(e, { nested: true }) : null;
+        if (text) line(e.depth, text);
         break;
+      }
     }
   };
   const off = sb.on(conversationId, onEvent);

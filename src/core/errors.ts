@@ -77,6 +77,16 @@ export class LeaseLostError extends SwitchboardError {
   }
 }
 
+/**
+ * Something Switchboard itself got wrong: a state its own code should never reach. The message says
+ * what; please report it with the stack (`--verbose`).
+ */
+export class InternalError extends SwitchboardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('internal', `${message} (a bug in Switchboard: please report it)`, options);
+  }
+}
+
 /** A run ended without an answer: failed, cancelled or stalled. */
 export class RunFailedError extends SwitchboardError {
   readonly runId: string;

@@ -1,17 +1,31 @@
 import type { RunUsage } from './store/types.js';
+import { FollowStream, type StreamSource } from './events/stream.js';
+import type { EventLog, StoredEvent } from './events/log.js';
+
+export type { EventLog, StoredEvent } from './events/log.js';
 
 /**
  * What happens in a conversation, as it happens. Specialists working inside a delegation emit
  * into their conversation too (with their own `runId`, `agent` and `depth`), so a person sees the
  * whole team at work. Adapters turn these into Slack edits, Teams activities, MCP progress, terminal lines.
+ *
+ * Lifecycle events (STORED_EVENT_TYPES) are stored in the conversation's event log and carry `seq`
+ * (1, 2, 3… per conversation); `text.delta`, `text.reset` and `tool.progress` are best-effort and local.
  */
 interface Base {
   conversationId: string;
   runId: string;
+  /** The run a person (or a plan) started, at the top of this run's delegation tree; `runId` at the root. */
+  rootRunId: string;
+  /** The run that delegated to this one; null at the root. */
+  parentRunId: string | null;
+  planId?: string;
   agent: string;
   /** 0 for the run a person started; +1 per delegation. */
   depth: number;
   at: number;
+  /** Per-conversation position of a stored event; absent on best-effort events. */
+  seq?: number;
 }
 
 export type SwitchboardEvent =
@@ -34,27 +48,138 @@ export type SwitchboardEvent =
   // Approvals and plans: `runId` is the run that asks (tool calls) or the step's run, '' when there is none yet.
   | (Base & { type: 'approval.requested'; approvalId: string; kind: string; summary: string; planId?: string; stepId?: string; toolName?: string })
   | (Base & { type: 'approval.decided'; approvalId: string; approved: boolean; by: string; status?: string; feedback?: string; planId?: string })
-  | (Base & { type: 'plan.updated'; planId: string; status: string; stepId?: string; stepStatus?: string; revision?: number; error?: string });
+  | (Base & { type: 'plan.updated'; planId: string; status: string; stepId?: string; stepStatus?: string; revision?: number; error?: string })
+  // A tool made a file (generate_image): read it with `readArtifact(artifactId)`.
+  | (Base & { type: 'artifact.created'; artifactId: string; mediaType: string; size: number; name?: string });
 
 export type SwitchboardEventType = SwitchboardEvent['type'];
 export type EventListener = (event: SwitchboardEvent) => void;
 
-/** In-process fan-out of events, per conversation or for all ('*'). A throwing listener never breaks a run. */
+type Optional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
+type DistributiveOptional<T, K extends PropertyKey> = T extends unknown ? Optional<T, K & keyof T> : never;
+/** An event as emitters hand it to the bus: the run tree (`rootRunId`, `parentRunId`) is filled in when missing. */
+export type EventInput = DistributiveOptional<SwitchboardEvent, 'rootRunId' | 'parentRunId' | 'seq'>;
+
+/** Kept in the event log, numbered per conversation, seen by every process. */
+export const STORED_EVENT_TYPES: ReadonlySet<SwitchboardEventType> = new Set<SwitchboardEventType>([
+  'run.queued', 'run.started', 'run.completed', 'run.failed', 'run.cancelled', 'run.requires_action', 'message',
+  'tool.call', 'tool.result', 'delegation.started', 'delegation.finished', 'approval.requested', 'approval.decided',
+  'plan.updated', 'artifact.created',
+]);
+export const RUN_END_TYPES: ReadonlySet<SwitchboardEventType> = new Set<SwitchboardEventType>(['run.completed', 'run.failed', 'run.cancelled']);
+
+/** Where a run sits in its delegation tree; looked up (and cached) for events emitted without it. */
+export type RunTreeResolver = (runId: string) => Promise<{ rootRunId: string; parentRunId: string | null }>;
+
+/**
+ * Fan-out of events, per conversation or for all ('*'). A throwing listener never breaks a run.
+ * With an event log attached, lifecycle events are stored first (in emission order per conversation)
+ * and delivered with their `seq`; other processes' stored events reach local listeners through the log.
+ */
 export class EventBus {
   readonly #listeners = new Map<string, Set<EventListener>>();
+  readonly #chains = new Map<string, Promise<void>>();
+  readonly #trees = new Map<string, { rootRunId: string; parentRunId: string | null }>();
+  #log: EventLog | null = null;
+  #resolve: RunTreeResolver | null = null;
+  #onError: (err: unknown, event: EventInput) => void = () => {};
+  #relayOff: (() => void) | null = null;
+
+  /** Stores lifecycle events in `log` from now on; `resolve` finds the run tree of events emitted without it. */
+  attach(log: EventLog, opts: { resolve?: RunTreeResolver; onError?: (err: unknown, event: EventInput) => void } = {}): void {
+    this.#log = log;
+    this.#resolve = opts.resolve ?? null;
+    if (opts.onError) this.#onError = opts.onError;
+    if (this.#listeners.size > 0) this.#relay();
+  }
+
+  get log(): EventLog | null {
+    return this.#log;
+  }
 
   subscribe(conversationId: string | '*', listener: EventListener): () => void {
     let set = this.#listeners.get(conversationId);
     if (!set) this.#listeners.set(conversationId, (set = new Set()));
     set.add(listener);
+    this.#relay();
     return () => {
       set.delete(listener);
       // Only our own set: after it emptied once, a later subscriber has a new one that must stay.
       if (set.size === 0 && this.#listeners.get(conversationId) === set) this.#listeners.delete(conversationId);
+      if (this.#listeners.size === 0) {
+        this.#relayOff?.();
+        this.#relayOff = null;
+      }
     };
   }
 
-  emit(event: SwitchboardEvent): void {
+  /** Other processes' stored events, for local listeners, only while there are any. */
+  #relay(): void {
+    if (this.#relayOff || !this.#log) return;
+    this.#relayOff = this.#log.remote((e) => this.#deliver(e));
+  }
+
+  /**
+   * Stored events other processes append (not this process's own), for the engine's and the
+   * approvals' wake-ups. Does not count as a listener: nothing extra is built for it.
+   */
+  remote(listener: (event: StoredEvent) => void): () => void {
+    return this.#log ? this.#log.remote(listener) : () => {};
+  }
+
+  /**
+   * Emits an event. Lifecycle events are stored first when a log is attached; the promise resolves
+   * once the event is stored and delivered (it never rejects: a failed write is reported to onError).
+   */
+  emit(input: EventInput): Promise<void> {
+    if (!this.#log || !STORED_EVENT_TYPES.has(input.type)) {
+      if (this.hasListeners(input.conversationId)) this.#deliver(this.#fill(input));
+      return Promise.resolve();
+    }
+    const log = this.#log;
+    const key = input.conversationId;
+    const next = (this.#chains.get(key) ?? Promise.resolve())
+      .then(async () => {
+        const event = await this.#envelope(input);
+        const seq = await log.append(event);
+        this.#deliver({ ...event, seq } as SwitchboardEvent);
+      })
+      .catch((err: unknown) => this.#onError(err, input));
+    this.#chains.set(key, next);
+    void next.then(() => {
+      if (this.#chains.get(key) === next) this.#chains.delete(key);
+    });
+    return next;
+  }
+
+  /** Remembers where a run sits in its tree, so its events need no lookup. */
+  rememberRun(run: { id: string; parentRunId: string | null }, rootRunId: string): void {
+    if (this.#trees.size > 10_000) this.#trees.clear();
+    this.#trees.set(run.id, { rootRunId, parentRunId: run.parentRunId });
+  }
+
+  treeOf(runId: string): { rootRunId: string; parentRunId: string | null } | undefined {
+    return this.#trees.get(runId);
+  }
+
+  #fill(input: EventInput): SwitchboardEvent {
+    if (input.rootRunId !== undefined && input.parentRunId !== undefined) return input as SwitchboardEvent;
+    const tree = this.#trees.get(input.runId);
+    return { ...input, rootRunId: input.rootRunId ?? tree?.rootRunId ?? input.runId, parentRunId: input.parentRunId ?? tree?.parentRunId ?? null } as SwitchboardEvent;
+  }
+
+  async #envelope(input: EventInput): Promise<SwitchboardEvent> {
+    if ((input.rootRunId !== undefined && input.parentRunId !== undefined) || !input.runId || this.#trees.has(input.runId) || !this.#resolve) return this.#fill(input);
+    try {
+      const tree = await this.#resolve(input.runId);
+      this.rememberRun({ id: input.runId, parentRunId: tree.parentRunId }, tree.rootRunId);
+    } catch {
+      // An unknown run (a test's, or one deleted since): the event still goes out, as its own root.
+    }
+    return this.#fill(input);
+  }
+
+  #deliver(event: SwitchboardEvent): void {
     for (const key of [event.conversationId, '*']) {
       const set = this.#listeners.get(key);
       if (!set) continue;
@@ -68,45 +193,30 @@ export class EventBus {
     }
   }
 
-  /** Whether anyone listens: lets the hot path skip building events nobody reads. */
+  /**
+   * Whether an emit does anything: always with a log (lifecycle events are stored whoever listens),
+   * else only when someone here listens. Lets the hot path skip building events nobody reads.
+   */
+  wants(conversationId: string): boolean {
+    return this.#log !== null || this.hasListeners(conversationId);
+  }
+
+  /** Whether anyone in this process listens (best-effort events such as `text.delta` go only to them). */
   hasListeners(conversationId: string): boolean {
     return this.#listeners.has(conversationId) || this.#listeners.has('*');
   }
 
   /**
-   * Events of one conversation as an async iterable. Ends when `signal` aborts or the consumer
+   * Events of one conversation as an async iterable: with a log, stored events after `after` first,
+   * then live ones, in `seq` order without gaps or repeats. Ends when `signal` aborts or the consumer
    * breaks out of the loop; buffered so a slow consumer misses nothing.
    */
-  stream(conversationId: string, signal?: AbortSignal): AsyncIterable<SwitchboardEvent> {
-    const subscribe = (listener: EventListener) => this.subscribe(conversationId, listener);
-    return {
-      [Symbol.asyncIterator](): AsyncIterator<SwitchboardEvent> {
-        const buffer: SwitchboardEvent[] = [];
-        let wake: (() => void) | null = null;
-        let done = false;
-        const unsubscribe = subscribe((e) => {
-          buffer.push(e);
-          wake?.();
-        });
-        const finish = () => {
-          done = true;
-          unsubscribe();
-          wake?.();
-        };
-        signal?.addEventListener('abort', finish, { once: true });
-        return {
-          async next() {
-            while (buffer.length === 0 && !done) await new Promise<void>((r) => (wake = r));
-            wake = null;
-            if (buffer.length > 0) return { value: buffer.shift()!, done: false };
-            return { value: undefined, done: true };
-          },
-          async return() {
-            finish();
-            return { value: undefined, done: true };
-          },
-        };
-      },
+  stream(conversationId: string, opts: { after?: number; signal?: AbortSignal } | AbortSignal = {}): AsyncIterable<SwitchboardEvent> {
+    const { after, signal } = opts instanceof AbortSignal ? { after: undefined, signal: opts } : opts;
+    const source: StreamSource = {
+      subscribe: (listener) => this.subscribe(conversationId, listener),
+      readAfter: this.#log ? (seq, limit) => this.#log!.readAfter(conversationId, seq, limit) : null,
     };
+    return { [Symbol.asyncIterator]: () => new FollowStream(source, { after, signal }) };
   }
 }

@@ -3,11 +3,20 @@ import { AgentRegistry } from './agents/registry.js';
 import type { Config, ConfigInput } from './agents/spec.js';
 import { parseConfig } from './agents/load.js';
 import { ApprovalService } from './approvals/service.js';
+import type { ImageInput } from './artifacts/images.js';
+import { artifactFace } from './artifacts/intake.js';
+import { withArtifactImages } from './artifacts/model-images.js';
+import type { Artifact, ArtifactStore } from './artifacts/types.js';
 import { createToolApprovalGate } from './approvals/tool-gate.js';
 import type { Approval, ApprovalStatus, DecideResult, Decision } from './approvals/types.js';
 import { Watch } from './approvals/watch.js';
-import { ForbiddenError, InvalidInputError, NotFoundError, RunFailedError, SwitchboardError } from './errors.js';
-import { EventBus, type EventListener, type SwitchboardEvent } from './events.js';
+import { SwitchboardError } from './errors.js';
+import { EventBus, type EventListener, type EventLog, type SwitchboardEvent } from './events.js';
+import { followRun } from './events/follow.js';
+import { createConversations } from './face/conversations.js';
+import { createReading, type ApprovalView, type RunFilter } from './face/reading.js';
+import { eventLogFor } from './store/open-events.js';
+import { runTreeResolver } from './runs/emit.js';
 import { defaultIds, type IdGenerator } from './ids.js';
 import { createLogger, type Logger } from './logger.js';
 import { createModelClient } from './model/openai-client.js';
@@ -19,10 +28,12 @@ import type { ToolApprovalGate } from './runs/approval-gate.js';
 import { createSendMessageTool } from './runs/delegation.js';
 import { RunEngine } from './runs/engine.js';
 import type { ToolDefinition } from './runs/tool.js';
-import { openStore } from './store/open.js';
-import { planStoreFor } from './store/open-plans.js';
+import { artifactStoreFor } from './store/open-artifacts.js';
+import type { ConversationOptions } from './conversations.js';
+import { resolvePersistence, type PartialPersistence, type Persistence } from './store/persistence.js';
 import type { PlanStore } from './store/plan-store.js';
-import { principalId, type Conversation, type Message, type Principal, type Run, type RunUsage, type Store, type Thread, type UsageTotals } from './store/types.js';
+import { unavailableRefs, type SurfaceRefStore } from './store/refs.js';
+import type { Conversation, Message, Principal, Run, RunUsage, Store, Thread, UsageTotals } from './store/types.js';
 import { builtinTools, knownToolNames } from './tools/index.js';
 
 export interface SwitchboardOptions {
@@ -42,8 +53,14 @@ export interface SwitchboardOptions {
   cwd?: string;
   /** Decides tool calls that need approval; by default each becomes a persisted Approval a person decides (`decide`). */
   approvals?: ToolApprovalGate;
-  /** Where plans and approvals are kept; by default beside the store, in the same database. */
+  /** Where plans are kept; by default beside the store, in the same database. */
   planStore?: PlanStore;
+  /** Where lifecycle events are stored; by default beside the store, in the same database. */
+  eventLog?: EventLog;
+  /** Everything the engine keeps (store, plans, approvals, refs); by default the store's, or the config's. Parts left out are unavailable. */
+  persistence?: Persistence | PartialPersistence;
+  /** Where artifacts are kept; by default beside the store (bytes in the database, or in the config's `artifacts.dir`). */
+  artifacts?: ArtifactStore;
   /** Resume runs a previous process left unfinished (default true). */
   resume?: boolean;
   /** Engine knobs: lease length and polling interval (tests), idle threads the thread cache keeps, model calls in flight at once. */
@@ -52,10 +69,13 @@ export interface SwitchboardOptions {
 
 export interface SendInput {
   text: string;
-  images?: string[];
+  /** https URLs, data: URLs or bytes with their media type; bytes are kept as artifacts of the conversation. */
+  images?: ImageInput[];
   from: Principal;
   /** The agent whose thread receives the message; the proxy by default. */
   agent?: string;
+  /** A surface's id for this message (Slack event id, Teams activity id): sending it again returns the same run. */
+  idempotencyKey?: string;
 }
 
 export interface AskResult {
@@ -73,18 +93,39 @@ export interface Switchboard {
   /** The event bus behind `events` and `on`, for adapters that fan out themselves. */
   readonly bus: EventBus;
   readonly engine: RunEngine;
-  /** The conversation for a surface key, created on first use and owned by `principal`. */
-  conversation(key: string, principal: Principal): Promise<Conversation>;
+  /** The conversation for a surface key, created on first use and owned by `principal`; a shared one admits `principal` as participant. */
+  conversation(key: string, principal: Principal, opts?: ConversationOptions): Promise<Conversation>;
+  /** Everyone recorded as taking part in the conversation, the owner first. */
+  participants(conversationId: string): Promise<Principal[]>;
+  /** Adapters' handles per run, approval, plan… (a Slack message ts), shared by replicas. */
+  readonly refs: SurfaceRefStore;
   /** A conversation by id, if `principal` (when given) may see it. */
   getConversation(id: string, principal?: Principal): Promise<Conversation>;
   /** Queues a message for an agent's thread (the proxy's by default) and returns its run. Never "busy". */
   send(conversationId: string, input: SendInput): Promise<Run>;
-  /** Resolves when the run has ended. */
+  /** Resolves when the run has ended. NotFoundError for an unknown run. */
   wait(runId: string): Promise<Run>;
+  /** A run by id: NotFoundError, or ForbiddenError when `principal` (when given) may not see its conversation. */
+  getRun(runId: string, principal?: Principal): Promise<Run>;
+  /** Oldest first. With `principal`, only runs of conversations that principal may see (ForbiddenError for a `conversationId` it may not). */
+  listRuns(filter: RunFilter, principal?: Principal): Promise<Run[]>;
+  /** An approval with what a card shows; with `principal`, whether that principal may decide it (`mayDecide`). */
+  approvalView(approvalId: string, principal?: Principal): Promise<ApprovalView>;
   /** One message to one agent, on its own thread in the conversation (new when not given); resolves with the reply. */
-  ask(agent: string, input: { text: string; images?: string[]; conversationId?: string; from?: Principal }): Promise<AskResult>;
-  events(conversationId: string, signal?: AbortSignal): AsyncIterable<SwitchboardEvent>;
+  ask(agent: string, input: { text: string; images?: ImageInput[]; conversationId?: string; from?: Principal }): Promise<AskResult>;
+  /** An artifact (a generated or received image) with its bytes; NotFoundError, or ForbiddenError when `principal` may not see its conversation. */
+  readArtifact(id: string, principal?: Principal): Promise<{ artifact: Artifact; bytes: Uint8Array }>;
+  /** A conversation's artifacts, oldest first. */
+  listArtifacts(conversationId: string, principal?: Principal): Promise<Artifact[]>;
+  /**
+   * Stored events with `seq > after` (all with 0), then live ones, this process's and others', without
+   * gaps or repeats. Without `after`: live only. (An AbortSignal as 2nd argument is still accepted.)
+   */
+  events(conversationId: string, opts?: { after?: number; signal?: AbortSignal } | AbortSignal): AsyncIterable<SwitchboardEvent>;
+  /** The events of a run and its delegations, from its start, until the run ends. */
+  follow(runId: string, opts?: { signal?: AbortSignal }): AsyncIterable<SwitchboardEvent>;
   on(conversationId: string | '*', listener: EventListener): () => void;
+  /** NotFoundError for an unknown run; a run that has ended is returned as it is. */
   cancel(runId: string, reason?: string): Promise<Run>;
   /** Every thread of a conversation with its messages. */
   transcript(conversationId: string): Promise<{ thread: Thread; messages: Message[] }[]>;
@@ -129,20 +170,29 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
   for (const tool of [...builtinTools, ...(options.tools ?? [])]) tools.set(tool.name, tool);
   const agents = AgentRegistry.fromConfig(config, knownToolNames(tools.keys()));
 
-  const store = options.store ?? (await openStore(config.store, cwd));
-  await store.init();
-  const model =
+  const persistence = await resolvePersistence(options, config.store, cwd);
+  await persistence.init();
+  const { store } = persistence;
+  // Lane ARTIFACTS' store, chosen as main chose it; to be folded into Persistence (its `artifacts` slot).
+  const artifacts = options.artifacts ?? (await artifactStoreFor(store, config.artifacts.dir ? { dir: resolve(cwd, config.artifacts.dir) } : {}));
+  await artifacts?.init();
+  const baseModel =
     options.model ??
     createModelClient({ providers: config.providers, env, retries: config.limits.modelRetries, timeoutMs: config.limits.modelTimeoutMs, logger });
+  // Messages keep images as artifact references; the model gets their bytes.
+  const model = artifacts ? withArtifactImages(baseModel, artifacts) : baseModel;
   const events = new EventBus();
+  const eventLog = options.eventLog ?? (await eventLogFor(store, { pollMs: options.engine?.pollMs }));
+  await eventLog?.init();
+  if (eventLog) events.attach(eventLog, { resolve: runTreeResolver(store, events), onError: (error, e) => logger.warn('event not stored', { type: e.type, error }) });
   const leaseMs = options.engine?.leaseMs ?? 30_000;
-  const watch = new Watch(options.engine?.pollMs ?? 200);
-  const planStore = options.planStore ?? (await planStoreFor(store));
-  await planStore?.init();
-  const approvals = planStore ? new ApprovalService({ plans: planStore, store, events, policy: config.approvals.policy, ids, clock, watch }) : undefined;
+  const watch = new Watch(options.engine?.pollMs ?? 200, events);
+  const planStore = persistence.plans;
+  const approvalStore = persistence.approvals;
+  const approvals = approvalStore ? new ApprovalService({ approvals: approvalStore, store, events, policy: config.approvals.policy, ids, clock, watch }) : undefined;
   let planService: PlanService | undefined;
   const need = <T>(service: T | undefined): T => {
-    if (!service) throw new SwitchboardError('plans_unavailable', 'Plans and approvals need a store that keeps them: pass `planStore` to createSwitchboard.');
+    if (!service) throw new SwitchboardError('plans_unavailable', 'Plans and approvals need a store that keeps them: pass `persistence` (or `planStore`) to createSwitchboard.');
     return service;
   };
   tools.set('create_plan', createPlanTool({ plans: () => need(planService), store }));
@@ -161,6 +211,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     clock,
     workspaceRoot: resolve(cwd, config.workspaceDir),
     approvals: options.approvals ?? (approvals ? createToolApprovalGate(approvals) : undefined),
+    artifacts: artifacts ?? undefined,
     ...options.engine,
   });
   if (planStore && approvals) {
@@ -173,34 +224,8 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     runs.start();
   }
 
-  const getConversation = async (id: string, principal?: Principal): Promise<Conversation> => {
-    const conversation = await store.getConversation(id);
-    if (!conversation) throw new NotFoundError('conversation', id);
-    if (principal && !mayAccess(conversation, principal)) {
-      throw new ForbiddenError(`Conversation "${id}" belongs to someone else.`);
-    }
-    return conversation;
-  };
-
-  const send = async (conversationId: string, input: SendInput): Promise<Run> => {
-    if (input.text.length > config.limits.maxMessageChars) {
-      throw new InvalidInputError(`The message has ${input.text.length} characters; the limit is ${config.limits.maxMessageChars}.`);
-    }
-    if (input.text.trim() === '' && !input.images?.length) throw new InvalidInputError('The message is empty.');
-    const agent = agents.get(input.agent ?? agents.proxy.name);
-    const conversation = await getConversation(conversationId);
-    const thread = await store.getOrCreateThread(conversation.id, agent.name, ids('thr'));
-    return runs.enqueue({
-      conversationId: conversation.id,
-      threadId: thread.id,
-      agent: agent.name,
-      input: { content: input.text, images: input.images, author: principalId(input.from) },
-      requestedBy: input.from,
-      parentRunId: null,
-      parentToolCallId: null,
-      depth: 0,
-    });
-  };
+  const conversations = createConversations({ config, agents, store, runs, ids, clock, artifacts });
+  const reading = createReading({ store, getConversation: conversations.getConversation, plans: planStore ?? null, approvals: () => need(approvals) });
 
   return {
     config,
@@ -208,26 +233,12 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     store,
     bus: events,
     engine: runs,
-    async conversation(key, principal) {
-      const { conversation } = await store.getOrCreateConversation(key, principal, ids('conv'));
-      return conversation;
-    },
-    getConversation,
-    send,
+    ...conversations,
+    ...reading,
+    refs: persistence.refs ?? unavailableRefs,
     wait: (runId) => runs.wait(runId),
-    async ask(agentName, input) {
-      const from = input.from ?? { surface: 'api', userId: 'local' };
-      const conversation = input.conversationId
-        ? await getConversation(input.conversationId, input.from)
-        : await store.getOrCreateConversation(`${from.surface}:${ids('ask')}`, from, ids('conv')).then((r) => r.conversation);
-      const run = await send(conversation.id, { text: input.text, images: input.images, from, agent: agentName });
-      const ended = await runs.wait(run.id);
-      if (ended.status !== 'completed') {
-        throw new RunFailedError(ended.id, ended.status, ended.error ?? `The run ended as ${ended.status}.`);
-      }
-      return { conversationId: conversation.id, agent: agentName, runId: ended.id, reply: ended.reply ?? '', usage: ended.usage };
-    },
-    events: (conversationId, signal) => events.stream(conversationId, signal),
+    events: (conversationId, opts) => events.stream(conversationId, opts),
+    follow: (runId, opts) => followRun(events, store, runId, opts?.signal),
     on: (conversationId, listener) => events.subscribe(conversationId, listener),
     cancel: (runId, reason) => runs.cancel(runId, reason),
     async transcript(conversationId) {
@@ -235,6 +246,7 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
       return Promise.all(threads.map(async (thread) => ({ thread, messages: await store.listMessages(thread.id) })));
     },
     usage: (group, filter) => store.usageBy(group, filter),
+    ...artifactFace(artifacts, conversations.getConversation),
     plan: (conversationId, goal, principal) => need(planService).create(conversationId, goal, principal),
     getPlan: (planId, principal) => need(planService).get(planId, principal),
     listPlans: (filter) => need(planService).list(filter),
@@ -248,12 +260,10 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
       await planService?.close();
       await runs.close();
       watch.close();
-      await store.close();
+      await eventLog?.close();
+      await persistence.close();
     },
   };
 }
 
-/** The owner of a conversation may use it; adapters widen this (a Slack thread's members) through their own keys. */
-export function mayAccess(conversation: Conversation, principal: Principal): boolean {
-  return principalId(conversation.owner) === principalId(principal);
-}
+export { mayAccess } from './face/conversations.js';

@@ -8,10 +8,7 @@
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Approval } from '../core/approvals/types.js';
-import { SwitchboardError } from '../core/errors.js';
-import type { Run } from '../core/store/types.js';
-import type { Switchboard } from '../core/switchboard.js';
+import { type Approval, type Run, type Switchboard, SwitchboardError } from '../index.js';
 import type { Extra, InlineApprover } from './ask.js';
 import type { McpDeps } from './context.js';
 import { approvalOutput } from './plan-schemas.js';
@@ -88,7 +85,7 @@ export async function runTree(sb: Switchboard, root: Run): Promise<Set<string>> 
   let frontier = [root.id];
   for (let depth = 0; depth < 12 && frontier.length; depth++) {
     const next: string[] = [];
-    for (const id of frontier) for (const child of await sb.store.listRuns({ parentRunId: id })) if (!ids.has(child.id)) next.push(child.id);
+    for (const id of frontier) for (const child of await sb.listRuns({ parentRunId: id })) if (!ids.has(child.id)) next.push(child.id);
     for (const id of next) ids.add(id);
     frontier = next;
   }

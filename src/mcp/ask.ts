@@ -5,10 +5,7 @@
  */
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { checkProviders } from '../core/model/setup.js';
-import { FINAL_RUN_STATUSES, type Run } from '../core/store/types.js';
-import type { Switchboard } from '../core/switchboard.js';
-import { InvalidInputError, NotFoundError } from '../core/errors.js';
+import { checkProviders, FINAL_RUN_STATUSES, ForbiddenError, InvalidInputError, NotFoundError, type Run, type Switchboard } from '../index.js';
 import { newConversationKey, type McpDeps } from './context.js';
 import { ProgressReporter } from './progress.js';
 import { pendingForRun } from './approvals.js';
@@ -104,18 +101,18 @@ async function pendingApprovals(deps: McpDeps, sb: Switchboard, run: Run, since?
 }
 
 async function currentRun(sb: Switchboard, run: Run): Promise<Run> {
-  return (await sb.store.getRun(run.id)) ?? run;
+  return sb.getRun(run.id).catch((err: unknown) => {
+    if (err instanceof NotFoundError) return run;
+    throw err;
+  });
 }
 
-/** A run the principal may see, or a tool error naming the problem. */
+/** A run the principal may see, or a tool error naming the problem (someone else's run reads as unknown). */
 async function ownRun(deps: McpDeps, sb: Switchboard, runId: string): Promise<Run> {
-  const run = await sb.store.getRun(runId);
-  const hidden = new InvalidInputError(`No run with id "${runId}". Use a run_id an ask_* tool returned.`);
-  if (!run) throw hidden;
-  await sb.getConversation(run.conversationId, deps.principal).catch(() => {
-    throw hidden;
+  return sb.getRun(runId, deps.principal).catch((err: unknown) => {
+    if (err instanceof NotFoundError || err instanceof ForbiddenError) throw new InvalidInputError(`No run with id "${runId}". Use a run_id an ask_* tool returned.`);
+    throw err;
   });
-  return run;
 }
 
 export async function getRun(deps: McpDeps, args: { run_id: string; wait_seconds?: number }, extra: Extra): Promise<CallToolResult> {

@@ -5,9 +5,7 @@
  * SDK server registers exactly the same list (server.ts).
  */
 import { z } from 'zod';
-import type { AgentRegistry } from '../core/agents/registry.js';
-import type { AgentSpec } from '../core/agents/spec.js';
-import type { ToolAnnotations as CoreToolAnnotations } from '../core/runs/tool.js';
+import type { AgentRegistry, AgentSpec, ToolAnnotations as CoreToolAnnotations } from '../index.js';
 import { askInput, CancelRunInput, GetRunInput, RunOutputSchema } from './schemas.js';
 
 /** MCP tool annotations (hints a host may show or use to decide on confirmation). */

@@ -5,14 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { dirname, parse } from 'node:path';
-import { AgentRegistry } from '../core/agents/registry.js';
-import type { Config } from '../core/agents/spec.js';
-import type { Logger } from '../core/logger.js';
-import type { ToolAnnotations } from '../core/runs/tool.js';
-import { principalId, type Principal } from '../core/store/types.js';
-import type { Switchboard } from '../core/switchboard.js';
-import { builtinTools, knownToolNames } from '../core/tools/index.js';
+import { AgentRegistry, builtinTools, knownToolNames, principalId, type Config, type Logger, type Principal, type Switchboard, type ToolAnnotations } from '../index.js';
 import { buildCatalog, type CatalogEntry } from './catalog.js';
+import { mcpConfig, type McpConfig } from './config.js';
 import { planCatalog } from './plan-catalog.js';
 
 export interface McpDeps {
@@ -26,7 +21,7 @@ export interface McpDeps {
   logger: Logger;
   /** Progress notifications go out at least this often while a tool call works. */
   progressIntervalMs: number;
-  /** `ask_*` calls that run longer return a handle to poll (config `mcp.askTimeoutMs`). */
+  /** `ask_*` calls that run longer return a handle to poll (config `mcp.askTimeoutMs`, see config.ts). */
   askTimeoutMs: number;
   /** Plan and approval tools are offered. */
   plans: boolean;
@@ -49,8 +44,12 @@ export function progressIntervalFrom(env: NodeJS.ProcessEnv): number {
   return Number.isFinite(n) && n >= 10 ? Math.min(n, 10_000) : DEFAULT_PROGRESS_INTERVAL_MS;
 }
 
-/** The agents and the tool list a config yields, without opening the engine. */
-export function describeDeployment(config: Config): { agents: AgentRegistry; catalog: CatalogEntry[]; plans: boolean } {
+/**
+ * The agents, the tool list and the MCP settings a config yields, without opening the engine. A
+ * mistake in the `mcp:` section is a ConfigError here, at start-up, naming its file and line.
+ */
+export function describeDeployment(config: Config): { agents: AgentRegistry; catalog: CatalogEntry[]; plans: boolean; settings: McpConfig } {
+  const settings = mcpConfig(config);
   const annotations = new Map<string, ToolAnnotations | undefined>(builtinTools.map((t) => [t.name, t.annotations]));
   // The engine's own tools (ENGINE_TOOL_NAMES): delegation and plans; neither destroys anything itself.
   annotations.set('send_message', { readOnly: false, openWorld: true });
@@ -59,7 +58,7 @@ export function describeDeployment(config: Config): { agents: AgentRegistry; cat
   const maxMessageChars = config.limits.maxMessageChars;
   const plans = agents.planner !== undefined;
   const catalog = buildCatalog(agents, { maxMessageChars, toolAnnotations: annotations, planTools: plans ? planCatalog(maxMessageChars) : [] });
-  return { agents, catalog, plans };
+  return { agents, catalog, plans, settings };
 }
 
 /** Memoizes an async open; a failed open is retried on the next call instead of being cached. */
@@ -80,17 +79,6 @@ export function lazy<T>(open: () => Promise<T>): { get: () => Promise<T>; peek: 
 /** The principal of `switchboard mcp`: one local user, named by `SWITCHBOARD_MCP_USER` if set. */
 export function stdioPrincipal(env: NodeJS.ProcessEnv): Principal {
   return { surface: 'mcp', userId: env.SWITCHBOARD_MCP_USER?.trim() || 'stdio' };
-}
-
-/**
- * A principal from its id as written in `mcp.tokens`: `alice` (an MCP user), `cli:alice`, or
- * `slack:T1:U123` (surface, tenant, user) — the inverse of `principalId`.
- */
-export function principalFromId(id: string): Principal {
-  const parts = id.split(':');
-  if (parts.length === 1) return { surface: 'mcp', userId: id };
-  if (parts.length === 2) return { surface: parts[0]!, userId: parts[1]! };
-  return { surface: parts[0]!, tenant: parts[1]!, userId: parts.slice(2).join(':') };
 }
 
 /** The surface key of a new MCP conversation: `mcp:<principal>:<id>`. */

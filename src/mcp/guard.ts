@@ -4,16 +4,14 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { ConfigError } from '../core/errors.js';
-import type { Principal } from '../core/store/types.js';
-import { principalFromId } from './context.js';
+import { ConfigError, principalFromId, type Principal } from '../index.js';
 
 export const LOOPBACK_HOSTNAMES = ['localhost', '127.0.0.1', '[::1]'] as const;
 
 export interface GuardOptions {
   /** The address the server binds (`127.0.0.1`, `0.0.0.0`, `my-host.example`). */
   bindHost: string;
-  /** Principal id -> token (config `mcp.tokens`). */
+  /** Principal id -> token (config `mcp.tokens`; an id without a surface, `alice`, is mcp:alice). */
   tokens: Record<string, string>;
   /** Host names (no port) accepted beyond the loopback names and the bound host. */
   allowedHosts?: string[];
@@ -45,7 +43,7 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 export function createGuard(opts: GuardOptions): (req: IncomingMessage) => GuardResult {
   const loopback = isLoopback(opts.bindHost);
-  const tokens = Object.entries(opts.tokens).map(([id, token]) => ({ id, digest: digest(token), principal: principalFromId(id) }));
+  const tokens = Object.entries(opts.tokens).map(([id, token]) => ({ id, digest: digest(token), principal: principalFromId(id, { surface: 'mcp' }) }));
   if (!loopback && tokens.length === 0) {
     throw new ConfigError(
       `Serving on ${opts.bindHost} (beyond this machine) needs bearer tokens: add mcp.tokens to the config (principal id: token of 16+ characters), or bind 127.0.0.1.`,

@@ -14,7 +14,8 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../index.js';
+import { mcpConfig } from './config.js';
 import type { McpDeps } from './context.js';
 import { SessionEventStore, type SessionEventStoreOptions } from './event-store.js';
 import { createGuard, type GuardOptions } from './guard.js';
@@ -63,13 +64,14 @@ export function sendJsonRpcError(res: http.ServerResponse, status: number, code:
 
 export function createMcpHttpHandler(opts: McpHttpOptions): McpHttpHandler {
   const config = opts.deps.config;
-  const guard = createGuard({ ...opts, tokens: opts.tokens ?? config.mcp.tokens });
+  const settings = mcpConfig(config);
+  const guard = createGuard({ ...opts, tokens: opts.tokens ?? settings.tokens });
   const logger = opts.deps.logger;
-  const idleMs = opts.sessionIdleMs ?? config.mcp.sessionIdleMs;
+  const idleMs = opts.sessionIdleMs ?? settings.sessionIdleMs;
   const now = opts.now ?? Date.now;
   const pool = new SessionPool<HttpSession>({
     idleMs,
-    maxPerPrincipal: opts.maxSessionsPerPrincipal ?? config.mcp.maxSessionsPerPrincipal,
+    maxPerPrincipal: opts.maxSessionsPerPrincipal ?? settings.maxSessionsPerPrincipal,
     now,
     onClose: (s, why) => logger.debug(`MCP session closed (${why})`, { session: s.id, principal: s.principalKey }),
   });

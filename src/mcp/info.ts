@@ -3,7 +3,7 @@
  * stdio fast path (stdio.ts), which answers `initialize` before the SDK has loaded; a test keeps
  * the two in step with the SDK's own answer.
  */
-import { packageVersion } from '../core/version.js';
+import { packageVersion } from '../index.js';
 
 /** The SDK's SUPPORTED_PROTOCOL_VERSIONS, newest first (test/unit/mcp-catalog.test.ts checks they match). */
 export const SUPPORTED_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'] as const;

@@ -3,9 +3,7 @@
  * them (snake_case, ids named for what they are).
  */
 import { z } from 'zod';
-import type { Approval } from '../core/approvals/types.js';
-import type { Plan } from '../core/plans/types.js';
-import { principalId } from '../core/store/types.js';
+import { preview, principalId, type Approval, type Plan } from '../index.js';
 import { conversationIdField } from './schemas.js';
 
 export const PendingApprovalOut = z.object({
@@ -141,19 +139,14 @@ export function approvalOutput(a: Approval, alreadyDecided: boolean): z.infer<ty
 export function planText(p: PlanOutput): string {
   const lines = [`Plan ${p.plan_id} (${p.status.replace('_', ' ')}): ${p.goal}`];
   for (const s of p.steps) {
-    const tail = s.result ? ` → ${oneLine(s.result, 300)}` : s.error ? ` → ${oneLine(s.error, 200)}` : '';
+    const tail = s.result ? ` → ${preview(s.result, 300)}` : s.error ? ` → ${preview(s.error, 200)}` : '';
     lines.push(`${s.index}. [${s.status}] ${s.agent}: ${s.action} (step_id ${s.step_id})${tail}`);
   }
   if (p.pending_approvals.length) {
     lines.push('', 'Waiting for a decision (approve_step / reject_step, or decide_approval):');
-    for (const a of p.pending_approvals) lines.push(`- ${a.approval_id}${a.step_id ? ` (step_id ${a.step_id})` : ''}: ${oneLine(a.summary, 300)}`);
+    for (const a of p.pending_approvals) lines.push(`- ${a.approval_id}${a.step_id ? ` (step_id ${a.step_id})` : ''}: ${preview(a.summary, 300)}`);
   }
   if (p.summary) lines.push('', p.summary);
   if (p.error) lines.push('', `Error: ${p.error}`);
   return lines.join('\n');
-}
-
-function oneLine(s: string, n: number): string {
-  const one = s.replace(/\s+/g, ' ').trim();
-  return one.length > n ? `${one.slice(0, n - 1)}…` : one;
 }

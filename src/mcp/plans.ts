@@ -6,9 +6,7 @@
  */
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { InvalidInputError, NotFoundError } from '../core/errors.js';
-import { FINAL_PLAN_STATUSES, type Plan } from '../core/plans/types.js';
-import type { Switchboard } from '../core/switchboard.js';
+import { FINAL_PLAN_STATUSES, InvalidInputError, NotFoundError, type Plan, type Switchboard } from '../index.js';
 import { canElicit, decidable, decideApproval, elicitDecision } from './approvals.js';
 import { progressFor, type Extra } from './ask.js';
 import type { PlanToolName } from './catalog.js';

@@ -1,9 +1,9 @@
 /**
  * MCP progress for a tool call that runs agents: what the team is doing (who works, delegations,
- * tool calls, approvals), sent as `notifications/progress` when the host gave a progress token,
+ * tool calls, approvals; worded by the face's `describeEvent`), sent as `notifications/progress` when the host gave a progress token,
  * and a heartbeat so that no gap between two notifications exceeds the interval.
  */
-import type { SwitchboardEvent } from '../core/events.js';
+import { describeEvent, type SwitchboardEvent } from '../index.js';
 
 export interface ProgressParams {
   progressToken: string | number;
@@ -12,43 +12,6 @@ export interface ProgressParams {
 }
 
 export type SendProgress = (params: ProgressParams) => Promise<void>;
-
-const preview = (s: string, n = 80): string => {
-  const one = s.replace(/\s+/g, ' ').trim();
-  return one.length > n ? one.slice(0, n - 1) + '…' : one;
-};
-
-/** One line for an event worth telling a person about, or null. */
-export function describeEvent(e: SwitchboardEvent): string | null {
-  switch (e.type) {
-    case 'run.started':
-      return e.depth === 0 ? `${e.agent} is working` : `${e.agent} started`;
-    case 'delegation.started':
-      return `${e.agent} → ${e.recipient}: ${preview(e.message)}`;
-    case 'delegation.finished':
-      return e.ok ? `${e.recipient} answered ${e.agent}` : `${e.recipient} failed: ${preview(e.reply)}`;
-    case 'tool.call':
-      return e.name === 'send_message' ? null : `${e.agent} · ${e.name}`;
-    case 'tool.result':
-      return e.isError && e.name !== 'send_message' ? `${e.agent} · ${e.name} failed: ${preview(e.content)}` : null;
-    case 'tool.progress':
-      return `${e.agent} · ${e.name}: ${preview(e.message)}`;
-    case 'approval.requested':
-      return `${e.agent} waits for approval (${e.approvalId}): ${preview(e.summary)}`;
-    case 'approval.decided':
-      return `approval ${e.approvalId} ${e.approved ? 'approved' : 'rejected'} by ${e.by}`;
-    case 'plan.updated':
-      return `plan ${e.planId}: ${e.stepId ? `step ${e.stepId} ${e.stepStatus ?? ''}`.trim() : e.status}`;
-    case 'run.failed':
-      return `${e.agent} failed: ${preview(e.error)}`;
-    case 'run.cancelled':
-      return `${e.agent} was cancelled`;
-    case 'run.completed':
-      return e.depth === 0 ? `${e.agent} finished` : null;
-    default:
-      return null;
-  }
-}
 
 export class ProgressReporter {
   readonly #send: SendProgress | null;

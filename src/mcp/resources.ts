@@ -1,13 +1,12 @@
 /**
  * Resources: `switchboard://agents` (who is on the team), `switchboard://conversations/{id}` (a
- * readable transcript of every thread, for the principal's own conversations only) and, when plans
+ * readable transcript of every thread, for the principal's own conversations only),
+ * `switchboard://artifacts/{id}` (a generated or received image, as a blob) and, when plans
  * exist, `switchboard://plans/{id}` (JSON).
  */
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { ForbiddenError, NotFoundError } from '../core/errors.js';
-import type { Switchboard } from '../core/switchboard.js';
-import { mayAccess } from '../core/switchboard.js';
+import { ForbiddenError, mayAccess, NotFoundError, type Switchboard } from '../index.js';
 import type { McpDeps } from './context.js';
 import { askToolName, TEAM_TOOL } from './catalog.js';
 import { transcriptMarkdown } from './transcript.js';
@@ -80,6 +79,20 @@ export function registerResources(server: McpServer, deps: McpDeps): void {
       const conversation = await orNotFound('conversation', id, () => sb.getConversation(id, deps.principal));
       const text = transcriptMarkdown(conversation, await sb.transcript(conversation.id));
       return { contents: [{ uri: uri.href, mimeType: 'text/markdown', text }] };
+    },
+  );
+
+  server.registerResource(
+    'artifact',
+    // Not listed: artifacts are many; their ids arrive in tool results and transcripts.
+    new ResourceTemplate('switchboard://artifacts/{id}', { list: undefined }),
+    { title: 'Artifact', description: 'An image the team generated or was sent in one of your conversations (base64 blob).' },
+    async (uri, variables) => {
+      const id = decodeURIComponent(String(variables.id ?? ''));
+      const sb = await deps.switchboard();
+      const { artifact, bytes } = await orNotFound('artifact', id, () => sb.readArtifact(id, deps.principal));
+      const blob = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
+      return { contents: [{ uri: uri.href, mimeType: artifact.mediaType, blob }] };
     },
   );
 }

@@ -3,7 +3,7 @@
  * Field names are snake_case, as MCP hosts and models expect; values map 1:1 to the core's.
  */
 import { z } from 'zod';
-import type { Run, RunUsage } from '../core/store/types.js';
+import type { Run, RunUsage } from '../index.js';
 
 export const conversationIdField = z
   .string()

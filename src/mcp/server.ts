@@ -5,6 +5,7 @@
  * message; unexpected ones are logged to stderr too; an unknown tool name is a JSON-RPC error.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { InternalError } from '../index.js';
 import { inlineApprover } from './approvals.js';
 import { askAgent, cancelRun, getRun, type AskArgs, type InlineApprover } from './ask.js';
 import type { CatalogEntry } from './catalog.js';
@@ -42,7 +43,7 @@ function handlerFor(deps: McpDeps, entry: CatalogEntry, extra: ExtraHandlers, ap
       return (args) => cancelRun(deps, args as { run_id: string });
     case 'plan': {
       const handler = extra[entry.name];
-      if (!handler) throw new Error(`No handler for MCP tool ${entry.name}`);
+      if (!handler) throw new InternalError(`No handler for MCP tool ${entry.name}`);
       return handler;
     }
   }

@@ -3,10 +3,7 @@
  * only; logs go to stderr. The SDK and the engine load after the first `tools/list` is answered
  * (see stdio-front.ts), so hosts see the tools fast.
  */
-import type { Config } from '../core/agents/spec.js';
-import { createLogger, type Logger, type LogLevel } from '../core/logger.js';
-import type { Principal } from '../core/store/types.js';
-import type { Switchboard } from '../core/switchboard.js';
+import { createLogger, createSwitchboard, SwitchboardError, type Config, type Logger, type LogLevel, type Principal, type Switchboard } from '../index.js';
 import { listToolsResult } from './catalog.js';
 import { describeDeployment, lazy, progressIntervalFrom, stdioPrincipal, type McpDeps } from './context.js';
 import { initializeResult } from './info.js';
@@ -43,9 +40,9 @@ export function serveStdio(opts: StdioServeOptions): StdioServer {
   const env = opts.env ?? process.env;
   const logger = opts.logger ?? createLogger({ level: (env.SWITCHBOARD_LOG_LEVEL as LogLevel | undefined) ?? 'warn', name: 'mcp' });
   const { config } = opts;
-  const { agents, catalog, plans } = describeDeployment(config);
-  // The engine module loads on first use too: listing tools needs none of it.
-  const open = opts.open ?? (() => import('../core/switchboard.js').then((m) => m.createSwitchboard({ config, env, cwd: opts.cwd, logger })));
+  const { agents, catalog, plans, settings } = describeDeployment(config);
+  // The engine loads on first use too (createSwitchboard imports it then): listing tools needs none of it.
+  const open = opts.open ?? (() => createSwitchboard({ config, env, cwd: opts.cwd, logger }));
   const engine = lazy(open);
   // Set when stdin ends or on close: tool calls stop waiting and hand back a handle to poll.
   const ending = new AbortController();
@@ -55,12 +52,12 @@ export function serveStdio(opts: StdioServeOptions): StdioServer {
     agents,
     catalog,
     // Not after close: a late call would open an engine nobody closes, and keep the process alive.
-    switchboard: () => (closing ? Promise.reject(new Error('switchboard mcp is shutting down.')) : engine.get()),
+    switchboard: () => (closing ? Promise.reject(new SwitchboardError('shutting_down', 'switchboard mcp is shutting down: call again once the host has restarted it.')) : engine.get()),
     principal: opts.principal ?? stdioPrincipal(env),
     env,
     logger,
     progressIntervalMs: opts.progressIntervalMs ?? progressIntervalFrom(env),
-    askTimeoutMs: config.mcp.askTimeoutMs,
+    askTimeoutMs: settings.askTimeoutMs,
     plans,
     shutdown: ending.signal,
   };

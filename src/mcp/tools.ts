@@ -12,8 +12,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
-import { SwitchboardError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { type Logger, SwitchboardError } from '../index.js';
 import type { Extra } from './ask.js';
 import { listToolsResult, TEAM_TOOL, type CatalogEntry } from './catalog.js';
 import { serverCapabilities } from './info.js';

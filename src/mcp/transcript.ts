@@ -2,7 +2,7 @@
  * A conversation as readable markdown: every thread (the proxy's and each specialist's), its
  * messages in order, tool calls and their results in short.
  */
-import type { Conversation, Message, Thread } from '../core/store/types.js';
+import type { Conversation, Message, Thread } from '../index.js';
 
 const MAX_TOOL_TEXT = 600;
 

@@ -3,9 +3,7 @@
  * is cancelled, or an approval needs a person. Events of other runs in the same conversation (a
  * second host call on another agent, say) are ignored.
  */
-import type { SwitchboardEvent } from '../core/events.js';
-import type { Run } from '../core/store/types.js';
-import type { Switchboard } from '../core/switchboard.js';
+import { InternalError, type Run, type Switchboard, type SwitchboardEvent } from '../index.js';
 import type { ProgressReporter } from './progress.js';
 
 export type ApprovalEvent = Extract<SwitchboardEvent, { type: 'approval.requested' }>;
@@ -67,7 +65,7 @@ export class RunWatcher {
 
   wait(opts: WatchOptions): Promise<WatchOutcome> {
     const root = this.#root;
-    if (!root) throw new Error('RunWatcher.wait before track');
+    if (!root) throw new InternalError('RunWatcher.wait was called before track');
     return new Promise<WatchOutcome>((resolve) => {
       let settled = false;
       const cleanups: (() => void)[] = [];

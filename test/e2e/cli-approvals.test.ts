@@ -171,9 +171,9 @@ describe.skipIf(!HAS_SCRIPT)('at a terminal, the approval is asked inline', () =
     tty.type('n use a calculator');
     expect(await tty.exited).toBe(0);
     expect(tty.text()).toMatch(/proxy: code agent: .*use a calculator/);
-    const { plans, close } = setup.open();
+    const { approvals, close } = setup.open();
     try {
-      expect((await plans.listApprovals({})).map((a) => `${a.status} ${a.decidedBy?.userId} ${a.feedback}`)).toEqual(['rejected alice use a calculator']);
+      expect((await approvals.listApprovals({})).map((a) => `${a.status} ${a.decidedBy?.userId} ${a.feedback}`)).toEqual(['rejected alice use a calculator']);
     } finally {
       close();
     }

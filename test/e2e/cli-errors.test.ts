@@ -75,6 +75,22 @@ describe('command-line mistakes get a short message of our own, exit 2', () => {
   });
 });
 
+describe('a mistake in an adapter\'s config section is reported by that adapter, at its file and line', () => {
+  it('`mcp` and `serve` refuse a broken mcp: section (exit 2); `agents` does not care about it', async () => {
+    cwd = tempDir({ 'switchboard.yaml': 'defaults:\n  model: gpt-4o-mini\nmcp:\n  askTimeoutMs: soon\n' });
+    const file = join(cwd.dir, 'switchboard.yaml');
+    for (const args of [['mcp'], ['serve', '--port', '0']]) {
+      const out = await sb(args);
+      expect(out.stderr).not.toMatch(STACK_LINE);
+      expect(out.stderr.trimEnd().split('\n')).toEqual([`switchboard: Invalid config ${file}:`, `  ${file}:4 mcp.askTimeoutMs: Invalid input: expected number, received string`]);
+      expect(out.stdout).toBe('');
+      expect(out.code).toBe(2);
+    }
+    const agents = await sb(['agents', '--json']);
+    expect(agents.code).toBe(0);
+  });
+});
+
 describe('a store that cannot be opened: one line saying what to check, exit 1', () => {
   const config = (store: object) => JSON.stringify({ store });
 

@@ -38,7 +38,7 @@ async function inspect(s: CrashSetup, finished = true): Promise<{ plan: Plan; ap
   try {
     const [plan] = await db.plans.listPlans({});
     const threads = await checkTranscript(db.store, plan!.conversationId, { finished });
-    const approvals = (await db.plans.listApprovals({ conversationId: plan!.conversationId })).length;
+    const approvals = (await db.approvals.listApprovals({ conversationId: plan!.conversationId })).length;
     return { plan: plan!, approvals, threads };
   } finally {
     db.close();

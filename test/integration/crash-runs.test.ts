@@ -157,9 +157,9 @@ describe('crash: SIGKILL and restart', () => {
     const { runId, conversationId } = (await first.waitForReport('queued')) as { runId: string; conversationId: string };
     const db = setup.open();
     try {
-      const approval = await until(async () => (await db.plans.listApprovals({ conversationId, status: 'pending' }))[0], 'the approval to be asked');
+      const approval = await until(async () => (await db.approvals.listApprovals({ conversationId, status: 'pending' }))[0], 'the approval to be asked');
       await first.kill9();
-      expect((await db.plans.getApproval(approval.id))!.status).toBe('pending');
+      expect((await db.approvals.getApproval(approval.id))!.status).toBe('pending');
       expect((await db.store.getRun(approval.runId!))!.status).toBe('requires_action');
 
       // A new process resumes the run, which waits for the same approval (not a new one) ...
@@ -177,7 +177,7 @@ describe('crash: SIGKILL and restart', () => {
       const done = await second.waitForReport('done');
       expect(done.run).toMatchObject({ status: 'completed', reply: 'proxy: It is 42.' });
       expect(agents()).toEqual(['proxy', 'code_agent', 'code_agent', 'proxy']);
-      expect(await db.plans.listApprovals({ conversationId })).toHaveLength(1);
+      expect(await db.approvals.listApprovals({ conversationId })).toHaveLength(1);
       const threads = await checkTranscript(db.store, conversationId);
       expect(threads.code_agent!.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
       expect(threads.proxy!.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewApproval } from '../../src/core/approvals/types.js';
+import type { ApprovalStore } from '../../src/core/store/approval-store.js';
 import type { PlanStore } from '../../src/core/store/plan-store.js';
+import { PostgresApprovalStore } from '../../src/core/store/postgres-approvals.js';
+import { SqliteApprovalStore } from '../../src/core/store/sqlite-approvals.js';
 import { PostgresPlanStore } from '../../src/core/store/postgres-plans.js';
 import { PostgresStore } from '../../src/core/store/postgres.js';
 import { SqlitePlanStore } from '../../src/core/store/sqlite-plans.js';
@@ -29,6 +32,7 @@ const bob: Principal = { surface: 'cli', userId: 'bob' };
 interface Opened {
   store: Store;
   plans: PlanStore;
+  approvals: ApprovalStore;
   close(): Promise<void>;
 }
 
@@ -110,11 +114,11 @@ function contract(name: string, open: () => Promise<Opened>) {
         steps: [{ id: s1, expect: [expectStep], patch: { status: 'approved' as const, action: 'one, edited' } }],
       });
       expect(await o.plans.transition(decide('planned'))).toBe(false);
-      expect((await o.plans.getApproval(apr))!.status).toBe('pending');
+      expect((await o.approvals.getApproval(apr))!.status).toBe('pending');
       expect((await o.plans.getPlan(plan.id))!.status).toBe('awaiting_approval');
       expect(await o.plans.transition(decide('awaiting_approval'))).toBe(true);
       expect(await o.plans.transition(decide('awaiting_approval'))).toBe(false); // once only
-      expect(await o.plans.getApproval(apr)).toMatchObject({ status: 'approved', decidedBy: bob, feedback: 'fine', decidedAt: 4_000 });
+      expect(await o.approvals.getApproval(apr)).toMatchObject({ status: 'approved', decidedBy: bob, feedback: 'fine', decidedAt: 4_000 });
       const after = (await o.plans.getPlan(plan.id))!;
       expect(after).toMatchObject({ status: 'running', revision: 1, usage: { promptTokens: 5, completionTokens: 2, modelCalls: 1 }, updatedAt: 4_000 });
       expect(after.steps.map((s) => [s.index, s.action, s.status, s.approvalId ?? null])).toEqual([
@@ -143,14 +147,14 @@ function contract(name: string, open: () => Promise<Opened>) {
     });
 
     it('creates a tool approval once per run and call, and filters approvals', async () => {
-      const first = await o.plans.createToolApproval(toolApproval('run_t', 'call_t'));
-      const again = await o.plans.createToolApproval(toolApproval('run_t', 'call_t'));
+      const first = await o.approvals.createToolApproval(toolApproval('run_t', 'call_t'));
+      const again = await o.approvals.createToolApproval(toolApproval('run_t', 'call_t'));
       expect(first.created).toBe(true);
       expect(again).toMatchObject({ created: false, approval: { id: first.approval.id } });
       expect(first.approval).toMatchObject({ kind: 'tool_call', status: 'pending', arguments: { code: 'print(1)', args: ['a'] }, requestedBy: alice });
-      expect((await o.plans.listApprovals({ runId: 'run_t' })).map((a) => a.id)).toEqual([first.approval.id]);
-      expect(await o.plans.listApprovals({ runId: 'run_t', status: 'approved' })).toEqual([]);
-      expect((await o.plans.listApprovals({ conversationId, kind: 'tool_call', status: 'pending' })).length).toBeGreaterThan(0);
+      expect((await o.approvals.listApprovals({ runId: 'run_t' })).map((a) => a.id)).toEqual([first.approval.id]);
+      expect(await o.approvals.listApprovals({ runId: 'run_t', status: 'approved' })).toEqual([]);
+      expect((await o.approvals.listApprovals({ conversationId, kind: 'tool_call', status: 'pending' })).length).toBeGreaterThan(0);
     });
 
     it('leases plans: free, expired, held, compare-and-set takeover, renew and release', async () => {
@@ -167,13 +171,13 @@ function contract(name: string, open: () => Promise<Opened>) {
       expect(await o.plans.claimPlan(plan.id, 'host:3:c', 50_000, 1)).toBe(true);
     });
 
-    it('knows who took part in a conversation', async () => {
-      expect(await o.plans.isParticipant(conversationId, alice)).toBe(true); // made plans here
-      expect(await o.plans.isParticipant(conversationId, bob)).toBe(false);
-      const thread = await o.store.getOrCreateThread(conversationId, 'proxy', id('thr'));
-      await o.store.createRun({ id: id('run'), conversationId, threadId: thread.id, agent: 'proxy', input: null, requestedBy: bob, parentRunId: null, parentToolCallId: null, depth: 0 });
-      expect(await o.plans.isParticipant(conversationId, bob)).toBe(true);
-      expect(await o.plans.isParticipant(conversationId, { surface: 'cli', userId: 'bob', tenant: 'T9' })).toBe(false);
+    it('decides a tool approval by compare-and-set, with no plan involved', async () => {
+      const { approval } = await o.approvals.createToolApproval(toolApproval('run_cas', 'call_cas'));
+      const decision = { status: 'approved' as const, decidedBy: bob, feedback: 'ok', decidedAt: 7_000 };
+      expect(await o.approvals.updateApproval(approval.id, ['pending'], decision)).toBe(true);
+      expect(await o.approvals.updateApproval(approval.id, ['pending'], { status: 'rejected', decidedBy: alice, decidedAt: 8_000 })).toBe(false); // first decision stands
+      expect(await o.approvals.getApproval(approval.id)).toMatchObject({ status: 'approved', decidedBy: bob, feedback: 'ok', decidedAt: 7_000 });
+      expect(await o.approvals.updateApproval('apr_missing', ['pending'], decision)).toBe(false);
     });
   });
 }
@@ -186,9 +190,12 @@ describeEachSqliteDriver('plans-store', (driver) => {
     const plans = new SqlitePlanStore(store);
     await plans.init();
     await plans.init(); // idempotent
+    const approvals = new SqliteApprovalStore(store);
+    await approvals.init();
     return {
       store,
       plans,
+      approvals,
       async close() {
         await store.close();
         rmSync(dir, { recursive: true, force: true });
@@ -217,7 +224,9 @@ describe.skipIf(!url)('PostgreSQL', () => {
     const plans = new PostgresPlanStore(store);
     await plans.init();
     await plans.init();
-    return { store, plans, close: () => store.close() };
+    const approvals = new PostgresApprovalStore(store);
+    await approvals.init();
+    return { store, plans, approvals, close: () => store.close() };
   });
 
   it('runs a plan and a tool approval end to end on PostgreSQL, with a decision from another replica', async () => {

@@ -13,22 +13,22 @@ afterEach(async () => {
 const call = (name: string, args: object) => ({ toolCalls: [{ name, arguments: args }] });
 
 describe('the built-in specialists, end to end', () => {
-  it('draws an image, then has the vision agent look at the saved file', async () => {
+  it('draws an image, then has the vision agent look at it by its artifact reference', async () => {
     h = await startHarness({ config: { agents: { vision_agent: { visionModel: 'gpt-4o' } } } });
-    let savedPath = '';
+    let ref = '';
     h.fake.setHandler(
       scriptByAgent({
         proxy: [
           call('send_message', { recipient: 'image_agent', message: 'Draw a red lighthouse.' }),
           (req) => {
-            savedPath = /images\/[^\s"')]+\.png/.exec(req.toolResults[0]!.content)![0];
-            return call('send_message', { recipient: 'vision_agent', message: `Describe ${savedPath}` });
+            ref = /switchboard:\/\/artifacts\/[a-z0-9_]+/.exec(req.toolResults[0]!.content)![0];
+            return call('send_message', { recipient: 'vision_agent', message: `Describe ${ref}` });
           },
           (req) => ({ content: `Drawn and seen: ${req.toolResults[0]!.content}` }),
         ],
         image_agent: [call('generate_image', { prompt: 'a red lighthouse at dusk' }), (req) => ({ content: req.toolResults[0]!.content })],
         vision_agent: [
-          () => call('analyze_image', { image: savedPath, question: 'What is shown?' }),
+          () => call('analyze_image', { image: ref, question: 'What is shown?' }),
           (req) => ({ content: req.toolResults[0]!.content }),
         ],
         // The vision tool's own request to the vision model carries no agent system prompt.
@@ -42,7 +42,8 @@ describe('the built-in specialists, end to end', () => {
     expect(run.reply).toBe('Drawn and seen: A red lighthouse against an orange sky.');
     expect(h.fake.imageRequests).toHaveLength(1);
     expect(h.fake.imageRequests[0]!.body).toMatchObject({ prompt: 'a red lighthouse at dusk' });
-    expect(existsSync(join(h.dir, 'workspaces', conv.id, savedPath))).toBe(true);
+    const [artifact] = await h.sb.listArtifacts(conv.id);
+    expect(`switchboard://artifacts/${artifact!.id}`).toBe(ref);
     const visionCall = h.fake.requests.find((r) => r.agent === null)!;
     expect(visionCall.model).toBe('gpt-4o');
     const parts = visionCall.body.messages.at(-1)!.content as { type: string; image_url?: { url: string } }[];

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LeaseLostError } from '../../src/core/errors.js';
-import { PostgresStore, type PostgresStoreOptions } from '../../src/core/store/postgres.js';
+import { applyPgMigrations } from '../../src/core/store/postgres-migrations.js';
+import { postgresPlanMigrations } from '../../src/core/store/postgres-plan-migrations.js';
+import { PostgresStore, postgresMigrations, type PostgresStoreOptions } from '../../src/core/store/postgres.js';
 import { bob, describeStoreContract } from '../support/store-contract.js';
 
 /**
@@ -66,7 +68,8 @@ describe.skipIf(!url)('PostgresStore', () => {
     it('applies migrations once; init twice is harmless', async () => {
       const a = await store();
       await a.init();
-      expect((await a.schemaVersions()).map((v) => v.version)).toEqual([1]);
+      // The contract's refs store may have added its own (42) to this schema.
+      expect((await a.schemaVersions()).map((v) => v.version).filter((v) => v !== 42)).toEqual([1, 40, 41]);
       const { conversation } = await a.getOrCreateConversation('kept', bob, 'conv_kept');
       await a.init();
       expect(await a.getConversation(conversation.id)).toEqual(conversation);
@@ -77,7 +80,15 @@ describe.skipIf(!url)('PostgresStore', () => {
       const stores = await Promise.all(Array.from({ length: 4 }, () => store({ schema }, false)));
       now = 7_000;
       await Promise.all(stores.map((s) => s.init()));
-      for (const s of stores) expect(await s.schemaVersions()).toEqual([{ version: 1, name: 'core: conversations, threads, messages, runs, run_steps', appliedAt: 7_000 }]);
+      for (const s of stores) {
+        expect(await s.schemaVersions()).toEqual(
+          [
+            [1, 'core: conversations, threads, messages, runs, run_steps'],
+            [40, 'intake: conversation access and participants'],
+            [41, 'intake: run idempotency keys'],
+          ].map(([version, name]) => ({ version, name, appliedAt: 7_000 })),
+        );
+      }
       // The schema isolates: nothing of the base schema is visible here, and writes land here.
       await stores[0]!.getOrCreateConversation('iso', bob, 'conv_iso');
       expect((await stores[1]!.listConversations()).map((c) => c.id)).toEqual(['conv_iso']);
@@ -85,12 +96,39 @@ describe.skipIf(!url)('PostgresStore', () => {
       expect((await admin.query(`SELECT id FROM "${base}".conversations`)).rows).toEqual([]);
     });
 
+    it('records who took part before participants were kept: owners, run requesters and plan makers (migration 40)', async () => {
+      const schema = `${base}_backfill`;
+      schemas.add(schema);
+      const client = await admin.connect();
+      try {
+        await client.query('BEGIN');
+        await applyPgMigrations(client, schema, [postgresMigrations[0]!, ...postgresPlanMigrations], clock);
+        const p = (userId: string, tenant?: string) => JSON.stringify({ surface: 'slack', userId, ...(tenant ? { tenant } : {}) });
+        await client.query("INSERT INTO conversations (id, key, owner, owner_surface, owner_user_id, created_at) VALUES ('c1', 'k1', $1::jsonb, 'slack', 'U1', 10)", [p('U1', 'T1')]);
+        await client.query("INSERT INTO threads (id, conversation_id, agent, created_at) VALUES ('t1', 'c1', 'proxy', 10)");
+        for (const [id, who, at] of [['r1', p('U2', 'T1'), 30], ['r2', p('U2', 'T1'), 20], ['r3', null, 25]] as const) {
+          await client.query("INSERT INTO runs (id, conversation_id, thread_id, agent, status, requested_by, created_at, progress_at) VALUES ($1, 'c1', 't1', 'proxy', 'completed', $2::jsonb, $3, $3)", [id, who, at]);
+        }
+        await client.query("INSERT INTO plans (id, conversation_id, goal, status, mode, created_by, created_at, updated_at) VALUES ('p1', 'c1', 'g', 'completed', 'none', $1::jsonb, 40, 40)", [p('U3')]);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      const s = await store({ schema });
+      expect(await s.listParticipants('c1')).toEqual([
+        { surface: 'slack', userId: 'U1', tenant: 'T1' },
+        { surface: 'slack', userId: 'U2', tenant: 'T1' },
+        { surface: 'slack', userId: 'U3' },
+      ]);
+      expect(await s.getConversation('c1')).toMatchObject({ access: 'private' });
+    });
+
     it('applies extra migrations and refuses clashing versions', async () => {
       const schema = `${base}_extra`;
       const extra = { version: 100, name: 'test: widgets', sql: 'CREATE TABLE widgets (id TEXT PRIMARY KEY)' };
       const a = await store({ schema, extraMigrations: [extra] });
       const b = await store({ schema, extraMigrations: [extra] });
-      expect((await b.schemaVersions()).map((v) => v.version)).toEqual([1, 100]);
+      expect((await b.schemaVersions()).map((v) => v.version)).toEqual([1, 40, 41, 100]);
       await a.transaction((c) => c.query('INSERT INTO widgets (id) VALUES ($1)', ['w1']));
       expect((await b.pool.query('SELECT id FROM widgets')).rows).toEqual([{ id: 'w1' }]);
       expect(await a.migrate([extra])).toEqual([]);
@@ -131,7 +169,7 @@ describe.skipIf(!url)('PostgresStore', () => {
       const bad = await store({ schema, extraMigrations: [{ version: 101, name: 'test: broken', sql: 'CREATE TABLE ok_table (id TEXT); SELECT * FROM no_such_table' }] }, false);
       await expect(bad.init()).rejects.toThrow(/no_such_table/);
       const good = await store({ schema });
-      expect((await good.schemaVersions()).map((v) => v.version)).toEqual([1]);
+      expect((await good.schemaVersions()).map((v) => v.version)).toEqual([1, 40, 41]);
       expect((await good.pool.query("SELECT to_regclass('ok_table') AS t")).rows).toEqual([{ t: null }]);
       await good.close();
       await good.close();

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigInput } from '../../src/core/agents/spec.js';
 import { SqliteStore } from '../../src/core/store/sqlite.js';
+import { SqliteApprovalStore } from '../../src/core/store/sqlite-approvals.js';
 import { SqlitePlanStore } from '../../src/core/store/sqlite-plans.js';
 import type { Message } from '../../src/core/store/types.js';
 import { spawnChild } from './child-process.js';
@@ -62,7 +63,7 @@ export interface CrashSetup {
   /** The built CLI, as the user `alice`, in `dir` (its switchboard.json names the same database). */
   cli(args: string[]): Child;
   /** The store, read from the test process. */
-  open(): { store: SqliteStore; plans: SqlitePlanStore; close(): void };
+  open(): { store: SqliteStore; plans: SqlitePlanStore; approvals: SqliteApprovalStore; close(): void };
   remove(): void;
 }
 
@@ -84,7 +85,7 @@ export function crashSetup(fakeUrl: string, config: ConfigInput = {}): CrashSetu
       store.initSync();
       const plans = new SqlitePlanStore(store);
       void plans.init(); // synchronous underneath
-      return { store, plans, close: () => void store.close() };
+      return { store, plans, approvals: new SqliteApprovalStore(store), close: () => void store.close() };
     },
     remove() {
       for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');

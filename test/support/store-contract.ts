@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NotFoundError } from '../../src/core/errors.js';
 import type { NewMessage, Principal, Run, Store } from '../../src/core/store/types.js';
+import { describeIntakeContract } from './store-contract-intake.js';
 import { describeMergedWrites } from './store-contract-writes.js';
 
 /**
@@ -80,7 +81,7 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         const b = await s.getOrCreateConversation('slack:T1:C1:1.1', bob, 'conv_b');
         expect(a.created).toBe(true);
         expect(b.created).toBe(false);
-        expect(b.conversation).toEqual({ id: 'conv_a', key: 'slack:T1:C1:1.1', owner: alice, title: null, createdAt: 1_000 });
+        expect(b.conversation).toEqual({ id: 'conv_a', key: 'slack:T1:C1:1.1', owner: alice, title: null, createdAt: 1_000, access: 'private' });
         expect(await s.getConversation('conv_b')).toBeNull();
         expect(await s.getConversationByKey('slack:T1:C1:1.1')).toEqual(a.conversation);
 
@@ -450,6 +451,8 @@ export function describeStoreContract(name: string, open: (clock: () => number) 
         now = at;
       },
     });
+
+    describeIntakeContract({ store, second: () => h!.second() });
 
     describe('lifecycle', () => {
       it('keeps everything after closing and reopening', async () => {

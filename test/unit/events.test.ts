@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventBus, type SwitchboardEvent } from '../../src/core/events.js';
 
-const event = (conversationId: string): SwitchboardEvent => ({ type: 'run.started', conversationId, runId: 'run_1', agent: 'proxy', depth: 0, at: 0 });
+const event = (conversationId: string): SwitchboardEvent => ({ type: 'run.started', conversationId, runId: 'run_1', rootRunId: 'run_1', parentRunId: null, agent: 'proxy', depth: 0, at: 0 });
 
 describe('EventBus', () => {
   it('keeps a later subscription when an earlier one unsubscribes again', () => {

@@ -9,7 +9,8 @@ import { parseConfig } from '../../src/core/agents/load.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { createSwitchboard } from '../../src/core/switchboard.js';
 import { listToolsResult } from '../../src/mcp/catalog.js';
-import { describeDeployment, principalFromId, stdioBaseDir, type McpDeps } from '../../src/mcp/context.js';
+import { describeDeployment, stdioBaseDir, type McpDeps } from '../../src/mcp/context.js';
+import { principalFromId } from '../../src/index.js';
 import { initializeResult, LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '../../src/mcp/info.js';
 import { createMcpServer } from '../../src/mcp/server.js';
 
@@ -78,9 +79,10 @@ describe('the deployment the MCP face describes', () => {
   });
 
   it('reads principals from mcp.tokens ids', () => {
-    expect(principalFromId('alice')).toEqual({ surface: 'mcp', userId: 'alice' });
-    expect(principalFromId('cli:bob')).toEqual({ surface: 'cli', userId: 'bob' });
-    expect(principalFromId('slack:T1:U2')).toEqual({ surface: 'slack', tenant: 'T1', userId: 'U2' });
+    const mcp = { surface: 'mcp' };
+    expect(principalFromId('alice', mcp)).toEqual({ surface: 'mcp', userId: 'alice' });
+    expect(principalFromId('cli:bob', mcp)).toEqual({ surface: 'cli', userId: 'bob' });
+    expect(principalFromId('slack:T1:U2', mcp)).toEqual({ surface: 'slack', tenant: 'T1', userId: 'U2' });
   });
 });
 

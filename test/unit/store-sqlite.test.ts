@@ -6,6 +6,8 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SqliteDriverName } from '../../src/core/store/sqlite-driver.js';
+import { applyMigrations, planSqliteMigrations, sqliteMigrations } from '../../src/core/store/migrations.js';
+import { openSqliteDatabase } from '../../src/core/store/sqlite-driver.js';
 import { SqliteStore } from '../../src/core/store/sqlite.js';
 import { describeEachSqliteDriver } from '../support/sqlite-drivers.js';
 import { describeStoreContract, msg, queue, seed } from '../support/store-contract.js';
@@ -56,12 +58,34 @@ describeEachSqliteDriver('store-sqlite', (name) => {
   });
 
   describe('SqliteStore: files and migrations', () => {
+    it('records who took part before participants were kept: owners, run requesters and plan makers (migration 40)', async () => {
+      const path = join(dir, 'old.db');
+      const old = openSqliteDatabase(path, { driver });
+      applyMigrations(old, [sqliteMigrations[0]!, ...planSqliteMigrations]);
+      const principal = (userId: string, tenant?: string) => JSON.stringify({ surface: 'slack', userId, ...(tenant ? { tenant } : {}) });
+      old.prepare("INSERT INTO conversations (id, key, owner, owner_surface, owner_user_id, created_at) VALUES ('c1', 'k1', ?, 'slack', 'U1', 10)").run(principal('U1', 'T1'));
+      old.prepare("INSERT INTO threads (id, conversation_id, agent, created_at) VALUES ('t1', 'c1', 'proxy', 10)").run();
+      for (const [id, who, at] of [['r1', principal('U2', 'T1'), 30], ['r2', principal('U2', 'T1'), 20], ['r3', null, 25]] as const) {
+        old.prepare("INSERT INTO runs (id, conversation_id, thread_id, agent, status, requested_by, created_at, progress_at) VALUES (?, 'c1', 't1', 'proxy', 'completed', ?, ?, ?)").run(id, who, at, at);
+      }
+      old.prepare("INSERT INTO plans (id, conversation_id, goal, status, mode, created_by, created_at, updated_at) VALUES ('p1', 'c1', 'g', 'completed', 'none', ?, 40, 40)").run(principal('U3'));
+      old.close();
+      const s = await store(path);
+      expect(await s.listParticipants('c1')).toEqual([
+        { surface: 'slack', userId: 'U1', tenant: 'T1' },
+        { surface: 'slack', userId: 'U2', tenant: 'T1' },
+        { surface: 'slack', userId: 'U3' },
+      ]);
+      expect(await s.getConversation('c1')).toMatchObject({ access: 'private' });
+      expect(await s.getRun('r1')).toMatchObject({ idempotencyKey: null });
+    });
+
     it('applies migrations once, records the version and uses WAL', async () => {
       const path = join(dir, 'nested', 'deeper', 'sb.db');
       const a = await store(path);
       await a.init();
       const b = await store(path);
-      expect(a.schemaVersions().map((v) => v.version)).toEqual([1]);
+      expect(a.schemaVersions().map((v) => v.version)).toEqual([1, 40, 41]);
       expect(b.schemaVersions()).toEqual(a.schemaVersions());
       expect(a.schemaVersions()[0]!.appliedAt).toBe(1_000);
       expect(a.db.driver).toBe(name);
@@ -71,7 +95,7 @@ describeEachSqliteDriver('store-sqlite', (name) => {
       const extra = { version: 2, name: 'test: widgets', sql: 'CREATE TABLE widgets (id TEXT PRIMARY KEY)' };
       const c = await store(path, { extraMigrations: [extra] });
       const d = await store(path, { extraMigrations: [extra] });
-      expect(d.schemaVersions().map((v) => v.version)).toEqual([1, 2]);
+      expect(d.schemaVersions().map((v) => v.version)).toEqual([1, 2, 40, 41]);
       c.transaction(() => c.db.prepare('INSERT INTO widgets (id) VALUES (?)').run('w1'));
       expect(d.db.prepare('SELECT id FROM widgets').all().map((r) => r.id)).toEqual(['w1']);
       expect(a.migrate([extra])).toEqual([]);

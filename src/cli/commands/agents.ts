@@ -1,6 +1,5 @@
 import { loadConfig, parse } from '../common.js';
-import { AgentRegistry } from '../../core/agents/registry.js';
-import { knownToolNames } from '../../core/tools/index.js';
+import { AgentRegistry, knownToolNames } from '../../index.js';
 
 const HELP = `Usage: switchboard agents [--config FILE] [--json]
 

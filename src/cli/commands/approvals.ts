@@ -1,6 +1,4 @@
-import type { Approval } from '../../core/approvals/types.js';
-import { principalId } from '../../core/store/types.js';
-import type { Switchboard } from '../../core/switchboard.js';
+import { type Approval, principalId, type Switchboard } from '../../index.js';
 import { CliError, openSwitchboard, parse } from '../common.js';
 
 const HELP = `Usage: switchboard approvals [--conversation NAME|ID] [--all] [--json]

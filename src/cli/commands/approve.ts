@@ -1,4 +1,4 @@
-import { principalId } from '../../core/store/types.js';
+import { principalId } from '../../index.js';
 import { CliError, cliPrincipal, openSwitchboard, parse } from '../common.js';
 import { clipLines } from '../render.js';
 

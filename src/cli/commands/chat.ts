@@ -1,4 +1,4 @@
-import { SwitchboardError } from '../../core/errors.js';
+import { SwitchboardError } from '../../index.js';
 import { watchApprovals } from '../approval-watch.js';
 import { cliPrincipal, conversationKey, openSwitchboard, parse, printError } from '../common.js';
 import { answers } from '../prompt.js';

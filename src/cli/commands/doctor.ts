@@ -1,7 +1,6 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { findConfigFile } from '../../core/agents/load.js';
-import { describeModelSetup } from '../../core/model/providers.js';
+import { describeModelSetup, findConfigFile, openStore } from '../../index.js';
 import { loadConfig, parse } from '../common.js';
 
 const HELP = `Usage: switchboard doctor [--config FILE]
@@ -27,7 +26,6 @@ export default async function doctor(argv: string[]): Promise<number> {
     report(p.ok, p.ok ? `provider ${p.name}: ${p.provider.type} ${p.provider.url} (key from ${p.provider.keySource})` : `provider ${p.name}: ${p.message}`);
   }
   // The same opening as every command, so a failure reads the same here (what to check, no password).
-  const { openStore } = await import('../../core/store/open.js');
   const where = config.store.type === 'sqlite' ? `sqlite ${config.store.path === ':memory:' ? ':memory:' : resolve(config.store.path)}` : 'postgres';
   try {
     const store = await openStore(config.store, process.cwd());

@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { findConfigFile, loadConfigFile, parseConfig } from '../../core/agents/load.js';
+import { findConfigFile, loadConfigFile, parseConfig } from '../../index.js';
 import { parse } from '../common.js';
 
 const help = (self: string) => `Usage: switchboard mcp [--config FILE]

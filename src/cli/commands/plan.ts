@@ -1,8 +1,4 @@
-import { NotAwaitingApprovalError } from '../../core/approvals/errors.js';
-import type { Approval } from '../../core/approvals/types.js';
-import { FINAL_PLAN_STATUSES, type Plan } from '../../core/plans/types.js';
-import type { Principal } from '../../core/store/types.js';
-import type { Switchboard } from '../../core/switchboard.js';
+import { FINAL_PLAN_STATUSES, NotAwaitingApprovalError, NotFoundError, type Approval, type Plan, type Principal, type Switchboard } from '../../index.js';
 import { CliError, cliPrincipal, conversationKey, openSwitchboard, parse } from '../common.js';
 import { answers, parseAnswer, type Answers, type Reply } from '../prompt.js';
 import { attachProgress } from '../render.js';
@@ -41,13 +37,19 @@ function question(a: Approval, plan: Plan): { text: string; edit: boolean } {
   return { text: `\n${a.summary}\nAllow it? [y]es / [n]o <feedback> / [c]ancel plan: `, edit: false };
 }
 
+/** A run that is gone ends the walk up; anything else (a store that is down) is a failure. */
+const orNull = (err: unknown): null => {
+  if (err instanceof NotFoundError) return null;
+  throw err;
+};
+
 /** Tool approvals of the plan's step runs, and the runs under them. */
 async function belongsToPlan(sb: Switchboard, a: Approval, plan: Plan): Promise<boolean> {
   if (a.planId) return a.planId === plan.id;
   const stepRuns = new Set(plan.steps.map((s) => s.runId).filter(Boolean));
   for (let runId = a.runId; runId; ) {
     if (stepRuns.has(runId)) return true;
-    runId = (await sb.store.getRun(runId))?.parentRunId ?? undefined;
+    runId = (await sb.getRun(runId).catch(orNull))?.parentRunId ?? undefined;
   }
   return false;
 }

@@ -1,7 +1,5 @@
 import type http from 'node:http';
-import { checkProviders } from '../../core/model/setup.js';
-import { createLogger, type LogLevel } from '../../core/logger.js';
-import { createSwitchboard } from '../../core/switchboard.js';
+import { checkProviders, createLogger, createSwitchboard, type LogLevel } from '../../index.js';
 import { CliError, loadConfig, parse } from '../common.js';
 
 const HELP = `Usage: switchboard serve [--host 127.0.0.1] [--port 3939] [--allowed-host NAME]... [--allowed-origin URL]... [--config FILE]
@@ -41,7 +39,7 @@ export default async function serve(argv: string[]): Promise<number> {
   const config = loadConfig(values.config, env);
   const logger = createLogger({ level: (env.SWITCHBOARD_LOG_LEVEL as LogLevel | undefined) ?? 'info', name: 'serve' });
   const mcp = await import('../../mcp/index.js');
-  const { agents, catalog, plans } = mcp.describeDeployment(config);
+  const { agents, catalog, plans, settings } = mcp.describeDeployment(config);
   const problem = checkProviders(config, env);
   if (problem) logger.warn(`no model provider yet; tool calls will fail until it is set: ${problem}`);
 
@@ -51,7 +49,7 @@ export default async function serve(argv: string[]): Promise<number> {
     bindHost: host,
     allowedHosts: values['allowed-host'],
     allowedOrigins: values['allowed-origin'],
-    deps: { config, agents, catalog, plans, env, logger, switchboard: engine.get, progressIntervalMs: mcp.progressIntervalFrom(env), askTimeoutMs: config.mcp.askTimeoutMs },
+    deps: { config, agents, catalog, plans, env, logger, switchboard: engine.get, progressIntervalMs: mcp.progressIntervalFrom(env), askTimeoutMs: settings.askTimeoutMs },
   });
   // Opened now, not on the first call: runs and plans a previous process left are resumed at once.
   const sb = await engine.get();

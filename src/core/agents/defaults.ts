@@ -24,17 +24,17 @@ export const builtinAgents: Record<string, Omit<AgentSpecInput, 'name'>> = {
   image_agent: {
     role: 'specialist',
     description:
-      'Generates images from a text description (illustrations, photos, icons, diagrams-as-pictures) with the Images API and saves them in the conversation workspace; returns the saved file path.',
+      'Generates images from a text description (illustrations, photos, icons, diagrams-as-pictures) with the Images API and keeps each as an artifact of the conversation; returns its reference (switchboard://artifacts/<id>).',
     instructions:
-      'You create images. Turn the request into one precise image prompt (subject, style, composition, colours), call generate_image, and reply with the saved path and a one-line description of the image.',
+      'You create images. Turn the request into one precise image prompt (subject, style, composition, colours), call generate_image, and reply with the image reference it returned and a one-line description of the image.',
     tools: ['generate_image'],
   },
   vision_agent: {
     role: 'specialist',
     description:
-      'Analyses images: describes what is in a picture, reads text in it, answers questions about an image given as a workspace path or a URL. Remembers earlier images in the conversation.',
+      'Analyses images: describes what is in a picture, reads text in it, answers questions about an image sent with the message or given as an image reference (switchboard://artifacts/<id>), a workspace path or a URL. Remembers earlier images in the conversation.',
     instructions:
-      'You analyse images. Use analyze_image with the image path or URL you were given and a precise question, then answer what was asked, concretely. Say when something cannot be seen in the image.',
+      'You analyse images. Look at images sent with the message directly; for an image reference, path or URL you were given, use analyze_image with it and a precise question, then answer what was asked, concretely. Say when something cannot be seen in the image.',
     tools: ['analyze_image'],
   },
   code_agent: {

@@ -3,10 +3,11 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import type * as Yaml from 'yaml';
 import type { Document, LineCounter } from 'yaml';
-import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { knownToolNames } from '../tools/index.js';
+import { describeIssue, explainIssue, invalidConfig, type ConfigSource, type Issue } from './issues.js';
 import { AgentRegistry } from './registry.js';
+import { configSource, rememberSource } from './sections.js';
 import { ConfigSchema, type Config, type ConfigInput } from './spec.js';
 
 // The YAML parser is loaded on the first file read, not at start-up: `switchboard mcp` without a
@@ -103,10 +104,9 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   }
   const expanded = expandEnv(raw, env);
   const parsed = ConfigSchema.safeParse(expanded);
-  const fail = (issues: { path: PropertyKey[]; message: string }[]): never => {
-    const located = issues.map((i) => ({ path: i.path.map(String).join('.') || '(top level)', message: i.message, line: lineOf(doc, lineCounter, i.path) }));
-    const lines = located.map((i) => `  ${file}${i.line ? ':' + i.line : ''} ${i.path}: ${i.message}`);
-    throw new ConfigError(`Invalid config ${file}:\n${lines.join('\n')}`, { file, issues: located });
+  const source: ConfigSource = { file, lineOf: (path) => lineOf(doc, lineCounter, path) };
+  const fail = (issues: Issue[]): never => {
+    throw invalidConfig(issues, source);
   };
   if (!parsed.success) return fail(parsed.error.issues.flatMap(explainIssue));
   try {
@@ -115,6 +115,8 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     if (err instanceof ConfigError && err.issues.length > 0) return fail(err.issues.map((i) => ({ path: i.path.split('.'), message: i.message })));
     throw err;
   }
+  // Adapters validate their sections later (adapterSection); their mistakes point at this file too.
+  rememberSource(parsed.data, source);
   return parsed.data;
 }
 
@@ -196,28 +198,14 @@ function lineOf(doc: Document, lineCounter: LineCounter, path: readonly Property
   return line;
 }
 
-/** One zod issue as people read it; unknown keys become one issue per key, at the key. */
-function explainIssue(issue: z.core.$ZodIssue): { path: PropertyKey[]; message: string }[] {
-  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: [...issue.path, key], message: 'unknown key' }));
-  if (issue.code === 'invalid_key' && issue.path[0] === 'agents') {
-    const why = issue.issues.map((i) => i.message).join('; ');
-    return [{ path: issue.path, message: `"${String(issue.path.at(-1))}" is not a valid agent name: it ${why}` }];
-  }
-  return [{ path: issue.path, message: describeIssue(issue) }];
-}
-
 /** Validates a config given in code (no file). */
 export function parseConfig(input: ConfigInput | undefined): Config {
   const parsed = ConfigSchema.safeParse(input ?? {});
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(top level)', message: describeIssue(i) }));
-  throw new ConfigError(`Invalid config:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`, { issues });
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) return `is required (${issue.expected})`;
-  return issue.message;
+  if (!parsed.success) throw invalidConfig(parsed.error.issues.map((i) => ({ path: i.path, message: describeIssue(i) })));
+  // A config read from a file, validated again (createSwitchboard does), still knows its file.
+  const source = input && typeof input === 'object' ? configSource(input) : undefined;
+  if (source) rememberSource(parsed.data, source);
+  return parsed.data;
 }
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;

@@ -115,6 +115,8 @@ export const ConfigSchema = z.strictObject({
     ])
     .default({ type: 'sqlite', path: '.switchboard/switchboard.db' }),
   workspaceDir: z.string().min(1).default('.switchboard/workspaces'),
+  /** Artifacts (generated and received images): bytes in the database, or in `dir`, a folder every replica can read. */
+  artifacts: z.strictObject({ dir: z.string().min(1).optional() }).prefault({}),
   sandbox: SandboxSchema.prefault({}),
   limits: z
     .strictObject({
@@ -127,6 +129,8 @@ export const ConfigSchema = z.strictObject({
       codeOutputBytes: z.number().int().positive().default(16_384),
       /** Longest accepted user message, in characters. */
       maxMessageChars: z.number().int().positive().default(100_000),
+      /** Largest image a message may carry, in bytes. */
+      maxImageBytes: z.number().int().positive().default(10 * 1024 * 1024),
       /** Model API: retries on 429/5xx/timeouts and per-request timeout. */
       modelRetries: z.number().int().min(0).max(10).default(3),
       modelTimeoutMs: z.number().int().positive().default(120_000),
@@ -141,19 +145,13 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   /** USD per million tokens, by model name, for cost roll-ups. */
   pricing: z.record(z.string(), z.strictObject({ input: z.number().min(0), output: z.number().min(0) })).default({}),
-  /** MCP face settings. */
-  mcp: z
-    .strictObject({
-      /** `ask_*` calls running longer than this return a handle to poll instead of hanging. */
-      askTimeoutMs: z.number().int().positive().default(50_000),
-      /** Bearer tokens by principal id, required when `serve` binds beyond loopback. */
-      tokens: z.record(z.string(), z.string().min(16, 'tokens must be at least 16 characters')).default({}),
-      /** `serve`: a session with no request for this long (and no tool call in flight) is closed. */
-      sessionIdleMs: z.number().int().min(1_000).default(600_000),
-      /** `serve`: sessions one principal may hold; one more closes its least recently used idle one. */
-      maxSessionsPerPrincipal: z.number().int().positive().default(32),
-    })
-    .prefault({}),
+  /**
+   * Adapter sections, kept as written (after `${VAR}` expansion): each adapter validates its own with
+   * `adapterSection(config, 'mcp', schema)`, so a new surface needs no change here.
+   */
+  mcp: z.unknown().optional(),
+  slack: z.unknown().optional(),
+  teams: z.unknown().optional(),
 });
 export type ConfigInput = z.input<typeof ConfigSchema>;
 export type Config = z.output<typeof ConfigSchema>;

@@ -9,7 +9,8 @@ export type PolicyVerdict = { ok: true } | { ok: false; reason: string };
 /**
  * Who may decide an approval, per `approvals.policy.who`:
  * - `requester`: the person whose request led to it (the conversation's owner when nobody is recorded);
- * - `conversation`: anyone taking part in the conversation (its owner, whoever asked something in it);
+ * - `conversation`: anyone taking part in the conversation: its owner, or anyone recorded as a participant
+ *   (admitted to a shared conversation by its surface, or who sent a message or made a plan in it);
  * - `approvers`: only the principal ids listed in `approvals.policy.approvers`.
  */
 export async function mayDecide(

@@ -2,7 +2,8 @@ import { InvalidInputError, NotFoundError, ForbiddenError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { IdGenerator } from '../ids.js';
 import type { ToolApprovalRequest } from '../runs/approval-gate.js';
-import type { PlanStore, PlanTransition } from '../store/plan-store.js';
+import type { ApprovalPatch, ApprovalStore } from '../store/approval-store.js';
+import type { PlanTransition } from '../store/plan-store.js';
 import { FINAL_RUN_STATUSES, principalId, type Principal, type Store } from '../store/types.js';
 import { NotAwaitingApprovalError } from './errors.js';
 import { mayDecide, type ApprovalPolicy, type PolicyVerdict } from './policy.js';
@@ -16,12 +17,15 @@ const MAX_FEEDBACK = 4_000;
 export interface PlanDecisions {
   /** The transition that applies `decision` (the approval's own patch is in `base`); throws NotAwaitingApprovalError. */
   transitionFor(approval: Approval, decision: Decision, base: PlanTransition): Promise<PlanTransition>;
+  /** Stores the transition atomically (the plan store's `transition`); false when an expectation failed. */
+  apply(transition: PlanTransition): Promise<boolean>;
   /** Called once the decision is stored. */
   decided(approval: Approval): void;
 }
 
 export interface ApprovalServiceDeps {
-  plans: PlanStore;
+  /** Where approvals are kept; plans are reached only through `setPlanDecisions`, to decide plan approvals. */
+  approvals: ApprovalStore;
   store: Store;
   events: EventBus;
   policy: ApprovalPolicy;
@@ -50,14 +54,18 @@ export class ApprovalService {
   }
 
   async get(id: string): Promise<Approval> {
-    const approval = await this.#d.plans.getApproval(id);
+    const approval = await this.#d.approvals.getApproval(id);
     if (!approval) throw new NotFoundError('approval', id);
     return approval;
   }
 
+  async find(id: string): Promise<Approval | null> {
+    return this.#d.approvals.getApproval(id);
+  }
+
   /** Approvals, oldest first; with `principal`, only those the policy lets that principal decide. */
-  async list(filter: { conversationId?: string; status?: ApprovalStatus; principal?: Principal } = {}): Promise<Approval[]> {
-    const all = await this.#d.plans.listApprovals({ conversationId: filter.conversationId, status: filter.status });
+  async list(filter: { conversationId?: string; planId?: string; status?: ApprovalStatus; principal?: Principal } = {}): Promise<Approval[]> {
+    const all = await this.#d.approvals.listApprovals({ conversationId: filter.conversationId, planId: filter.planId, status: filter.status });
     if (!filter.principal) return all;
     const out: Approval[] = [];
     for (const a of all) if ((await this.check(a, filter.principal)).ok) out.push(a);
@@ -68,11 +76,11 @@ export class ApprovalService {
   async check(approval: Pick<Approval, 'conversationId' | 'requestedBy'>, by: Principal): Promise<PolicyVerdict> {
     const conversation = await this.#d.store.getConversation(approval.conversationId);
     if (!conversation) return { ok: false, reason: `Conversation ${approval.conversationId} no longer exists.` };
-    return mayDecide(this.#d.policy, approval, conversation, by, () => this.#d.plans.isParticipant(approval.conversationId, by));
+    return mayDecide(this.#d.policy, approval, conversation, by, () => this.#d.store.isParticipant(approval.conversationId, by));
   }
 
   async decide(id: string, decision: Decision): Promise<DecideResult> {
-    const { plans, clock } = this.#d;
+    const { clock } = this.#d;
     const approval = await this.get(id);
     const verdict = await this.check(approval, decision.by);
     if (!verdict.ok) throw new ForbiddenError(verdict.reason);
@@ -87,15 +95,8 @@ export class ApprovalService {
       if (!action) throw new InvalidInputError('The edited action is empty.');
     }
     const now = clock();
-    const base: PlanTransition = {
-      now,
-      approval: {
-        id,
-        expect: ['pending'],
-        patch: { status: decision.approve ? 'approved' : 'rejected', decidedBy: decision.by, feedback: feedback ?? null, action: action ?? null, decidedAt: now },
-      },
-    };
-    let transition = base;
+    const patch: ApprovalPatch = { status: decision.approve ? 'approved' : 'rejected', decidedBy: decision.by, feedback: feedback ?? null, action: action ?? null, decidedAt: now };
+    let stored: Promise<boolean>;
     let depth = 0;
     if (approval.kind === 'tool_call') {
       const run = approval.runId ? await this.#d.store.getRun(approval.runId) : null;
@@ -104,11 +105,14 @@ export class ApprovalService {
         throw new NotAwaitingApprovalError(id, `the run that asked ${run ? `was ${run.status}` : 'no longer exists'}`);
       }
       depth = run.depth;
+      stored = this.#d.approvals.updateApproval(id, ['pending'], patch);
     } else {
-      if (!this.#planDecisions) throw new NotAwaitingApprovalError(id, 'plans are not available in this process');
-      transition = await this.#planDecisions.transitionFor(approval, decision, base);
+      const plans = this.#planDecisions;
+      if (!plans) throw new NotAwaitingApprovalError(id, 'plans are not available in this process');
+      // A plan approval is decided together with what it decides for the plan, in one transition.
+      stored = plans.transitionFor(approval, decision, { now, approval: { id, expect: ['pending'], patch } }).then((t) => plans.apply(t));
     }
-    if (!(await plans.transition(transition))) {
+    if (!(await stored)) {
       const now = await this.get(id);
       if (now.status === 'approved' || now.status === 'rejected') return { approval: now, alreadyDecided: true };
       throw new NotAwaitingApprovalError(id, now.status === 'cancelled' ? 'it was cancelled' : 'what it decides has moved on');
@@ -123,7 +127,7 @@ export class ApprovalService {
   /** Cancels a pending approval (its run or plan ended); false when it was no longer pending. */
   async cancel(id: string, reason: string): Promise<boolean> {
     const now = this.#d.clock();
-    const ok = await this.#d.plans.transition({ now, approval: { id, expect: ['pending'], patch: { status: 'cancelled', feedback: reason, decidedAt: now } } });
+    const ok = await this.#d.approvals.updateApproval(id, ['pending'], { status: 'cancelled', feedback: reason, decidedAt: now });
     if (ok) {
       this.#announce(await this.get(id));
       this.#d.watch.notify();
@@ -138,7 +142,7 @@ export class ApprovalService {
   async requestToolApproval(req: ToolApprovalRequest): Promise<Approval> {
     const { run, agent, tool, args, toolCallId } = req;
     const parent = run.parentRunId ? await this.#d.store.getRun(run.parentRunId) : null;
-    const { approval } = await this.#d.plans.createToolApproval({
+    const { approval } = await this.#d.approvals.createToolApproval({
       id: this.#d.ids('apr'),
       conversationId: run.conversationId,
       kind: 'tool_call',

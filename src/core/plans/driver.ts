@@ -1,4 +1,5 @@
 import type { AgentRegistry } from '../agents/registry.js';
+import type { ApprovalService } from '../approvals/service.js';
 import type { NewApproval } from '../approvals/types.js';
 import type { Watch } from '../approvals/watch.js';
 import type { IdGenerator } from '../ids.js';
@@ -21,6 +22,8 @@ import { DONE_STEP_STATUSES, FINAL_PLAN_STATUSES, type PlanStep, type StepStatus
 
 export interface DriverDeps {
   plans: PlanStore;
+  /** The plan's pending approvals are looked up here (approvals are stored on their own). */
+  approvals: Pick<ApprovalService, 'list'>;
   store: Store;
   engine: RunEngine;
   agents: AgentRegistry;
@@ -121,7 +124,7 @@ async function makePlan(d: DriverDeps, plan: PlanRecord, signal: AbortSignal): P
 
 /** Waits until the plan stops waiting for a person (a decision, a cancellation, a takeover). */
 async function awaitDecision(d: DriverDeps, plan: PlanRecord, signal: AbortSignal): Promise<void> {
-  const pending = await d.plans.listApprovals({ planId: plan.id, status: 'pending' });
+  const pending = await d.approvals.list({ planId: plan.id, status: 'pending' });
   if (pending.length === 0) {
     // A decision moves the plan on in its own transaction, so this cannot happen short of a hand edit: ask again.
     d.logger.warn('plan awaits approval but none is pending; asking again', { planId: plan.id });

@@ -71,6 +71,8 @@ export class PlanService implements PlanDecisions {
     if (text.length > config.limits.maxMessageChars) throw new InvalidInputError(`The goal has ${text.length} characters; the limit is ${config.limits.maxMessageChars}.`);
     if (!this.#d.agents.planner) throw new ConfigError('No agent has the role "planner"; add one to the config to make plans.');
     if (!(await store.getConversation(conversationId))) throw new NotFoundError('conversation', conversationId);
+    // Making a plan is taking part (approvals.policy.who: conversation).
+    await store.addParticipant(conversationId, principal);
     const now = clock();
     const { plan, created } = await plans.createPlan({
       id: ids('plan'),
@@ -171,7 +173,7 @@ export class PlanService implements PlanDecisions {
     const step = await this.#d.plans.getStep(stepId);
     if (!step) throw new NotFoundError('plan step', stepId);
     if (!step.approvalId) return null;
-    const approval = await this.#d.plans.getApproval(step.approvalId);
+    const approval = await this.#d.approvals.find(step.approvalId);
     return approval?.status === 'pending' ? approval : null;
   }
 
@@ -209,6 +211,10 @@ export class PlanService implements PlanDecisions {
       plan: planPatch({ status: 'planning', replan: { kind: 'rejected', stepId: approval.kind === 'plan_step' ? approval.stepId : undefined, feedback, by } }),
       steps: awaiting.map((s) => ({ id: s.id, expect: ['awaiting_approval'], patch: { status: 'rejected' } })),
     };
+  }
+
+  apply(transition: PlanTransition): Promise<boolean> {
+    return this.#d.plans.transition(transition);
   }
 
   decided(approval: Approval): void {
@@ -288,9 +294,9 @@ export class PlanService implements PlanDecisions {
   async #commit(t: PlanTransition, before: PlanRecord): Promise<boolean> {
     if (!(await this.#d.plans.transition(t))) return false;
     this.#d.watch.notify();
-    if (this.#d.events.hasListeners(before.conversationId)) {
+    if (this.#d.events.wants(before.conversationId)) {
       const plan = await this.#d.plans.getPlan(before.id);
-      const approval = t.insertApproval ? await this.#d.plans.getApproval(t.insertApproval.id) : null;
+      const approval = t.insertApproval ? await this.#d.approvals.find(t.insertApproval.id) : null;
       if (plan) {
         const changed = plan.steps.filter((s) => before.steps.find((b) => b.id === s.id)?.status !== s.status).map((s) => s.id);
         this.#announce(plan, changed, before.status !== plan.status, approval ?? undefined);

@@ -17,5 +17,5 @@ export interface ActiveRun {
 }
 
 /** An event as a run emits it: the executor adds who and when. */
-export type RunEvent = DistributiveOmit<SwitchboardEvent, 'conversationId' | 'runId' | 'agent' | 'depth' | 'at'>;
+export type RunEvent = DistributiveOmit<SwitchboardEvent, 'conversationId' | 'runId' | 'rootRunId' | 'parentRunId' | 'agent' | 'depth' | 'at' | 'seq'>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -1,6 +1,8 @@
-import { LeaseLostError } from '../errors.js';
-import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run, type Store } from '../store/types.js';
+import { NotFoundError } from '../errors.js';
+import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run } from '../store/types.js';
 import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
+import { fencedStore } from './fenced-store.js';
+import { RemoteWakeups } from './remote-wakeups.js';
 import { isAdoptable, newLeaseOwner } from './lease-owner.js';
 import { ThreadCache } from './thread-cache.js';
 
@@ -55,7 +57,10 @@ export class RunEngine {
   #timer: NodeJS.Timeout | null = null;
   #lastRenew = 0;
   #lastScan = 0;
+  #lastFallback = 0;
   #closed = false;
+  /** Other processes' stored events, while listened to (see RemoteWakeups). */
+  readonly #remote: RemoteWakeups;
 
   constructor(deps: EngineDeps) {
     this.#deps = deps;
@@ -63,33 +68,22 @@ export class RunEngine {
     this.#pollMs = deps.pollMs ?? 200;
     this.#executor = new RunExecutor({
       ...deps,
-      store: this.#fenced(deps.store),
+      store: fencedStore(deps.store, this.owner, (runId) => this.#leaseLost(runId)),
       cache: new ThreadCache(deps.store, { maxThreads: deps.cacheThreads }),
     });
-  }
-
-  /**
-   * The store as the run loops see it: every step write carries this process's lease, so a loop
-   * whose run another process took over writes nothing more (LeaseLostError) and is stopped before
-   * the error reaches it — it then ends like a shutdown, leaving the run to its new owner.
-   */
-  #fenced(store: Store): Store {
-    const leaseOwner = this.owner;
-    const stop = (runId: string | null) => (err: unknown): never => {
-      if (err instanceof LeaseLostError && runId) this.#leaseLost(runId);
-      throw err;
-    };
-    const writes: Partial<Store> = {
-      recordModelStep: (step, message, opts) => store.recordModelStep({ ...step, leaseOwner }, message, opts).catch(stop(step.runId)),
-      startToolStep: (step) => store.startToolStep({ ...step, leaseOwner }).catch(stop(step.runId)),
-      finishToolStep: (stepId, status, message) => store.finishToolStep(stepId, status, message, { leaseOwner }).catch(stop(message.runId)),
-      recordToolStep: (step, message) => store.recordToolStep({ ...step, leaseOwner }, message).catch(stop(step.runId)),
-    };
-    return new Proxy(store, {
-      get(target, prop) {
-        if (Object.hasOwn(writes, prop)) return writes[prop as keyof Store];
-        const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    this.#remote = new RemoteWakeups(deps.events, this.#executor, {
+      closed: () => this.#closed,
+      waitedFor: (runId) => this.#waiters.has(runId),
+      settle: (runId) => this.#task(`settle:${runId}`, () => this.#checkWaiters([runId])),
+      threadFreed: () => {
+        for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
+      },
+      queued: (runId) => {
+        if (this.#draining.size === 0) return;
+        this.#task(`queued:${runId}`, async () => {
+          const run = await deps.store.getRun(runId);
+          if (run && this.#draining.has(run.threadId)) this.kick(run.threadId);
+        });
       },
     });
   }
@@ -99,6 +93,12 @@ export class RunEngine {
     if (this.#timer || this.#closed) return;
     this.#timer = setInterval(() => this.#tick(), this.#pollMs);
     this.#timer.unref();
+    // Pushed events cost nothing while idle: always listen. Polled ones only while someone waits.
+    if (this.#deps.events.log?.live) this.#listenRemote();
+  }
+
+  #listenRemote(): void {
+    this.#remote.listen();
   }
 
   /**
@@ -112,6 +112,7 @@ export class RunEngine {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    this.#remote.stop();
     await this.#executor.shutdown();
     const deadline = Date.now() + CLOSE_GRACE_MS;
     while (this.#inFlight.size > 0 && Date.now() < deadline) {
@@ -127,13 +128,12 @@ export class RunEngine {
    * the run's id before the run exists (plans do), so that a restart never creates it twice.
    */
   async enqueue(newRun: NewRun & { id?: string }): Promise<Run> {
-    const { store, ids, events, clock } = this.#deps;
+    const { store, ids } = this.#deps;
     const run = await store.createRun({ ...newRun, id: newRun.id ?? ids('run') });
     this.#queued.set(run.id, run.threadId);
     this.start();
-    if (events.hasListeners(run.conversationId)) {
-      events.emit({ type: 'run.queued', conversationId: run.conversationId, runId: run.id, agent: run.agent, depth: run.depth, at: clock() });
-    }
+    this.#executor.emitter.track(run);
+    await this.#executor.emitter.emit(run, { type: 'run.queued' });
     this.kick(run.threadId);
     return run;
   }
@@ -150,8 +150,9 @@ export class RunEngine {
    */
   async wait(runId: string, signal?: AbortSignal): Promise<Run> {
     signal?.throwIfAborted();
+    this.#listenRemote(); // before the read: an end announced after it is heard
     const run = await this.#deps.store.getRun(runId);
-    if (!run) throw new Error(`No run with id "${runId}".`);
+    if (!run) throw new NotFoundError('run', runId);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
     return new Promise<Run>((resolve, reject) => {
       const list = this.#waiters.get(runId) ?? new Set();
@@ -169,6 +170,7 @@ export class RunEngine {
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
       this.start();
+      if (this.#remote.endedElsewhere(runId)) this.#task(`settle:${runId}`, () => this.#checkWaiters([runId]));
       // Until the first heartbeat decides otherwise, a waiter keeps the process alive (the run may be another process's).
       this.#timer?.ref();
     });
@@ -179,10 +181,12 @@ export class RunEngine {
     const { store } = this.#deps;
     if (this.#executor.abort(runId, new CancelSignal(reason))) return this.wait(runId);
     const run = await store.getRun(runId);
-    if (!run) throw new Error(`No run with id "${runId}".`);
+    if (!run) throw new NotFoundError('run', runId);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
     // Queued, or held by another process: mark it; the holder sees it on its next step.
     const ended = await store.updateRun(runId, { status: 'cancelled', error: reason, endedAt: this.#deps.clock() });
+    // Announced here: the holder, told by this event (or its next scan), stops without announcing it again.
+    await this.#executor.emitter.emit(ended, { type: 'run.cancelled', reason });
     this.#queued.delete(runId);
     this.#settle(ended);
     for (const child of await store.listRuns({ parentRunId: runId })) {
@@ -348,10 +352,17 @@ export class RunEngine {
       });
     }
     this.#executor.checkStalls(now, config.limits.stallTimeoutMs, (id) => new StallSignal(id));
-    // Queued runs held up by another process's run on the same thread.
-    for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
-    // Runs another process finished for our waiters.
-    if (this.#waiters.size > 0) this.#task('waiters', () => this.#checkWaiters());
+    // With pushed events, other processes' runs ending reach us as events (#onRemote): the polls
+    // below are then only a safety net, every few seconds, for an event lost to a reconnect.
+    const live = this.#deps.events.log?.live && this.#remote.listening;
+    if (!live || now - this.#lastFallback > this.#leaseMs / 3) {
+      this.#lastFallback = now;
+      // Queued runs held up by another process's run on the same thread.
+      for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
+      // Runs another process finished for our waiters.
+      if (this.#waiters.size > 0) this.#task('waiters', () => this.#checkWaiters());
+    }
+    if (this.#waiters.size === 0 && !this.#deps.events.log?.live) this.#remote.stop();
     if (this.#waiters.size > 0) {
       // Someone waits: keep this process alive for the answer. Even while busy with runs of its
       // own: when they end, the awaited run (queued behind them, or another process's) may still
@@ -364,11 +375,11 @@ export class RunEngine {
     }
   }
 
-  async #checkWaiters(): Promise<void> {
+  async #checkWaiters(only?: string[]): Promise<void> {
     // Runs executing here settle here. Any other may be claimed and finished by another process, even
     // one queued here: one query for all of them (a task, so a slow one is never stacked).
     // Runs whose thread a drain here is running are claimed next by that drain: no read for them.
-    const ids = [...this.#waiters.keys()].filter((id) => !this.#executor.isActive(id) && !this.#runningOn.has(this.#queued.get(id) ?? ''));
+    const ids = (only ?? [...this.#waiters.keys()]).filter((id) => !this.#executor.isActive(id) && !this.#runningOn.has(this.#queued.get(id) ?? ''));
     for (const run of await this.#readRuns(ids)) {
       if (run && FINAL_RUN_STATUSES.includes(run.status)) {
         this.#queued.delete(run.id);

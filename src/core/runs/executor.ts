@@ -1,12 +1,12 @@
 import { setMaxListeners } from 'node:events';
-import { z } from 'zod';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentSpec, Config } from '../agents/spec.js';
+import type { ArtifactStore } from '../artifacts/types.js';
 import { SwitchboardError } from '../errors.js';
-import type { EventBus, SwitchboardEvent } from '../events.js';
+import type { EventBus } from '../events.js';
 import type { IdGenerator } from '../ids.js';
 import type { Logger } from '../logger.js';
-import type { ChatMessage, ModelClient, ToolCall, ToolSchema, Usage } from '../model/types.js';
+import type { ChatMessage, ModelClient, ToolCall } from '../model/types.js';
 import type { Message, Run, RunStep, Store } from '../store/types.js';
 import type { ToolApprovalGate } from './approval-gate.js';
 import { selectContext } from './budget.js';
@@ -17,6 +17,8 @@ import { Limiter } from './limiter.js';
 import { ToolRunner } from './tool-runner.js';
 import type { ToolDefinition } from './tool.js';
 import type { ActiveRun, RunEvent } from './active-run.js';
+import { RunEmitter } from './emit.js';
+import { AgentTools, costOf } from './agent-tools.js';
 
 export type { ActiveRun } from './active-run.js';
 export { CancelSignal, ShutdownSignal, StallSignal } from './signals.js';
@@ -37,6 +39,8 @@ export interface ExecutorDeps {
   /** Root folder of per-conversation workspaces. */
   workspaceRoot: string;
   approvals?: ToolApprovalGate;
+  /** Where tools keep what they make (generate_image); tools get their conversation's view of it. */
+  artifacts?: ArtifactStore;
   cache: ThreadCache;
   /** Model calls in flight at once in this process (each holds a connection); more wait their turn. Default 512. */
   modelConcurrency?: number;
@@ -57,15 +61,18 @@ class RunLimitError extends SwitchboardError {
 export class RunExecutor {
   readonly #d: ExecutorDeps;
   readonly #active = new Map<string, ActiveRun>();
-  readonly #schemas = new Map<string, { tools: Map<string, ToolDefinition>; schemas: ToolSchema[]; tokens: number }>();
+  readonly #tools: AgentTools;
 
   readonly #toolRunner: ToolRunner;
   readonly #modelCalls: Limiter;
+  readonly emitter: RunEmitter;
 
   constructor(deps: ExecutorDeps) {
     this.#d = deps;
+    this.emitter = new RunEmitter(deps.events, deps.clock);
+    this.#tools = new AgentTools(deps.tools);
     this.#modelCalls = new Limiter(deps.modelConcurrency ?? 512);
-    this.#toolRunner = new ToolRunner(deps, { emit: (run, event) => this.#emit(run, event), progress: (active) => this.#progress(active) });
+    this.#toolRunner = new ToolRunner(deps, { emit: (run, event) => void this.#emit(run, event), progress: (active) => this.#progress(active) });
   }
 
   isActive(runId: string): boolean {
@@ -113,7 +120,7 @@ export class RunExecutor {
     for (const a of this.#active.values()) {
       if (a.run.depth > 0) continue; // children are cancelled through their root
       const stored = await this.#d.store.getRun(a.run.id);
-      if (stored?.status === 'cancelled') a.controller.abort(new CancelSignal(stored.error ?? 'cancelled'));
+      if (stored?.status === 'cancelled') a.controller.abort(new CancelSignal(stored.error ?? 'cancelled', true));
     }
   }
 
@@ -139,17 +146,18 @@ export class RunExecutor {
     else parent?.controller.signal.addEventListener('abort', onParentAbort, { once: true });
     const active: ActiveRun = { run, agent, controller, parent, progressAt: clock(), awaiting: 0, tail: null };
     this.#active.set(run.id, active);
-    this.#emit(active.run, { type: 'run.started' });
+    this.emitter.track(run);
+    void this.#emit(active.run, { type: 'run.started' });
     try {
       const done = await this.#loop(active, input ?? null);
       // Usually the final model step ended the run with it; a resumed run may have its answer already.
       const ended = done.ended ?? (await store.updateRun(run.id, { status: 'completed', reply: done.reply, endedAt: clock(), leaseOwner: null, leaseUntil: null }));
-      this.#emit(active.run, { type: 'run.completed', reply: done.reply, usage: ended.usage });
+      await this.#emit(active.run, { type: 'run.completed', reply: done.reply, usage: ended.usage });
       return ended;
     } catch (err) {
       const reason = controller.signal.aborted ? controller.signal.reason : undefined;
       if (reason instanceof ShutdownSignal) return null;
-      if (reason instanceof CancelSignal) return this.#end(run, 'cancelled', reason.reason);
+      if (reason instanceof CancelSignal) return this.#end(run, 'cancelled', reason.reason, !reason.announced);
       if (reason instanceof StallSignal) {
         const ms = this.#d.config.limits.stallTimeoutMs;
         const span = ms < 10_000 ? `${ms} ms` : ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
@@ -164,9 +172,10 @@ export class RunExecutor {
     }
   }
 
-  async #end(run: Run, status: 'failed' | 'cancelled', error: string): Promise<Run> {
+  /** Ends the run as failed or cancelled; `announce` false when whoever cancelled it emitted run.cancelled already. */
+  async #end(run: Run, status: 'failed' | 'cancelled', error: string, announce = true): Promise<Run> {
     const ended = await this.#d.store.updateRun(run.id, { status, error, endedAt: this.#d.clock(), leaseOwner: null, leaseUntil: null });
-    this.#emit(run, status === 'failed' ? { type: 'run.failed', error } : { type: 'run.cancelled', reason: error });
+    if (announce) await this.#emit(run, status === 'failed' ? { type: 'run.failed', error } : { type: 'run.cancelled', reason: error });
     return ended;
   }
 
@@ -186,7 +195,7 @@ export class RunExecutor {
   async #steps(active: ActiveRun, input: Message | null, tail: ThreadTail): Promise<{ reply: string; ended?: Run }> {
     const { run, agent, controller } = active;
     const { store, ids } = this.#d;
-    const { tools, schemas, tokens: toolTokens } = this.#toolsFor(agent);
+    const { tools, schemas, tokens: toolTokens } = this.#tools.for(agent);
     // The claim that appended the input also started the run: nothing else of it exists yet.
     if (input) tail.append([input]);
     const resumed = !input && tail.messages.some((m) => m.runId === run.id);
@@ -219,7 +228,7 @@ export class RunExecutor {
       }
       const window = selectContext(tail.messages, tail.tokens, Math.max(budget, 256));
       const request: ChatMessage[] = [{ role: 'system', content: system }, ...window.map(toChatMessage)];
-      const wantDeltas = this.#d.events.hasListeners(run.conversationId);
+      const wantDeltas = this.emitter.wantsDeltas(run.conversationId);
       const call = () =>
         this.#d.model.chat(
           { provider: agent.provider ?? 'default', model: agent.model!, messages: request, tools: schemas, temperature: agent.temperature },
@@ -227,20 +236,16 @@ export class RunExecutor {
             signal: controller.signal,
             onDelta: (delta) => {
               this.#progress(active);
-              // The hottest event: built as one literal rather than through #emit's spread.
-              if (wantDeltas) {
-                const { conversationId, id: runId, agent: name, depth } = run;
-                this.#d.events.emit({ type: 'text.delta', delta, conversationId, runId, agent: name, depth, at: this.#d.clock() });
-              }
+              if (wantDeltas) this.emitter.delta(run, delta);
             },
             onReset: () => {
-              if (wantDeltas) this.#emit(run, { type: 'text.reset' });
+              if (wantDeltas) void this.#emit(run, { type: 'text.reset' });
             },
           },
         );
       // Waiting for a turn is not progress: a run that waits longer than the stall limit is failed as stalled.
       const result = await this.#modelCalls.run(call, controller.signal);
-      const cost = this.#cost(result.model || agent.model!, result.usage);
+      const cost = costOf(this.#d.config, result.model || agent.model!, result.usage);
       // An answer without tool calls is the run's last step: it completes the run in the same write.
       // Not once the run is aborted: the step is kept and the abort decides how the run ends.
       const final = result.toolCalls.length === 0 && !controller.signal.aborted;
@@ -261,7 +266,7 @@ export class RunExecutor {
       tail.trim(contextBudget * 2);
       turns++;
       this.#progress(active);
-      if (result.content && wantDeltas) this.#emit(active.run, { type: 'message', content: result.content });
+      if (result.content) void this.#emit(active.run, { type: 'message', content: result.content });
       if (ended) return { reply: message.content, ended };
     }
     const answer = lastAssistant(run, tail.messages)!;
@@ -299,41 +304,22 @@ export class RunExecutor {
     for (let a: ActiveRun | undefined = active; a; a = a.parent) a.progressAt = now;
   }
 
-  #emit(run: Run, event: RunEvent): void {
-    if (!this.#d.events.hasListeners(run.conversationId)) return;
-    this.#d.events.emit({ ...event, conversationId: run.conversationId, runId: run.id, agent: run.agent, depth: run.depth, at: this.#d.clock() } as SwitchboardEvent);
+  #emit(run: Run, event: RunEvent): Promise<void> {
+    if (!this.#d.events.wants(run.conversationId)) return Promise.resolve();
+    return this.emitter.emit(run, event);
   }
 
-  emitFor(runId: string, event: RunEvent): void {
+  emitFor(runId: string, event: RunEvent): Promise<void> {
     const active = this.#active.get(runId);
-    if (active) this.#emit(active.run, event);
+    return active ? this.#emit(active.run, event) : Promise.resolve();
   }
 
-  #cost(model: string, usage: Usage): number {
-    const price = this.#d.config.pricing[model];
-    if (!price) return 0;
-    return (usage.promptTokens * price.input + usage.completionTokens * price.output) / 1_000_000;
+  /** Another process reported progress of a run under this one (its delegate works there): not a stall. */
+  touch(runId: string | null): void {
+    const active = runId ? this.#active.get(runId) : undefined;
+    if (active) this.#progress(active);
   }
 
-  #toolsFor(agent: AgentSpec): { tools: Map<string, ToolDefinition>; schemas: ToolSchema[]; tokens: number } {
-    let cached = this.#schemas.get(agent.name);
-    if (!cached) {
-      const tools = new Map<string, ToolDefinition>();
-      for (const name of agent.tools) {
-        const tool = this.#d.tools.get(name);
-        if (tool) tools.set(name, tool);
-      }
-      const schemas = [...tools.values()].map((t) => ({
-        name: t.name,
-        description: t.description,
-        parameters: z.toJSONSchema(t.parameters, { io: 'input' }) as Record<string, unknown>,
-      }));
-      const tokens = Math.ceil(JSON.stringify(schemas).length / 4);
-      cached = { tools, schemas, tokens };
-      this.#schemas.set(agent.name, cached);
-    }
-    return cached;
-  }
 }
 
 

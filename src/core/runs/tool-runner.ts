@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { conversationArtifacts } from '../artifacts/conversation.js';
 import { DuplicateToolResultError } from '../errors.js';
 import type { ToolCall } from '../model/types.js';
 import type { Message, Run, RunStep } from '../store/types.js';
@@ -130,6 +131,7 @@ export class ToolRunner {
       logger: this.#d.logger,
       limits: { codeTimeoutMs: this.#d.config.limits.codeTimeoutMs, codeOutputBytes: this.#d.config.limits.codeOutputBytes },
       sandbox: this.#d.config.sandbox,
+      artifacts: this.#d.artifacts && conversationArtifacts(this.#d.artifacts, run, { ids: this.#d.ids, clock: this.#d.clock, emit: (e) => this.#h.emit(active.run, e) }),
       progress: (message) => {
         this.#h.progress(active);
         this.#h.emit(active.run, { type: 'tool.progress', toolCallId: call.id, name: call.name, message });

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { AgentSpec, SandboxConfig } from '../agents/spec.js';
+import type { ConversationArtifacts } from '../artifacts/types.js';
 import type { Logger } from '../logger.js';
 import type { ModelClient } from '../model/types.js';
 
@@ -21,6 +22,8 @@ export interface ToolContext {
   limits: { codeTimeoutMs: number; codeOutputBytes: number };
   /** Where `run_code` runs (the config's `sandbox`); the defaults (bubblewrap, no network) when absent. */
   sandbox?: SandboxConfig;
+  /** This conversation's artifacts (generated images, images people sent); absent without an artifact store. */
+  artifacts?: ConversationArtifacts;
   /** Report progress of a long tool (shown to people and as MCP progress). */
   progress(message: string): void;
 }

@@ -1,3 +1,5 @@
+import { InternalError, StoreUnavailableError } from '../errors.js';
+import { intakeSqliteMigrations } from './intake-migrations.js';
 import type { SqliteDatabase } from './sqlite-driver.js';
 
 /**
@@ -106,6 +108,7 @@ CREATE TABLE run_steps (
 );
 `,
   },
+  ...intakeSqliteMigrations,
 ];
 
 const MIGRATIONS_TABLE = `
@@ -115,13 +118,24 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
   applied_at INTEGER NOT NULL
 )`;
 
+/**
+ * The database records another migration under a version this code also uses: it was made by another
+ * version of Switchboard (or another module picked the same number). Running on would skip a migration.
+ */
+export function migrationClash(store: 'sqlite' | 'postgres', m: { version: number; name: string }, recorded: string): StoreUnavailableError {
+  return new StoreUnavailableError(
+    store,
+    `migration ${m.version} "${m.name}" clashes with the database's migration ${m.version} "${recorded}": the database was set up by another version of Switchboard — use that version, or a fresh database`,
+  );
+}
+
 /** Checks that versions are positive integers and unique; returns them sorted. */
 export function sortMigrations<M extends { version: number; name: string }>(migrations: readonly M[]): M[] {
   const seen = new Map<number, string>();
   for (const m of migrations) {
-    if (!Number.isInteger(m.version) || m.version < 1) throw new Error(`Migration "${m.name}" has an invalid version ${m.version}.`);
+    if (!Number.isInteger(m.version) || m.version < 1) throw new InternalError(`Migration "${m.name}" has an invalid version ${m.version}: versions are positive integers.`);
     const other = seen.get(m.version);
-    if (other !== undefined) throw new Error(`Migrations "${other}" and "${m.name}" share version ${m.version}.`);
+    if (other !== undefined) throw new InternalError(`Migrations "${other}" and "${m.name}" share version ${m.version}.`);
     seen.set(m.version, m.name);
   }
   return [...migrations].sort((a, b) => a.version - b.version);
@@ -144,7 +158,7 @@ export function applyMigrations(db: SqliteDatabase, migrations: readonly SqliteM
       const recorded = done.get(m.version);
       if (recorded !== undefined) {
         // Two modules picked the same version: one of them would silently never run.
-        if (recorded !== m.name) throw new Error(`Migration ${m.version} "${m.name}" clashes with the applied migration "${recorded}".`);
+        if (recorded !== m.name) throw migrationClash('sqlite', m, recorded);
         continue;
       }
       if (m.sql.trim()) db.exec(m.sql);

@@ -1,10 +1,12 @@
-import type { Approval, ApprovalKind, ApprovalStatus, NewApproval } from '../approvals/types.js';
+import type { ApprovalStatus, NewApproval } from '../approvals/types.js';
+import type { ApprovalPatch } from './approval-store.js';
 import type { Plan, PlanApprovalMode, PlanStatus, PlanStep, PlanUsage, StepStatus } from '../plans/types.js';
 import type { Principal } from './types.js';
 
 /**
- * Persistence of plans, their steps and approvals, beside the core Store and in the same database
- * (SQLite file or PostgreSQL). Every change that belongs together goes through one `transition`,
+ * Persistence of plans and their steps, beside the core Store and in the same database (SQLite file
+ * or PostgreSQL). Approvals are an ApprovalStore of their own (tool calls need no plans); a plan
+ * transition may still decide or insert a plan's approval, atomically with the plan's change. Every change that belongs together goes through one `transition`,
  * which checks what it expects to find (compare-and-set) and applies everything or nothing: a crash
  * never leaves a step approved without its approval decided, nor a decision without its effect.
  */
@@ -65,14 +67,6 @@ export type StepPatch = Partial<{
   runId: string | null;
 }>;
 
-export type ApprovalPatch = Partial<{
-  status: ApprovalStatus;
-  decidedBy: Principal;
-  feedback: string | null;
-  action: string | null;
-  decidedAt: number;
-}>;
-
 /** One atomic change. Any expectation that does not hold aborts the whole of it. */
 export interface PlanTransition {
   now: number;
@@ -86,16 +80,6 @@ export interface PlanTransition {
   /** Appended after the plan's last listed step, numbered on from it. */
   insertSteps?: NewPlanStep[];
   insertApproval?: NewApproval;
-}
-
-export interface ApprovalFilter {
-  conversationId?: string;
-  status?: ApprovalStatus;
-  kind?: ApprovalKind;
-  planId?: string;
-  stepId?: string;
-  runId?: string;
-  limit?: number;
 }
 
 export interface PlanFilter {
@@ -115,12 +99,6 @@ export interface PlanStore {
   listPlans(filter: PlanFilter): Promise<PlanRecord[]>;
   getStep(id: string): Promise<PlanStep | null>;
 
-  /** A tool call's approval, created once per (runId, toolCallId): asking again returns the first. */
-  createToolApproval(approval: NewApproval): Promise<{ approval: Approval; created: boolean }>;
-  getApproval(id: string): Promise<Approval | null>;
-  /** Oldest first. */
-  listApprovals(filter: ApprovalFilter): Promise<Approval[]>;
-
   /** Applies the transition atomically; false (and nothing written) when an expectation failed. */
   transition(t: PlanTransition): Promise<boolean>;
 
@@ -132,7 +110,4 @@ export interface PlanStore {
   renewPlanLeases(owner: string, leaseUntil: number): Promise<void>;
   /** Gives up `owner`'s leases (a polite shutdown): another process may take the plans at once. */
   releasePlanLeases(owner: string): Promise<void>;
-
-  /** Whether the principal has taken part in the conversation (asked a run or made a plan in it). */
-  isParticipant(conversationId: string, principal: Principal): Promise<boolean>;
 }

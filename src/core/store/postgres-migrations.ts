@@ -1,4 +1,6 @@
 import type { PoolClient } from 'pg';
+import { intakePostgresMigrations } from './intake-migrations.js';
+import { migrationClash } from './migrations.js';
 
 /**
  * Versioned schema migrations for the PostgreSQL store, applied by `PostgresStore.migrate`.
@@ -105,6 +107,7 @@ CREATE TABLE run_steps (
 );
 `,
   },
+  ...intakePostgresMigrations,
 ];
 
 /** First key of the two-int advisory lock taken while migrating; the second is the schema's hash. */
@@ -134,7 +137,7 @@ export async function applyPgMigrations(client: PoolClient, schema: string, sort
     const recorded = done.get(m.version);
     if (recorded !== undefined) {
       // Two modules picked the same version: one of them would silently never run.
-      if (recorded !== m.name) throw new Error(`Migration ${m.version} "${m.name}" clashes with the applied migration "${recorded}".`);
+      if (recorded !== m.name) throw migrationClash('postgres', m, recorded);
       continue;
     }
     if (m.sql.trim()) await client.query(m.sql);

@@ -1,13 +1,17 @@
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
-import { DuplicateToolResultError, LeaseLostError, NotFoundError } from '../errors.js';
-import type { Usage } from '../model/types.js';
+import { ConfigError, InternalError, NotFoundError } from '../errors.js';
 import { sortMigrations } from './migrations.js';
 import { applyPgMigrations, postgresMigrations, type PgMigration } from './postgres-migrations.js';
 import { SQL, usageSql } from './postgres-sql.js';
-import { ACTIVE_SQL, num, runPatchColumns, toConversation, toJson, toMessage, toRun, toStep, toThread, toTotals } from './rows.js';
-import type { ConversationRow, MessageRow, Num, RunPatch, RunRow, StepRow, ThreadRow, UsageRow } from './rows.js';
-import type { ClaimedRun, Conversation, LeaseFence, Message, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, RunStepType, Store, Thread, UsageTotals } from './types.js';
+import { ACTIVE_SQL, num, runPatchColumns, toJson, toMessage, toRun, toStep, toTotals } from './rows.js';
+import type { MessageRow, Num, RunPatch, RunRow, StepRow, UsageRow } from './rows.js';
+import { sameKeyRun } from './intake-errors.js';
+import type { Persistence } from './persistence.js';
+import { isForeignKeyError, PostgresConversations, type Queryable } from './postgres-conversations.js';
+import { PostgresWrites } from './postgres-writes.js';
+import type { ClaimedRun, Conversation, Message, NewConversationOptions, NewMessage, NewRun, Principal, Run } from './types.js';
+import type { RunStatus, RunStep, Store, Thread, UsageTotals } from './types.js';
 
 /**
  * The scale-out Store: PostgreSQL through `pg`, for several replicas sharing one database.
@@ -49,28 +53,21 @@ export interface PostgresStoreOptions {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-const MESSAGE_COLUMNS = 'id, thread_id, seq, role, author, content, images, tool_calls, tool_call_id, is_error, run_id, created_at';
-
-function isForeignKeyError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
-}
-
-/** Something that runs a query: the pool, or a client inside a transaction. */
-interface Queryable {
-  query<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
-}
-
 export class PostgresStore implements Store {
   /** The pool, for modules (plans, approvals) that keep their tables in the same database and schema. */
   readonly pool: pg.Pool;
   readonly schema: string;
-  private readonly clock: () => number;
+  /** The store's clock, for the stores beside it (refs). */
+  readonly clock: () => number;
   private readonly migrations: PgMigration[];
+  private readonly conversations: PostgresConversations;
+  /** The transactions that write messages and steps under row locks (postgres-writes.ts). */
+  private readonly writes: PostgresWrites;
   private closed = false;
 
   constructor(opts: PostgresStoreOptions) {
     const schema = opts.schema ?? 'public';
-    if (!SCHEMA_NAME.test(schema)) throw new Error(`PostgresStore: schema "${schema}" must match ${SCHEMA_NAME.source}.`);
+    if (!SCHEMA_NAME.test(schema)) throw new ConfigError(`PostgresStore: schema "${schema}" must be a plain identifier (${SCHEMA_NAME.source}).`);
     this.schema = schema;
     this.clock = opts.clock ?? Date.now;
     this.migrations = sortMigrations([...postgresMigrations, ...(opts.extraMigrations ?? [])]);
@@ -83,6 +80,8 @@ export class PostgresStore implements Store {
     });
     // A pooled connection that dies while idle must not crash the process; the next query reconnects.
     this.pool.on('error', () => {});
+    this.conversations = new PostgresConversations(this.pool, this.clock);
+    this.writes = new PostgresWrites((fn) => this.transaction(fn), this.clock);
   }
 
   /** Runs `fn` in one transaction on one connection; rolls back when it throws. */
@@ -115,65 +114,6 @@ export class PostgresStore implements Store {
     return (await q.query<R>(sql, params)).rows;
   }
 
-  /** Locks the thread row for the transaction; NotFoundError when it does not exist. */
-  private async lockThread(client: PoolClient, threadId: string): Promise<void> {
-    const row = await this.one(client, 'SELECT id FROM threads WHERE id = $1 FOR NO KEY UPDATE', [threadId]);
-    if (!row) throw new NotFoundError('thread', threadId);
-  }
-
-  /**
-   * Locks the run row for the transaction; NotFoundError when it does not exist. With a fence, also
-   * LeaseLostError when another owner holds the run's lease (the lock keeps it so until commit).
-   */
-  private async lockRun(client: PoolClient, runId: string, fence?: LeaseFence): Promise<void> {
-    const row = await this.one<{ lease_owner: string | null }>(client, 'SELECT lease_owner FROM runs WHERE id = $1 FOR NO KEY UPDATE', [runId]);
-    if (!row) throw new NotFoundError('run', runId);
-    if (fence?.leaseOwner !== undefined && row.lease_owner !== fence.leaseOwner) throw new LeaseLostError(runId, row.lease_owner);
-  }
-
-  /** Inserts messages after the thread's last seq; the caller holds the thread lock. */
-  private async insertMessages(client: PoolClient, threadId: string, messages: (NewMessage & { id: string })[], now: number): Promise<Message[]> {
-    // One result per tool call; the thread lock the caller holds makes the check and the insert one step.
-    const calls = new Set<string>();
-    let turnInBatch = false;
-    for (const m of messages) {
-      if (m.role === 'assistant') {
-        // A new turn in this batch: results after it answer its calls, not the stored ones.
-        turnInBatch = true;
-        calls.clear();
-      }
-      if (m.role !== 'tool' || !m.toolCallId) continue;
-      const stored = turnInBatch ? undefined : await this.one<{ role: string }>(client, SQL.answeredCall, [threadId, m.toolCallId]);
-      if (stored?.role === 'tool' || calls.has(m.toolCallId)) throw new DuplicateToolResultError(threadId, m.toolCallId);
-      calls.add(m.toolCallId);
-    }
-    const last = await this.one<{ seq: Num }>(client, 'SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE thread_id = $1', [threadId]);
-    const base = num(last?.seq ?? 0);
-    const values: string[] = [];
-    const params: unknown[] = [];
-    messages.forEach((m, i) => {
-      const p = params.length;
-      values.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}, $${p + 6}, $${p + 7}::jsonb, $${p + 8}::jsonb, $${p + 9}, $${p + 10}, $${p + 11}, $${p + 12})`);
-      params.push(m.id, threadId, base + i + 1, m.role, m.author, m.content, toJson(m.images), toJson(m.toolCalls), m.toolCallId ?? null, m.isError === true, m.runId ?? null, now);
-    });
-    const rows = await this.all<MessageRow>(client, `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES ${values.join(', ')} RETURNING *`, params);
-    return rows.map(toMessage).sort((a, b) => a.seq - b.seq);
-  }
-
-  /** Inserts a step after the run's last seq; the caller holds the run lock. */
-  private async insertStep(
-    client: PoolClient,
-    s: { id: string; runId: string; type: RunStepType; status: RunStepStatus; data: Record<string, unknown>; usage: Usage | null; cost: number; endedAt: number | null },
-    now: number,
-  ): Promise<RunStep> {
-    const row = await this.one<StepRow>(
-      client,
-      SQL.insertStep,
-      [s.id, s.runId, s.type, s.status, JSON.stringify(s.data), s.usage?.promptTokens ?? null, s.usage?.completionTokens ?? null, s.cost, now, s.endedAt],
-    );
-    return toStep(row!);
-  }
-
   // ---- lifecycle ------------------------------------------------------------------------------
 
   async init(): Promise<void> {
@@ -189,7 +129,7 @@ export class PostgresStore implements Store {
     const byVersion = new Map(this.migrations.map((m) => [m.version, m]));
     for (const m of extra) {
       const known = byVersion.get(m.version);
-      if (known && known.name !== m.name) throw new Error(`Migration ${m.version} "${m.name}" clashes with the migration "${known.name}".`);
+      if (known && known.name !== m.name) throw new InternalError(`Migration ${m.version} "${m.name}" clashes with the migration "${known.name}".`);
       byVersion.set(m.version, m);
     }
     const sorted = sortMigrations([...byVersion.values()]);
@@ -206,6 +146,12 @@ export class PostgresStore implements Store {
     return rows.map((r) => ({ version: r.version, name: r.name, appliedAt: num(r.applied_at) }));
   }
 
+  /** This store with its plans, approvals and surface references, in the same database and schema. */
+  async persistence(): Promise<Persistence> {
+    const { postgresPersistence } = await import('./postgres-persistence.js');
+    return postgresPersistence(this);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -214,78 +160,50 @@ export class PostgresStore implements Store {
 
   // ---- conversations and threads --------------------------------------------------------------
 
-  async getOrCreateConversation(key: string, owner: Principal, id: string): Promise<{ conversation: Conversation; created: boolean }> {
-    const inserted = await this.one<ConversationRow>(
-      this.pool,
-      SQL.insertConversation,
-      [id, key, JSON.stringify(owner), owner.surface, owner.userId, this.clock()],
-    );
-    if (inserted) return { conversation: toConversation(inserted), created: true };
-    const row = await this.one<ConversationRow>(this.pool, 'SELECT * FROM conversations WHERE key = $1', [key]);
-    return { conversation: toConversation(row!), created: false };
+  async getOrCreateConversation(key: string, owner: Principal, id: string, opts?: NewConversationOptions): Promise<{ conversation: Conversation; created: boolean }> {
+    return this.conversations.getOrCreate(key, owner, id, opts);
   }
 
   async getConversation(id: string): Promise<Conversation | null> {
-    const row = await this.one<ConversationRow>(this.pool, 'SELECT * FROM conversations WHERE id = $1', [id]);
-    return row ? toConversation(row) : null;
+    return this.conversations.get(id);
   }
 
   async getConversationByKey(key: string): Promise<Conversation | null> {
-    const row = await this.one<ConversationRow>(this.pool, 'SELECT * FROM conversations WHERE key = $1', [key]);
-    return row ? toConversation(row) : null;
+    return this.conversations.getByKey(key);
   }
 
-  /** Newest first. */
-  async listConversations(filter: { ownerSurface?: string; ownerUserId?: string; limit?: number } = {}): Promise<Conversation[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.ownerSurface !== undefined) {
-      params.push(filter.ownerSurface);
-      where.push(`owner_surface = $${params.length}`);
-    }
-    if (filter.ownerUserId !== undefined) {
-      params.push(filter.ownerUserId);
-      where.push(`owner_user_id = $${params.length}`);
-    }
-    params.push(filter.limit ?? null);
-    const sql = `SELECT * FROM conversations${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT $${params.length}`;
-    return (await this.all<ConversationRow>(this.pool, sql, params)).map(toConversation);
+  async listConversations(filter?: { ownerSurface?: string; ownerUserId?: string; limit?: number }): Promise<Conversation[]> {
+    return this.conversations.list(filter);
+  }
+
+  async addParticipant(conversationId: string, principal: Principal): Promise<void> {
+    return this.conversations.addParticipant(conversationId, principal);
+  }
+
+  async listParticipants(conversationId: string): Promise<Principal[]> {
+    return this.conversations.participants(conversationId);
+  }
+
+  async isParticipant(conversationId: string, principal: Principal): Promise<boolean> {
+    return this.conversations.isParticipant(conversationId, principal);
   }
 
   async getOrCreateThread(conversationId: string, agent: string, id: string): Promise<Thread> {
-    try {
-      const inserted = await this.one<ThreadRow>(
-        this.pool,
-        SQL.insertThread,
-        [id, conversationId, agent, this.clock()],
-      );
-      if (inserted) return toThread(inserted);
-    } catch (err) {
-      if (isForeignKeyError(err)) throw new NotFoundError('conversation', conversationId);
-      throw err;
-    }
-    const row = await this.one<ThreadRow>(this.pool, 'SELECT * FROM threads WHERE conversation_id = $1 AND agent = $2', [conversationId, agent]);
-    return toThread(row!);
+    return this.conversations.getOrCreateThread(conversationId, agent, id);
   }
 
   async getThread(id: string): Promise<Thread | null> {
-    const row = await this.one<ThreadRow>(this.pool, 'SELECT * FROM threads WHERE id = $1', [id]);
-    return row ? toThread(row) : null;
+    return this.conversations.getThread(id);
   }
 
   async listThreads(conversationId: string): Promise<Thread[]> {
-    return (await this.all<ThreadRow>(this.pool, 'SELECT * FROM threads WHERE conversation_id = $1 ORDER BY created_at, id COLLATE "C"', [conversationId])).map(toThread);
+    return this.conversations.listThreads(conversationId);
   }
 
   // ---- messages ---------------------------------------------------------------------------------
 
   async appendMessages(threadId: string, messages: (NewMessage & { id: string })[]): Promise<Message[]> {
-    if (messages.length === 0) return [];
-    const now = this.clock();
-    return this.transaction(async (client) => {
-      await this.lockThread(client, threadId);
-      return this.insertMessages(client, threadId, messages, now);
-    });
+    return this.writes.appendMessages(threadId, messages);
   }
 
   async listMessages(threadId: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<Message[]> {
@@ -315,9 +233,12 @@ export class PostgresStore implements Store {
       const row = await this.one<RunRow>(
         this.pool,
         SQL.insertRun,
-        [run.id, run.conversationId, run.threadId, run.agent, toJson(run.input), toJson(run.requestedBy), run.parentRunId ?? null, run.parentToolCallId ?? null, run.depth ?? 0, now],
+        [run.id, run.conversationId, run.threadId, run.agent, toJson(run.input), toJson(run.requestedBy), run.parentRunId ?? null, run.parentToolCallId ?? null, run.depth ?? 0, now, run.idempotencyKey ?? null],
       );
-      return toRun(row!);
+      if (row) return toRun(row);
+      // Only a taken idempotency key inserts nothing; the run that took it committed before the conflict was reported.
+      const existing = await this.getRunByIdempotencyKey(run.idempotencyKey!);
+      return sameKeyRun(existing!, run.idempotencyKey!, run.conversationId);
     } catch (err) {
       if (isForeignKeyError(err)) {
         if (!(await this.getConversation(run.conversationId))) throw new NotFoundError('conversation', run.conversationId);
@@ -329,6 +250,11 @@ export class PostgresStore implements Store {
 
   async getRun(id: string): Promise<Run | null> {
     const row = await this.one<RunRow>(this.pool, 'SELECT * FROM runs WHERE id = $1', [id]);
+    return row ? toRun(row) : null;
+  }
+
+  async getRunByIdempotencyKey(key: string): Promise<Run | null> {
+    const row = await this.one<RunRow>(this.pool, 'SELECT * FROM runs WHERE idempotency_key = $1', [key]);
     return row ? toRun(row) : null;
   }
 
@@ -384,7 +310,7 @@ export class PostgresStore implements Store {
       const run = toRun(row);
       if (!row.fresh || !run.input) return { run, input: null };
       const { content, images, author } = run.input;
-      const [input] = await this.insertMessages(client, threadId, [{ id: inputMessageId, role: 'user', author, content, images, runId: run.id }], now);
+      const [input] = await this.writes.insertMessages(client, threadId, [{ id: inputMessageId, role: 'user', author, content, images, runId: run.id }], now);
       return { run, input: input! };
     });
   }
@@ -419,82 +345,20 @@ export class PostgresStore implements Store {
 
   // ---- run steps --------------------------------------------------------------------------------
 
-  async recordModelStep(
-    step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number } & LeaseFence,
-    message: NewMessage & { id: string; threadId: string },
-    opts: { complete?: { endedAt: number } } = {},
-  ): Promise<{ step: RunStep; message: Message; run?: Run }> {
-    const now = this.clock();
-    const { complete } = opts;
-    return this.transaction(async (client) => {
-      await this.lockThread(client, message.threadId);
-      await this.lockRun(client, step.runId, step);
-      const s = await this.insertStep(
-        client,
-        { id: step.id, runId: step.runId, type: 'model_call', status: 'completed', data: step.data, usage: step.usage, cost: step.cost, endedAt: now },
-        now,
-      );
-      const [m] = await this.insertMessages(client, message.threadId, [message], now);
-      const usage = [step.runId, step.usage.promptTokens, step.usage.completionTokens, step.cost, now];
-      if (!complete) {
-        await client.query(SQL.addModelUsage, usage);
-        return { step: s, message: m! };
-      }
-      // The final answer: the run completes in the same transaction.
-      const row = await this.one<RunRow>(client, SQL.addModelUsageAndComplete, [...usage, m!.content, complete.endedAt]);
-      return { step: s, message: m!, run: toRun(row!) };
-    });
+  recordModelStep(...args: Parameters<Store['recordModelStep']>): ReturnType<Store['recordModelStep']> {
+    return this.writes.recordModelStep(...args);
   }
 
-  async startToolStep(step: { id: string; runId: string; data: Record<string, unknown> } & LeaseFence): Promise<RunStep> {
-    const now = this.clock();
-    return this.transaction(async (client) => {
-      await this.lockRun(client, step.runId, step);
-      const s = await this.insertStep(
-        client,
-        { id: step.id, runId: step.runId, type: 'tool_call', status: 'started', data: step.data, usage: null, cost: 0, endedAt: null },
-        now,
-      );
-      await client.query('UPDATE runs SET progress_at = $2 WHERE id = $1', [step.runId, now]);
-      return s;
-    });
+  startToolStep(...args: Parameters<Store['startToolStep']>): ReturnType<Store['startToolStep']> {
+    return this.writes.startToolStep(...args);
   }
 
-  async finishToolStep(
-    stepId: string,
-    status: RunStepStatus,
-    message: NewMessage & { id: string; threadId: string },
-    fence?: LeaseFence,
-  ): Promise<{ step: RunStep; message: Message }> {
-    const now = this.clock();
-    return this.transaction(async (client) => {
-      await this.lockThread(client, message.threadId);
-      if (fence?.leaseOwner !== undefined && message.runId) await this.lockRun(client, message.runId, fence);
-      const row = await this.one<StepRow>(client, 'UPDATE run_steps SET status = $2, ended_at = $3 WHERE id = $1 RETURNING *', [stepId, status, now]);
-      if (!row) throw new NotFoundError('run step', stepId);
-      const [m] = await this.insertMessages(client, message.threadId, [message], now);
-      await client.query('UPDATE runs SET progress_at = $2 WHERE id = $1', [row.run_id, now]);
-      return { step: toStep(row), message: m! };
-    });
+  finishToolStep(...args: Parameters<Store['finishToolStep']>): ReturnType<Store['finishToolStep']> {
+    return this.writes.finishToolStep(...args);
   }
 
-  async recordToolStep(
-    step: { id: string; runId: string; data: Record<string, unknown>; status: RunStepStatus; startedAt: number } & LeaseFence,
-    message: NewMessage & { id: string; threadId: string },
-  ): Promise<{ step: RunStep; message: Message }> {
-    const now = this.clock();
-    return this.transaction(async (client) => {
-      await this.lockThread(client, message.threadId);
-      await this.lockRun(client, step.runId, step);
-      const s = await this.insertStep(
-        client,
-        { id: step.id, runId: step.runId, type: 'tool_call', status: step.status, data: step.data, usage: null, cost: 0, endedAt: now },
-        step.startedAt,
-      );
-      const [m] = await this.insertMessages(client, message.threadId, [message], now);
-      await client.query('UPDATE runs SET progress_at = $2 WHERE id = $1', [step.runId, now]);
-      return { step: s, message: m! };
-    });
+  recordToolStep(...args: Parameters<Store['recordToolStep']>): ReturnType<Store['recordToolStep']> {
+    return this.writes.recordToolStep(...args);
   }
 
   async listRunSteps(runId: string): Promise<RunStep[]> {

@@ -23,6 +23,7 @@ export interface ConversationRow {
   owner: Json<Principal>;
   title: string | null;
   created_at: Num;
+  access: string;
 }
 
 export interface ThreadRow {
@@ -70,6 +71,7 @@ export interface RunRow {
   started_at: Num | null;
   ended_at: Num | null;
   progress_at: Num;
+  idempotency_key: string | null;
 }
 
 export interface StepRow {
@@ -144,7 +146,7 @@ export function toJson(value: unknown): string | null {
 }
 
 export function toConversation(r: ConversationRow): Conversation {
-  return { id: r.id, key: r.key, owner: parsed(r.owner), title: r.title, createdAt: num(r.created_at) };
+  return { id: r.id, key: r.key, owner: parsed(r.owner), title: r.title, createdAt: num(r.created_at), access: r.access === 'shared' ? 'shared' : 'private' };
 }
 
 export function toThread(r: ThreadRow): Thread {
@@ -190,6 +192,7 @@ export function toRun(r: RunRow): Run {
     startedAt: numOrNull(r.started_at),
     endedAt: numOrNull(r.ended_at),
     progressAt: num(r.progress_at),
+    idempotencyKey: r.idempotency_key ?? null,
   };
 }
 

@@ -1,27 +1,13 @@
-import type { Approval, NewApproval } from '../approvals/types.js';
 import type { PlanStep } from '../plans/types.js';
 import { planSqliteMigrations } from './migrations.js';
-import type { ApprovalFilter, NewPlan, PlanFilter, PlanRecord, PlanStore, PlanTransition } from './plan-store.js';
-import {
-  APPROVAL_COLUMNS,
-  PLAN_COLUMNS,
-  STEP_COLUMNS,
-  approvalValues,
-  planExtras,
-  setClause,
-  toApproval,
-  toPlan,
-  toStep,
-  type ApprovalRow,
-  type PlanRow,
-  type StepRow,
-} from './plan-rows.js';
+import type { NewPlan, PlanFilter, PlanRecord, PlanStore, PlanTransition } from './plan-store.js';
+import { PLAN_COLUMNS, STEP_COLUMNS, planExtras, setClause, toPlan, toStep, type PlanRow, type StepRow } from './plan-rows.js';
+import { insertSqliteApproval, updateSqliteApproval } from './sqlite-approvals.js';
 import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
 import type { SqliteStore } from './sqlite.js';
-import type { Principal } from './types.js';
 
 /**
- * Plans and approvals in the SQLite file of the core store, on its connection (tables from
+ * Plans (and, in their transitions, plan approvals) in the SQLite file of the core store, on its connection (tables from
  * `planSqliteMigrations` in `migrations.ts`). The SQLite drivers are synchronous, so each method finishes its work before its
  * promise resolves, and a transition is one `BEGIN IMMEDIATE` transaction.
  */
@@ -101,33 +87,6 @@ export class SqlitePlanStore implements PlanStore {
     return row ? toStep(row) : null;
   }
 
-  async createToolApproval(a: NewApproval): Promise<{ approval: Approval; created: boolean }> {
-    const values = approvalValues(a);
-    const cols = Object.keys(values);
-    const res = this.#q(`INSERT INTO approvals (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`).run(...Object.values(values));
-    const row = this.#q("SELECT * FROM approvals WHERE run_id = ? AND tool_call_id = ? AND kind = 'tool_call'").get(a.runId ?? null, a.toolCallId ?? null) as unknown as ApprovalRow;
-    return { approval: toApproval(row), created: res.changes === 1 };
-  }
-
-  async getApproval(id: string): Promise<Approval | null> {
-    const row = this.#q('SELECT * FROM approvals WHERE id = ?').get(id) as unknown as ApprovalRow | undefined;
-    return row ? toApproval(row) : null;
-  }
-
-  async listApprovals(filter: ApprovalFilter): Promise<Approval[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const columns = { conversationId: 'conversation_id', status: 'status', kind: 'kind', planId: 'plan_id', stepId: 'step_id', runId: 'run_id' } as const;
-    for (const [key, column] of Object.entries(columns) as [keyof typeof columns, string][]) {
-      if (filter[key] === undefined) continue;
-      where.push(`${column} = ?`);
-      params.push(filter[key]);
-    }
-    params.push(filter.limit ?? -1);
-    const sql = `SELECT * FROM approvals${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at, id LIMIT ?`;
-    return (this.#q(sql).all(...params) as unknown as ApprovalRow[]).map(toApproval);
-  }
-
   async transition(t: PlanTransition): Promise<boolean> {
     const abort = new Error('expectation failed');
     try {
@@ -143,18 +102,7 @@ export class SqlitePlanStore implements PlanStore {
     const check = (changes: number) => {
       if (changes !== 1) throw abort;
     };
-    if (t.approval) {
-      const { sql, values } = setClause(t.approval.patch, APPROVAL_COLUMNS, q);
-      if (t.approval.patch.decidedBy) {
-        sql.push('decided_by = ?');
-        values.push(JSON.stringify(t.approval.patch.decidedBy));
-      }
-      const expect = t.approval.expect;
-      check(
-        this.#q(`UPDATE approvals SET ${sql.join(', ')} WHERE id = ? AND status IN (${expect.map(() => '?').join(', ')})`).run(...values, t.approval.id, ...expect)
-          .changes,
-      );
-    }
+    if (t.approval) check(updateSqliteApproval((sql) => this.#q(sql), t.approval.id, t.approval.expect, t.approval.patch));
     if (t.plan) {
       const { sql, values } = setClause(t.plan.patch, PLAN_COLUMNS, q);
       for (const e of planExtras(t.plan.patch)) {
@@ -198,11 +146,7 @@ export class SqlitePlanStore implements PlanStore {
          VALUES (?, ?, (SELECT COALESCE(MAX(idx), 0) + 1 FROM plan_steps WHERE plan_id = ? AND superseded = 0), ?, ?, 'planned', ?, ?, ?)`,
       ).run(s.id, s.planId, s.planId, s.agent, s.action, s.revision, t.now, t.now);
     }
-    if (t.insertApproval) {
-      const values = approvalValues(t.insertApproval);
-      const cols = Object.keys(values);
-      this.#q(`INSERT INTO approvals (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...Object.values(values));
-    }
+    if (t.insertApproval) insertSqliteApproval((sql) => this.#q(sql), t.insertApproval);
   }
 
   async claimPlan(planId: string, owner: string, leaseUntil: number, now: number): Promise<boolean> {
@@ -219,14 +163,4 @@ export class SqlitePlanStore implements PlanStore {
     this.#q('UPDATE plans SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?').run(owner);
   }
 
-  async isParticipant(conversationId: string, p: Principal): Promise<boolean> {
-    const match = (column: string) =>
-      `json_extract(${column}, '$.surface') = ? AND json_extract(${column}, '$.userId') = ? AND COALESCE(json_extract(${column}, '$.tenant'), '') = ?`;
-    const args = [p.surface, p.userId, p.tenant ?? ''];
-    const row = this.#q(
-      `SELECT 1 FROM runs WHERE conversation_id = ? AND ${match('requested_by')}
-       UNION ALL SELECT 1 FROM plans WHERE conversation_id = ? AND ${match('created_by')} LIMIT 1`,
-    ).get(conversationId, ...args, conversationId, ...args);
-    return row !== undefined;
-  }
 }

@@ -1,21 +1,11 @@
 import { ACTIVE_SQL } from './rows.js';
+import type { SqliteStatement } from './sqlite-driver.js';
 
 /**
  * The SqliteStore's statements, prepared once by `init`. Named parameters (`@name`) where a
  * statement has several, positional (`?`) otherwise.
  */
 export const SQL = {
-  insertConversation: `INSERT INTO conversations (id, key, owner, owner_surface, owner_user_id, title, created_at)
-    VALUES (@id, @key, @owner, @ownerSurface, @ownerUserId, NULL, @now) ON CONFLICT (key) DO NOTHING`,
-  conversationById: 'SELECT * FROM conversations WHERE id = ?',
-  conversationByKey: 'SELECT * FROM conversations WHERE key = ?',
-
-  insertThread: `INSERT INTO threads (id, conversation_id, agent, created_at)
-    VALUES (@id, @conversationId, @agent, @now) ON CONFLICT (conversation_id, agent) DO NOTHING`,
-  threadById: 'SELECT * FROM threads WHERE id = ?',
-  threadByAgent: 'SELECT * FROM threads WHERE conversation_id = ? AND agent = ?',
-  threadsOfConversation: 'SELECT * FROM threads WHERE conversation_id = ? ORDER BY created_at, id',
-
   // seq = max + 1 inside the statement; callers run it in an IMMEDIATE transaction.
   insertMessage: `INSERT INTO messages (id, thread_id, seq, role, author, content, images, tool_calls, tool_call_id, is_error, run_id, created_at)
     VALUES (@id, @threadId, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE thread_id = @threadId),
@@ -27,10 +17,13 @@ export const SQL = {
   listMessages: 'SELECT * FROM messages WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?',
   tailMessages: 'SELECT * FROM messages WHERE thread_id = ? ORDER BY seq DESC LIMIT ?', // reversed in JS
 
-  insertRun: `INSERT INTO runs (id, conversation_id, thread_id, agent, status, input, requested_by, parent_run_id, parent_tool_call_id, depth, created_at, progress_at)
-    VALUES (@id, @conversationId, @threadId, @agent, 'queued', @input, @requestedBy, @parentRunId, @parentToolCallId, @depth, @now, @now)
+  // A key another run holds inserts nothing (and returns no row): the caller reads that run instead.
+  insertRun: `INSERT INTO runs (id, conversation_id, thread_id, agent, status, input, requested_by, parent_run_id, parent_tool_call_id, depth, created_at, progress_at, idempotency_key)
+    VALUES (@id, @conversationId, @threadId, @agent, 'queued', @input, @requestedBy, @parentRunId, @parentToolCallId, @depth, @now, @now, @idempotencyKey)
+    ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING *`,
   runById: 'SELECT * FROM runs WHERE id = ?',
+  runByKey: 'SELECT * FROM runs WHERE idempotency_key = ?',
   childRun: 'SELECT * FROM runs WHERE parent_run_id = ? AND parent_tool_call_id = ? ORDER BY created_at, id LIMIT 1',
   // The one-active-run rule: the next queued run, only when no run of the thread is in_progress/requires_action.
   // Read inside the claim's IMMEDIATE transaction, so nothing changes between it and claimRun.
@@ -71,3 +64,5 @@ export const SQL = {
   finishStep: 'UPDATE run_steps SET status = ?, ended_at = ? WHERE id = ? RETURNING *',
   stepsOfRun: 'SELECT * FROM run_steps WHERE run_id = ? ORDER BY seq',
 } as const;
+
+export type Statements = { -readonly [K in keyof typeof SQL]: SqliteStatement };

@@ -1,13 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { DuplicateToolResultError, NotFoundError } from '../errors.js';
+import { NotFoundError, StoreUnavailableError } from '../errors.js';
 import type { Usage } from '../model/types.js';
 import { applyMigrations, appliedMigrations, sortMigrations, sqliteMigrations, type SqliteMigration } from './migrations.js';
-import { runPatchColumns, toConversation, toJson, toMessage, toRun, toStep, toThread, toTotals } from './rows.js';
-import type { ConversationRow, MessageRow, RunPatch, RunRow, StepRow, ThreadRow, UsageRow } from './rows.js';
+import { runPatchColumns, toJson, toMessage, toRun, toStep, toTotals } from './rows.js';
+import type { MessageRow, RunPatch, RunRow, StepRow, UsageRow } from './rows.js';
 import { openSqliteDatabase, type SqliteDatabase, type SqliteDriverName, type SqliteStatement } from './sqlite-driver.js';
-import { SQL } from './sqlite-sql.js';
-import type { ClaimedRun, Conversation, Message, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, Store, Thread, UsageTotals } from './types.js';
+import { equalities, isForeignKeyError, SqliteConversations } from './sqlite-conversations.js';
+import { SQL, type Statements } from './sqlite-sql.js';
+import { SqliteWrites } from './sqlite-writes.js';
+import { sameKeyRun } from './intake-errors.js';
+import type { Persistence } from './persistence.js';
+import type { ClaimedRun, Conversation, Message, NewConversationOptions, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, Store, Thread, UsageTotals } from './types.js';
 
 /**
  * The embedded Store: one SQLite file (WAL) through node:sqlite or better-sqlite3 (sqlite-driver.ts).
@@ -37,47 +41,20 @@ export interface SqliteStoreOptions {
 
 type Stmt = SqliteStatement;
 
-type Statements = { -readonly [K in keyof typeof SQL]: Stmt };
-
-function isForeignKeyError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
-}
-
-/** `column = ?` conditions for the filter values that are set, in order, and their parameters. */
-function equalities(filters: [column: string, value: unknown][]): { where: string[]; params: unknown[] } {
-  const set = filters.filter(([, value]) => value !== undefined);
-  return { where: set.map(([column]) => `${column} = ?`), params: set.map(([, value]) => value) };
-}
 
 export class SqliteStore implements Store {
   /** The raw connection, for modules (plans, approvals) that keep their tables in the same file. */
   readonly db: SqliteDatabase;
   readonly path: string;
-  private readonly clock: () => number;
+  /** The store's clock, for the stores beside it (refs). */
+  readonly clock: () => number;
   private readonly migrations: SqliteMigration[];
   private stmts: Statements | null = null;
-  /** Statements built from a filter's shape (listRuns, listConversations, updateRun, usageBy). */
+  /** Statements built from a filter's shape (listRuns, updateRun, usageBy). */
   private readonly dynamic = new Map<string, Stmt>();
-  private readonly appendTx: (threadId: string, messages: (NewMessage & { id: string })[], now: number) => Message[];
-  private readonly modelStepTx: (
-    step: { id: string; runId: string; data: Record<string, unknown>; usage: Usage; cost: number },
-    message: NewMessage & { id: string; threadId: string },
-    complete: { endedAt: number } | undefined,
-    now: number,
-  ) => { step: RunStep; message: Message; run?: Run };
-  private readonly startStepTx: (step: { id: string; runId: string; data: Record<string, unknown> }, now: number) => RunStep;
-  private readonly finishStepTx: (
-    stepId: string,
-    status: RunStepStatus,
-    message: NewMessage & { id: string; threadId: string },
-    now: number,
-  ) => { step: RunStep; message: Message };
-  private readonly toolStepTx: (
-    step: { id: string; runId: string; data: Record<string, unknown>; status: RunStepStatus; startedAt: number },
-    message: NewMessage & { id: string; threadId: string },
-    now: number,
-  ) => { step: RunStep; message: Message };
-  private readonly claimTx: (threadId: string, owner: string, leaseUntil: number, now: number, inputMessageId: string) => ClaimedRun | null;
+  private readonly conversations: SqliteConversations;
+  /** The transactions that write messages and steps (sqlite-writes.ts). */
+  private readonly writes: SqliteWrites;
 
   constructor(opts: SqliteStoreOptions) {
     const memory = opts.path === ':memory:' || opts.path === '';
@@ -87,97 +64,16 @@ export class SqliteStore implements Store {
     this.migrations = sortMigrations([...sqliteMigrations, ...(opts.extraMigrations ?? [])]);
 
     this.db = openSqliteDatabase(this.path, { busyTimeoutMs: 5000, driver: opts.driver });
+    this.conversations = new SqliteConversations(this.db, this.clock);
     if (!memory) this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
-
-    const immediate = <A extends unknown[], R>(fn: (...args: A) => R): ((...args: A) => R) => {
-      return (...args: A) => this.db.transaction(() => fn(...args));
-    };
-
-    this.appendTx = immediate((threadId, messages, now) => messages.map((m) => this.insertMessage(threadId, m, now)));
-
-    this.modelStepTx = immediate((step, message, complete, now) => {
-      const s = this.s.insertStep.get({
-        id: step.id,
-        runId: step.runId,
-        type: 'model_call',
-        status: 'completed',
-        data: JSON.stringify(step.data),
-        promptTokens: step.usage.promptTokens,
-        completionTokens: step.usage.completionTokens,
-        cost: step.cost,
-        now,
-        endedAt: now,
-      }) as unknown as StepRow;
-      const m = this.insertMessage(message.threadId, message, now);
-      const usage = { runId: step.runId, promptTokens: step.usage.promptTokens, completionTokens: step.usage.completionTokens, cost: step.cost, now };
-      if (!complete) {
-        this.s.addModelUsage.run(usage);
-        return { step: toStep(s), message: m };
-      }
-      const r = this.s.addModelUsageAndComplete.get({ ...usage, reply: m.content, endedAt: complete.endedAt }) as unknown as RunRow | undefined;
-      if (!r) throw new NotFoundError('run', step.runId);
-      return { step: toStep(s), message: m, run: toRun(r) };
-    });
-
-    this.startStepTx = immediate((step, now) => {
-      const s = this.s.insertStep.get({
-        id: step.id,
-        runId: step.runId,
-        type: 'tool_call',
-        status: 'started',
-        data: JSON.stringify(step.data),
-        promptTokens: null,
-        completionTokens: null,
-        cost: 0,
-        now,
-        endedAt: null,
-      }) as unknown as StepRow;
-      this.s.touchRun.run(now, step.runId);
-      return toStep(s);
-    });
-
-    this.finishStepTx = immediate((stepId, status, message, now) => {
-      const s = this.s.finishStep.get(status, now, stepId) as unknown as StepRow | undefined;
-      if (!s) throw new NotFoundError('run step', stepId);
-      const m = this.insertMessage(message.threadId, message, now);
-      this.s.touchRun.run(now, s.run_id);
-      return { step: toStep(s), message: m };
-    });
-
-    this.toolStepTx = immediate((step, message, now) => {
-      const s = this.s.insertStep.get({
-        id: step.id,
-        runId: step.runId,
-        type: 'tool_call',
-        status: step.status,
-        data: JSON.stringify(step.data),
-        promptTokens: null,
-        completionTokens: null,
-        cost: 0,
-        now: step.startedAt,
-        endedAt: now,
-      }) as unknown as StepRow;
-      const m = this.insertMessage(message.threadId, message, now);
-      this.s.touchRun.run(now, step.runId);
-      return { step: toStep(s), message: m };
-    });
-
-    this.claimTx = immediate((threadId, owner, leaseUntil, now, inputMessageId) => {
-      const next = this.s.claimCandidate.get({ threadId }) as { id: string; fresh: number } | undefined;
-      if (!next) return null;
-      const run = toRun(this.s.claimRun.get({ id: next.id, owner, leaseUntil, now }) as unknown as RunRow);
-      if (!next.fresh || !run.input) return { run, input: null };
-      const { content, images, author } = run.input;
-      const input = this.insertMessage(threadId, { id: inputMessageId, role: 'user', author, content, images, runId: run.id }, now);
-      return { run, input };
-    });
+    this.writes = new SqliteWrites(this.db, () => this.s);
   }
 
   private get s(): Statements {
-    if (!this.stmts) throw new Error('SqliteStore: call init() before using the store.');
+    if (!this.stmts) throw new StoreUnavailableError('sqlite', 'SqliteStore: call init() before using the store (createSwitchboard does it; a store opened by hand needs it).');
     return this.stmts;
   }
 
@@ -188,31 +84,6 @@ export class SqliteStore implements Store {
       this.dynamic.set(sql, stmt);
     }
     return stmt;
-  }
-
-  private insertMessage(threadId: string, m: NewMessage & { id: string }, now: number): Message {
-    if (m.role === 'tool' && m.toolCallId && (this.s.answeredCall.get(threadId, m.toolCallId) as { role: string } | undefined)?.role === 'tool') {
-      throw new DuplicateToolResultError(threadId, m.toolCallId);
-    }
-    try {
-      const row = this.s.insertMessage.get({
-        id: m.id,
-        threadId,
-        role: m.role,
-        author: m.author,
-        content: m.content,
-        images: toJson(m.images),
-        toolCalls: toJson(m.toolCalls),
-        toolCallId: m.toolCallId ?? null,
-        isError: m.isError ? 1 : 0,
-        runId: m.runId ?? null,
-        now,
-      }) as unknown as MessageRow;
-      return toMessage(row);
-    } catch (err) {
-      if (isForeignKeyError(err)) throw new NotFoundError('thread', threadId);
-      throw err;
-    }
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------
@@ -249,77 +120,66 @@ export class SqliteStore implements Store {
     return this.db.transaction(fn);
   }
 
+  /** This store with its plans, approvals and surface references, in the same file. */
+  async persistence(): Promise<Persistence> {
+    const { sqlitePersistence } = await import('./sqlite-persistence.js');
+    return sqlitePersistence(this);
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
     this.stmts = null;
     this.dynamic.clear();
+    this.conversations.clear();
   }
 
   // ---- conversations and threads --------------------------------------------------------------
 
-  async getOrCreateConversation(key: string, owner: Principal, id: string): Promise<{ conversation: Conversation; created: boolean }> {
-    // Read first: the common case (it exists) then takes no write lock.
-    const existing = this.s.conversationByKey.get(key) as unknown as ConversationRow | undefined;
-    if (existing) return { conversation: toConversation(existing), created: false };
-    const res = this.s.insertConversation.run({
-      id,
-      key,
-      owner: JSON.stringify(owner),
-      ownerSurface: owner.surface,
-      ownerUserId: owner.userId,
-      now: this.clock(),
-    });
-    const row = this.s.conversationByKey.get(key) as unknown as ConversationRow;
-    return { conversation: toConversation(row), created: res.changes === 1 };
+  async getOrCreateConversation(key: string, owner: Principal, id: string, opts?: NewConversationOptions): Promise<{ conversation: Conversation; created: boolean }> {
+    return this.conversations.getOrCreate(key, owner, id, opts);
   }
 
   async getConversation(id: string): Promise<Conversation | null> {
-    const row = this.s.conversationById.get(id) as unknown as ConversationRow | undefined;
-    return row ? toConversation(row) : null;
+    return this.conversations.get(id);
   }
 
   async getConversationByKey(key: string): Promise<Conversation | null> {
-    const row = this.s.conversationByKey.get(key) as unknown as ConversationRow | undefined;
-    return row ? toConversation(row) : null;
+    return this.conversations.getByKey(key);
   }
 
-  /** Newest first. */
-  async listConversations(filter: { ownerSurface?: string; ownerUserId?: string; limit?: number } = {}): Promise<Conversation[]> {
-    const { where, params } = equalities([
-      ['owner_surface', filter.ownerSurface],
-      ['owner_user_id', filter.ownerUserId],
-    ]);
-    const sql = `SELECT * FROM conversations${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
-    params.push(filter.limit ?? -1);
-    return (this.cached(sql).all(...params) as unknown as ConversationRow[]).map(toConversation);
+  async listConversations(filter?: { ownerSurface?: string; ownerUserId?: string; limit?: number }): Promise<Conversation[]> {
+    return this.conversations.list(filter);
+  }
+
+  async addParticipant(conversationId: string, principal: Principal): Promise<void> {
+    this.conversations.addParticipant(conversationId, principal);
+  }
+
+  async listParticipants(conversationId: string): Promise<Principal[]> {
+    return this.conversations.participants(conversationId);
+  }
+
+  async isParticipant(conversationId: string, principal: Principal): Promise<boolean> {
+    return this.conversations.isParticipant(conversationId, principal);
   }
 
   async getOrCreateThread(conversationId: string, agent: string, id: string): Promise<Thread> {
-    const existing = this.s.threadByAgent.get(conversationId, agent) as unknown as ThreadRow | undefined;
-    if (existing) return toThread(existing);
-    try {
-      this.s.insertThread.run({ id, conversationId, agent, now: this.clock() });
-    } catch (err) {
-      if (isForeignKeyError(err)) throw new NotFoundError('conversation', conversationId);
-      throw err;
-    }
-    return toThread(this.s.threadByAgent.get(conversationId, agent) as unknown as ThreadRow);
+    return this.conversations.getOrCreateThread(conversationId, agent, id);
   }
 
   async getThread(id: string): Promise<Thread | null> {
-    const row = this.s.threadById.get(id) as unknown as ThreadRow | undefined;
-    return row ? toThread(row) : null;
+    return this.conversations.getThread(id);
   }
 
   async listThreads(conversationId: string): Promise<Thread[]> {
-    return (this.s.threadsOfConversation.all(conversationId) as unknown as ThreadRow[]).map(toThread);
+    return this.conversations.listThreads(conversationId);
   }
 
   // ---- messages ---------------------------------------------------------------------------------
 
   async appendMessages(threadId: string, messages: (NewMessage & { id: string })[]): Promise<Message[]> {
     if (messages.length === 0) return [];
-    return this.appendTx(threadId, messages, this.clock());
+    return this.writes.append(threadId, messages, this.clock());
   }
 
   async listMessages(threadId: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<Message[]> {
@@ -347,11 +207,14 @@ export class SqliteStore implements Store {
         parentToolCallId: run.parentToolCallId ?? null,
         depth: run.depth ?? 0,
         now: this.clock(),
-      }) as unknown as RunRow;
-      return toRun(row);
+        idempotencyKey: run.idempotencyKey ?? null,
+      }) as unknown as RunRow | undefined;
+      if (row) return toRun(row);
+      // Only a taken idempotency key inserts nothing.
+      return sameKeyRun(toRun(this.s.runByKey.get(run.idempotencyKey!) as unknown as RunRow), run.idempotencyKey!, run.conversationId);
     } catch (err) {
       if (isForeignKeyError(err)) {
-        if (!this.s.conversationById.get(run.conversationId)) throw new NotFoundError('conversation', run.conversationId);
+        if (!this.conversations.get(run.conversationId)) throw new NotFoundError('conversation', run.conversationId);
         throw new NotFoundError('thread', run.threadId);
       }
       throw err;
@@ -360,6 +223,11 @@ export class SqliteStore implements Store {
 
   async getRun(id: string): Promise<Run | null> {
     const row = this.s.runById.get(id) as unknown as RunRow | undefined;
+    return row ? toRun(row) : null;
+  }
+
+  async getRunByIdempotencyKey(key: string): Promise<Run | null> {
+    const row = this.s.runByKey.get(key) as unknown as RunRow | undefined;
     return row ? toRun(row) : null;
   }
 
@@ -391,7 +259,7 @@ export class SqliteStore implements Store {
    */
   async claimNextRun(threadId: string, owner: string, leaseUntil: number, now: number, inputMessageId: string): Promise<ClaimedRun | null> {
     if (!(this.s.claimable.get({ threadId }) as { ok: number } | undefined)?.ok) return null;
-    return this.claimTx(threadId, owner, leaseUntil, now, inputMessageId);
+    return this.writes.claim(threadId, owner, leaseUntil, now, inputMessageId);
   }
 
   async renewLeases(owner: string, leaseUntil: number): Promise<void> {
@@ -433,12 +301,12 @@ export class SqliteStore implements Store {
     message: NewMessage & { id: string; threadId: string },
     opts: { complete?: { endedAt: number } } = {},
   ): Promise<{ step: RunStep; message: Message; run?: Run }> {
-    return this.modelStepTx(step, message, opts.complete, this.clock());
+    return this.writes.modelStep(step, message, opts.complete, this.clock());
   }
 
   async startToolStep(step: { id: string; runId: string; data: Record<string, unknown> }): Promise<RunStep> {
     try {
-      return this.startStepTx(step, this.clock());
+      return this.writes.startStep(step, this.clock());
     } catch (err) {
       if (isForeignKeyError(err)) throw new NotFoundError('run', step.runId);
       throw err;
@@ -446,7 +314,7 @@ export class SqliteStore implements Store {
   }
 
   async finishToolStep(stepId: string, status: RunStepStatus, message: NewMessage & { id: string; threadId: string }): Promise<{ step: RunStep; message: Message }> {
-    return this.finishStepTx(stepId, status, message, this.clock());
+    return this.writes.finishStep(stepId, status, message, this.clock());
   }
 
   async recordToolStep(
@@ -454,7 +322,7 @@ export class SqliteStore implements Store {
     message: NewMessage & { id: string; threadId: string },
   ): Promise<{ step: RunStep; message: Message }> {
     try {
-      return this.toolStepTx(step, message, this.clock());
+      return this.writes.toolStep(step, message, this.clock());
     } catch (err) {
       // The message's own foreign key failure is reported as its thread by insertMessage.
       if (isForeignKeyError(err)) throw new NotFoundError('run', step.runId);

@@ -1,4 +1,5 @@
 import type { ToolCall, Usage } from '../model/types.js';
+import type { Persistence } from './persistence.js';
 
 /**
  * The Store persists everything the engine knows. It is async so that SQLite (embedded) and
@@ -21,6 +22,13 @@ export function principalId(p: Principal): string {
   return `${p.surface}:${p.tenant ? p.tenant + ':' : ''}${p.userId}`;
 }
 
+/**
+ * `private`: only the owner may use it (a DM, an MCP user's, the CLI's). `shared`: everyone the surface
+ * admits (a Slack channel thread, a Teams channel thread) — the surface vouches for membership by
+ * calling `conversation(key, principal, { access: 'shared' })`, and the core records each participant.
+ */
+export type ConversationAccess = 'private' | 'shared';
+
 export interface Conversation {
   id: string;
   /** Surface key, unique: `slack:T1:C1:1700000000.000100`, `cli:my-notes`, `mcp:...`. */
@@ -29,6 +37,8 @@ export interface Conversation {
   owner: Principal;
   title: string | null;
   createdAt: number;
+  /** Set when the conversation is created; later calls do not change it. */
+  access: ConversationAccess;
 }
 
 export interface Thread {
@@ -96,9 +106,13 @@ export interface Run {
   endedAt: number | null;
   /** Last time the run made progress (a step, a delta, a tool); stalled runs are failed from this. */
   progressAt: number;
+  /** The key the surface sent it with (a Slack event id, a Teams activity id): unique per store. */
+  idempotencyKey: string | null;
 }
 
-export type NewRun = Pick<Run, 'conversationId' | 'threadId' | 'agent' | 'input' | 'requestedBy' | 'parentRunId' | 'parentToolCallId' | 'depth'>;
+export type NewRun = Pick<Run, 'conversationId' | 'threadId' | 'agent' | 'input' | 'requestedBy' | 'parentRunId' | 'parentToolCallId' | 'depth'> & {
+  idempotencyKey?: string | null;
+};
 
 export type RunStepType = 'model_call' | 'tool_call';
 export type RunStepStatus = 'started' | 'completed' | 'failed' | 'interrupted';
@@ -144,11 +158,17 @@ export interface Store {
   close(): Promise<void>;
 
   // conversations and threads
-  getOrCreateConversation(key: string, owner: Principal, id: string): Promise<{ conversation: Conversation; created: boolean }>;
+  /** With `opts` (access, title) applied only when it creates the conversation; the owner becomes its first participant. */
+  getOrCreateConversation(key: string, owner: Principal, id: string, opts?: NewConversationOptions): Promise<{ conversation: Conversation; created: boolean }>;
   getConversation(id: string): Promise<Conversation | null>;
   getConversationByKey(key: string): Promise<Conversation | null>;
   listConversations(filter?: { ownerSurface?: string; ownerUserId?: string; limit?: number }): Promise<Conversation[]>;
   getOrCreateThread(conversationId: string, agent: string, id: string): Promise<Thread>;
+  /** Records that `principal` took part in the conversation (idempotent; NotFoundError for an unknown conversation). */
+  addParticipant(conversationId: string, principal: Principal): Promise<void>;
+  /** Everyone recorded as taking part, in the order they joined (the owner first). */
+  listParticipants(conversationId: string): Promise<Principal[]>;
+  isParticipant(conversationId: string, principal: Principal): Promise<boolean>;
   getThread(id: string): Promise<Thread | null>;
   listThreads(conversationId: string): Promise<Thread[]>;
 
@@ -161,8 +181,14 @@ export interface Store {
   tailMessages(threadId: string, limit: number): Promise<Message[]>;
 
   // runs
+  /**
+   * Creates a queued run. With an `idempotencyKey` that a run already has, creates nothing and returns
+   * that run instead — enforced by a unique index, so of two processes racing with one key
+   * exactly one creates it; IdempotencyConflictError when that run belongs to another conversation.
+   */
   createRun(run: NewRun & { id: string }): Promise<Run>;
   getRun(id: string): Promise<Run | null>;
+  getRunByIdempotencyKey(key: string): Promise<Run | null>;
   /** Several runs in one round trip (any order; unknown ids are left out). Optional: callers fall back to `getRun`. */
   getRuns?(ids: readonly string[]): Promise<Run[]>;
   listRuns(filter: { conversationId?: string; threadId?: string; statuses?: RunStatus[]; parentRunId?: string; limit?: number }): Promise<Run[]>;
@@ -230,4 +256,12 @@ export interface Store {
 
   // usage roll-ups
   usageBy(group: 'agent' | 'model' | 'conversation', filter?: { conversationId?: string }): Promise<UsageTotals[]>;
+
+  /** This store with the stores that live beside it in its database (plans, approvals, refs); absent for a store that keeps only runs. */
+  persistence?(): Promise<Persistence>;
+}
+
+export interface NewConversationOptions {
+  access?: ConversationAccess;
+  title?: string | null;
 }

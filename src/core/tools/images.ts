@@ -1,13 +1,12 @@
 /**
- * The image agent's tool: generate an image with the configured image model and keep it in the
- * conversation's workspace under `images/`.
+ * The image agent's tool: generate an image with the configured image model and keep it as an
+ * artifact of the conversation (readable by every replica and surface through its id).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { z } from 'zod';
+import { imageExtensionFor, sniffImageMime } from '../artifacts/images.js';
+import { artifactUri } from '../artifacts/types.js';
 import { ModelCallError, ToolError } from '../errors.js';
 import { defineTool } from '../runs/tool.js';
-import { ensureWorkspace, workspaceRelative } from './workspace.js';
 
 export const DEFAULT_IMAGE_MODEL = 'gpt-image-1';
 export const IMAGE_SIZES = ['1024x1024', '1024x1536', '1536x1024', 'auto'] as const;
@@ -25,24 +24,12 @@ export function slugify(text: string, max = 40): string {
   return slug || 'image';
 }
 
-/** The file extension for image bytes, by their magic numbers (PNG when unknown). */
-export function imageExtension(data: Buffer): 'png' | 'jpg' | 'gif' | 'webp' {
-  if (data.length >= 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'jpg';
-  if (data.subarray(0, 4).toString('latin1') === 'GIF8') return 'gif';
-  if (data.subarray(0, 4).toString('latin1') === 'RIFF' && data.subarray(8, 12).toString('latin1') === 'WEBP') return 'webp';
-  return 'png';
-}
-
-function timestamp(d = new Date()): string {
-  // 20250101-120000-123: sortable and safe in every file system.
-  return d.toISOString().replace(/[-:]/g, '').replace('T', '-').replace('.', '-').replace('Z', '');
-}
-
 export const generateImageTool = defineTool({
   name: 'generate_image',
   description:
-    'Generate an image from a text description. The image is saved in the workspace under images/ ' +
-    'and the saved path is returned (with the prompt the image model actually used).',
+    'Generate an image from a text description. The image is kept as an artifact of the conversation; ' +
+    'its reference (switchboard://artifacts/<id>) is returned (with the prompt the image model actually used). ' +
+    'Pass that reference on to show or analyse the image.',
   parameters: z.object({
     prompt: z.string().min(1).max(32_000).describe('A detailed description of the image to create'),
     size: z.enum(IMAGE_SIZES).optional().describe('Image size; "auto" lets the model choose'),
@@ -68,24 +55,12 @@ export const generateImageTool = defineTool({
     if (result.b64) {
       const data = Buffer.from(result.b64, 'base64');
       if (data.length === 0) throw new ToolError('The image service returned empty image data.');
-      const root = await ensureWorkspace(ctx.workspaceDir);
-      const dir = path.join(root, 'images');
-      await mkdir(dir, { recursive: true });
-      const base = `${timestamp()}-${slugify(prompt)}`;
-      const ext = imageExtension(data);
-      let file = '';
-      for (let n = 0; ; n++) {
-        file = path.join(dir, `${base}${n ? `-${n}` : ''}.${ext}`);
-        try {
-          await writeFile(file, data, { flag: 'wx' });
-          break;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n >= 20) throw err;
-        }
-      }
-      const rel = workspaceRelative(root, file);
-      ctx.logger.debug('generate_image saved', { path: rel, bytes: data.length });
-      return `Saved the image to ${rel} (${data.length} bytes, in the conversation workspace).${revised}`;
+      if (!ctx.artifacts) throw new ToolError('This engine has no artifact store to keep the image in.');
+      const mediaType = sniffImageMime(data);
+      if (!mediaType) throw new ToolError('The image service returned data that is not a PNG, JPEG, GIF or WebP image.');
+      const artifact = await ctx.artifacts.create({ bytes: data, mediaType, name: `${slugify(prompt)}.${imageExtensionFor(mediaType)}` });
+      ctx.logger.debug('generate_image kept an artifact', { artifactId: artifact.id, bytes: data.length });
+      return `Created the image ${artifactUri(artifact.id)} (artifact ${artifact.id}, ${mediaType}, ${data.length} bytes).${revised}`;
     }
     if (result.url) {
       return `The image is at ${result.url} (the image service returned a link, not data; such links may expire).${revised}`;

@@ -1,12 +1,14 @@
 /**
  * The vision agent's tool: ask a vision-capable model a question about an image from the
- * workspace, a web address or a data URL.
+ * conversation's artifacts, the workspace, a web address or a data URL.
  */
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ModelCallError, ToolError } from '../errors.js';
-import { defineTool } from '../runs/tool.js';
+import { sniffImageMime, type ImageMediaType } from '../artifacts/images.js';
+import { artifactIdOf, ARTIFACT_URI_PREFIX } from '../artifacts/types.js';
+import { defineTool, type ToolContext } from '../runs/tool.js';
 import { resolveInWorkspace } from './workspace.js';
 
 export const DEFAULT_VISION_MODEL = 'gpt-4o-mini';
@@ -18,25 +20,13 @@ const SYSTEM_PROMPT =
   'describe what is actually visible, read any text exactly, and say plainly when something cannot be ' +
   'determined from the image rather than guessing.';
 
-type ImageMime = 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp';
-
-const BY_EXTENSION: Record<string, ImageMime> = {
+const BY_EXTENSION: Record<string, ImageMediaType> = {
   '.png': 'image/png',
   '.jpg': 'image/jpeg',
   '.jpeg': 'image/jpeg',
   '.gif': 'image/gif',
   '.webp': 'image/webp',
 };
-
-/** The image type of `data` by its magic numbers, if it is one the vision models accept. */
-export function sniffImageMime(data: Buffer): ImageMime | undefined {
-  if (data.length >= 8 && data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'image/png';
-  if (data.length >= 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'image/jpeg';
-  const head = data.subarray(0, 12).toString('latin1');
-  if (head.startsWith('GIF87a') || head.startsWith('GIF89a')) return 'image/gif';
-  if (head.startsWith('RIFF') && head.slice(8, 12) === 'WEBP') return 'image/webp';
-  return undefined;
-}
 
 /** Reads a workspace image and returns it as a data URL, or throws a ToolError the model can act on. */
 export async function workspaceImageToDataUrl(workspaceDir: string, relPath: string): Promise<string> {
@@ -63,6 +53,15 @@ export async function workspaceImageToDataUrl(workspaceDir: string, relPath: str
   return `data:${mime};base64,${data.toString('base64')}`;
 }
 
+/** An artifact of this conversation (`switchboard://artifacts/<id>`) as a data URL. */
+async function artifactToDataUrl(ref: string, ctx: ToolContext): Promise<string> {
+  const id = artifactIdOf(ref);
+  const found = id && ctx.artifacts ? await ctx.artifacts.read(id) : null;
+  if (!found) throw new ToolError(`No image ${ref} in this conversation. Use a reference you were given, an http(s) URL or a workspace path.`);
+  if (!found.artifact.mediaType.startsWith('image/')) throw new ToolError(`${ref} is ${found.artifact.mediaType}, not an image.`);
+  return `data:${found.artifact.mediaType};base64,${Buffer.from(found.bytes.buffer, found.bytes.byteOffset, found.bytes.length).toString('base64')}`;
+}
+
 const DATA_URL = /^data:(image\/(?:png|jpeg|jpg|gif|webp));base64,([A-Za-z0-9+/=\s]+)$/i;
 
 /** Checks a data: URL the model passed in and returns it (normalised). */
@@ -80,9 +79,9 @@ export const analyzeImageTool = defineTool({
   name: 'analyze_image',
   description:
     'Look at an image and answer a question about it (describe it, read text in it, compare details). ' +
-    'The image may be a workspace path (e.g. "images/chart.png"), an http(s) URL or a data: URL.',
+    `The image may be an image reference (${ARTIFACT_URI_PREFIX}<id>), a workspace path (e.g. "images/chart.png"), an http(s) URL or a data: URL.`,
   parameters: z.object({
-    image: z.string().min(1).describe('Workspace path, http(s) URL or data: URL of the image'),
+    image: z.string().min(1).describe(`Image reference (${ARTIFACT_URI_PREFIX}<id>), workspace path, http(s) URL or data: URL of the image`),
     question: z.string().min(1).describe('What to find out about the image'),
   }),
   idempotent: true,
@@ -99,8 +98,10 @@ export const analyzeImageTool = defineTool({
       url = ref;
     } else if (/^data:/i.test(ref)) {
       url = checkDataUrl(ref);
+    } else if (ref.startsWith(ARTIFACT_URI_PREFIX)) {
+      url = await artifactToDataUrl(ref, ctx);
     } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref)) {
-      throw new ToolError('Only http(s) URLs, data: URLs and workspace paths are supported.');
+      throw new ToolError(`Only image references (${ARTIFACT_URI_PREFIX}<id>), http(s) URLs, data: URLs and workspace paths are supported.`);
     } else {
       url = await workspaceImageToDataUrl(ctx.workspaceDir, ref);
     }

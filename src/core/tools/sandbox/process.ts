@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
+import { InternalError } from '../../errors.js';
 
 /** After the child exits, how long its pipes may stay open (for the last output) before we stop reading. */
 const DRAIN_MS = 500;
@@ -79,7 +80,7 @@ export function runProcess(plan: SpawnPlan, opts: { timeoutMs: number; outputByt
     const { stdout, stderr } = child;
     if (!stdout || !stderr) {
       killTree(pid);
-      reject(new Error('the child process has no output pipes'));
+      reject(new InternalError('the sandboxed child process has no output pipes'));
       return;
     }
     inputs.forEach((data, i) => {

@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import type { SandboxConfig } from '../../agents/spec.js';
-import { ToolError } from '../../errors.js';
+import { InternalError, ToolError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { bubblewrap, bubblewrapArgs, bubblewrapSpawn, SANDBOX_WORKSPACE } from './bubblewrap.js';
 import { pidsCgroup } from './cgroup.js';
@@ -79,7 +79,7 @@ export async function runSandboxed(r: SandboxedRun): Promise<SandboxedResult> {
     return { ...(await runProcess(plan, limits)), workspaceShownAs: r.workspace };
   }
 
-  if (!bw) throw new Error('unreachable: a sandbox without bubblewrap');
+  if (!bw) throw new InternalError('a bubblewrap sandbox was chosen without a bubblewrap binary');
   const args = bubblewrapArgs(bw, {
     workspace: r.workspace,
     command: runtime.command,

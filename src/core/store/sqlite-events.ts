@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import { SwitchboardError } from '../errors.js';
+import type { SwitchboardEvent } from '../events.js';
+import { RemoteListeners, eventColumns, toStoredEvent, type EventLog, type StoredEvent } from '../events/log.js';
+import type { SqliteMigration } from './migrations.js';
+import type { SqliteStatement } from './sqlite-driver.js';
+import type { SqliteStore } from './sqlite.js';
+
+export const eventSqliteMigrations: SqliteMigration[] = [
+  {
+    version: 30,
+    name: 'events: stored lifecycle events, numbered per conversation',
+    sql: `
+CREATE TABLE events (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  conversation_id TEXT NOT NULL,
+  seq             INTEGER NOT NULL,
+  origin          TEXT NOT NULL,
+  type            TEXT NOT NULL,
+  run_id          TEXT NOT NULL,
+  root_run_id     TEXT NOT NULL,
+  at              INTEGER NOT NULL,
+  data            TEXT NOT NULL
+);
+CREATE UNIQUE INDEX events_conversation_seq ON events (conversation_id, seq);
+CREATE INDEX events_root_run ON events (root_run_id, id);
+`,
+  },
+];
+
+interface Row {
+  id: number;
+  seq: number;
+  data: string;
+}
+
+/**
+ * The event log in the SQLite file of the core store, on its connection. `append` numbers the event
+ * in the same statement that inserts it; SQLite runs one writer at a time per file, so processes
+ * sharing the file never take the same number. Other processes' events are found by polling the
+ * table past the highest row id seen, every `pollMs`, only while a remote listener exists.
+ */
+export class SqliteEventLog implements EventLog {
+  readonly live = false;
+  readonly origin: string;
+  readonly #store: SqliteStore;
+  readonly #pollMs: number;
+  readonly #remote: RemoteListeners;
+  #append?: SqliteStatement;
+  #after?: SqliteStatement;
+  #since?: SqliteStatement;
+  #timer: NodeJS.Timeout | null = null;
+  #lastId = 0;
+
+  constructor(store: SqliteStore, opts: { origin?: string; pollMs?: number } = {}) {
+    this.#store = store;
+    this.origin = opts.origin ?? randomUUID();
+    this.#pollMs = opts.pollMs ?? 200;
+    this.#remote = new RemoteListeners(() => this.#startPolling(), () => this.#stopPolling());
+  }
+
+  async init(): Promise<void> {
+    this.#store.migrate(eventSqliteMigrations);
+    const db = this.#store.db;
+    this.#append = db.prepare(
+      `INSERT INTO events (conversation_id, seq, origin, type, run_id, root_run_id, at, data)
+       VALUES (@c, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE conversation_id = @c), @origin, @type, @run, @root, @at, @data) RETURNING seq`,
+    );
+    this.#after = db.prepare('SELECT id, seq, data FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?');
+    this.#since = db.prepare('SELECT id, seq, data FROM events WHERE id > ? AND origin <> ? ORDER BY id LIMIT 500');
+  }
+
+  async append(event: SwitchboardEvent): Promise<number> {
+    const c = eventColumns(event);
+    const row = this.#stmt(this.#append).get({ c: c.conversationId, origin: this.origin, type: c.type, run: c.runId, root: c.rootRunId, at: c.at, data: c.data }) as { seq: number };
+    return row.seq;
+  }
+
+  async readAfter(conversationId: string, after: number, limit = 500): Promise<StoredEvent[]> {
+    const rows = this.#stmt(this.#after).all(conversationId, after, limit) as unknown as Row[];
+    return rows.map((r) => toStoredEvent(r.data, r.seq));
+  }
+
+  remote(listener: (event: StoredEvent) => void): () => void {
+    return this.#remote.add(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#stopPolling();
+  }
+
+  #stmt(s: SqliteStatement | undefined): SqliteStatement {
+    if (!s) throw new SwitchboardError('internal', 'SqliteEventLog: call init() first.');
+    return s;
+  }
+
+  #startPolling(): void {
+    if (this.#timer || !this.#store.db.open) return;
+    // Only what is appended from now on: listeners that want the past read it with readAfter.
+    this.#lastId = (this.#store.db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM events').get() as { id: number }).id;
+    this.#timer = setInterval(() => this.#poll(), this.#pollMs);
+    this.#timer.unref();
+  }
+
+  #stopPolling(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  #poll(): void {
+    if (!this.#store.db.open) return this.#stopPolling();
+    try {
+      for (;;) {
+        const rows = this.#stmt(this.#since).all(this.#lastId, this.origin) as unknown as Row[];
+        for (const r of rows) {
+          this.#lastId = r.id;
+          this.#remote.deliver(toStoredEvent(r.data, r.seq));
+        }
+        if (rows.length < 500 || this.#remote.size === 0) break;
+      }
+    } catch {
+      // Busy or closing: the next tick looks again from the same row.
+    }
+  }
+}
+
+export function sqliteEventLog(store: SqliteStore, opts?: { origin?: string; pollMs?: number }): SqliteEventLog {
+  return new SqliteEventLog(store, opts);
+}

@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SwitchboardEvent } from '../../src/core/events.js';
+import { PostgresStore } from '../../src/core/store/postgres.js';
+import { SqliteStore } from '../../src/core/store/sqlite.js';
+import type { Store } from '../../src/core/store/types.js';
+import { createSwitchboard, type Switchboard } from '../../src/core/switchboard.js';
+import { spawnChild, type SpawnedChild } from '../support/child-process.js';
+import { delegatingScript } from '../support/events.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { alice } from '../support/switchboard.js';
+
+/**
+ * Events crossing processes: engine A runs in this process and follows a conversation; engine B is
+ * a child process (test/support/events-child.mjs, built from dist/) that sends the message and runs it.
+ */
+const url = process.env.SWITCHBOARD_TEST_POSTGRES_URL;
+if (!url) console.warn('events-replicas: SWITCHBOARD_TEST_POSTGRES_URL is not set; skipping the PostgreSQL case');
+const childScript = join(dirname(fileURLToPath(import.meta.url)), '..', 'support', 'events-child.mjs');
+const built = existsSync(join(dirname(childScript), '..', '..', 'dist', 'index.js'));
+if (!built) console.warn('events-replicas: dist/ is missing (run `npm run build`); skipping');
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+});
+
+function spawnB(dir: string, options: Record<string, unknown>): SpawnedChild & { report(event: string): Promise<Record<string, unknown>> } {
+  const file = join(dir, `child-${randomBytes(4).toString('hex')}.json`);
+  writeFileSync(file, JSON.stringify({ dir, ...options }));
+  const c = spawnChild([childScript, file], dir);
+  cleanups.push(async () => {
+    if (c.alive()) c.proc.kill('SIGKILL');
+    await c.exited;
+  });
+  return {
+    ...c,
+    report: (event) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const found = c.reports().find((r) => r.event === event);
+          if (found) return resolve(found);
+          if (!c.alive()) return reject(new Error(`child exited before "${event}"\n${c.describe()}`));
+          setTimeout(check, 20);
+        };
+        check();
+      }),
+  };
+}
+
+async function startA(store: Store, fake: FakeOpenAI, dir: string, engine: { leaseMs?: number; pollMs?: number }): Promise<Switchboard> {
+  const sb = await createSwitchboard({ config: { workspaceDir: join(dir, 'ws') }, store, env: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test-events' }, cwd: dir, engine });
+  cleanups.push(() => sb.close());
+  return sb;
+}
+
+/** Follows in the background; `seen` fills as events arrive, `ended` resolves after the run's end. */
+function follow(events: AsyncIterable<SwitchboardEvent>, rootRunId: () => string | undefined) {
+  const seen: SwitchboardEvent[] = [];
+  const waiters: { test: (e: SwitchboardEvent) => boolean; resolve: () => void }[] = [];
+  const ended = (async () => {
+    for await (const e of events) {
+      seen.push(e);
+      for (const w of waiters.filter((w) => w.test(e))) w.resolve();
+      if (e.type === 'run.completed' && e.runId === rootRunId()) return;
+    }
+  })();
+  const sees = (test: (e: SwitchboardEvent) => boolean) => (seen.some(test) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ test, resolve })));
+  return { seen, ended, sees };
+}
+
+const label = (e: SwitchboardEvent) => `${e.agent}:${e.type}`;
+/** Stored events numbered 1, 2, 3… without gaps or repeats (text.delta of A's own runs is best-effort, unnumbered). */
+function expectNumbered(events: SwitchboardEvent[]): void {
+  const lifecycle = events.filter((e) => e.seq !== undefined);
+  expect(lifecycle.map((e) => `${e.seq}:${label(e)}`)).toEqual(lifecycle.map((e, i) => `${i + 1}:${label(e)}`));
+}
+
+describe.skipIf(!url || !built)('events across PostgreSQL replicas', () => {
+  it('A follows a conversation whose run B executes; B is killed mid-run, A takes over, and A sees it finish', { timeout: 120_000 }, async () => {
+    const schema = `sb_evrep_${randomBytes(4).toString('hex')}`;
+    cleanups.push(async () => {
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.end();
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'sb-evrep-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const fake = await startFakeOpenAI();
+    cleanups.push(() => fake.close());
+    let killed = false;
+    // B's call never answers: B is killed while the delegate works. A's call (after takeover) answers.
+    fake.setHandler(delegatingScript(() => (killed ? { content: 'seen' } : { hang: true })));
+    const a = await startA(new PostgresStore({ url: url!, schema, pool: { max: 4 } }), fake, dir, { leaseMs: 3_000, pollMs: 20 });
+    // B's lease is long (a loaded machine must not see a live B's lease lapse); dead, on this host, B's
+    // runs are taken over at A's next scan (every leaseMs / 3), whatever the lease says.
+    await (a.bus.log as unknown as { listening(): Promise<void> }).listening();
+    const conv = await a.conversation('test:events-replicas', alice);
+    const ids: { root?: string } = {};
+    const f = follow(a.events(conv.id, { after: 0 }), () => ids.root);
+
+    const b = spawnB(dir, { pg: { url, schema }, fakeUrl: fake.url, key: 'test:events-replicas', text: 'hello', engine: { leaseMs: 60_000, pollMs: 20 } });
+    const root = (ids.root = (await b.report('sent')).runId as string);
+    // B's delegate has started (seen live in A, from B's process): B is mid-run.
+    await f.sees((e) => e.type === 'run.started' && e.agent === 'vision_agent');
+    const beforeKill = f.seen.map(label);
+    expect([...beforeKill].sort()).toEqual(['proxy:run.queued', 'proxy:run.started', 'proxy:tool.call', 'vision_agent:run.queued', 'proxy:delegation.started', 'vision_agent:run.started'].sort());
+    const holder = await a.store.getRun(root);
+    expect(holder?.leaseOwner).toContain(`:${b.proc.pid}:`);
+    killed = true;
+    await b.kill9();
+
+    await f.ended;
+    expectNumbered(f.seen);
+    expect(f.seen.at(-1)).toMatchObject({ type: 'run.completed', runId: root, reply: 'answer: seen' });
+    // A resumed both runs: their second start is A's.
+    expect(f.seen.slice(beforeKill.length).map(label)).toContain('vision_agent:run.started');
+    const ended = await a.wait(root);
+    expect(ended.status).toBe('completed');
+    expect(ended.leaseOwner).toBeNull();
+  });
+});
+
+describe.skipIf(!built)('events across SQLite processes sharing one file', () => {
+  it('A sees every stored event of a run B executes, in order', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-evsql-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const fake = await startFakeOpenAI();
+    cleanups.push(() => fake.close());
+    fake.setHandler(delegatingScript(() => ({ content: 'seen' })));
+    const path = join(dir, 'shared.db');
+    const a = await startA(new SqliteStore({ path }), fake, dir, { pollMs: 20 });
+    const conv = await a.conversation('test:events-sqlite', alice);
+    const ids: { root?: string } = {};
+    const f = follow(a.events(conv.id, { after: 0 }), () => ids.root);
+    const b = spawnB(dir, { sqlite: path, fakeUrl: fake.url, key: 'test:events-sqlite', text: 'hello', engine: { pollMs: 20 } });
+    const root = (ids.root = (await b.report('sent')).runId as string);
+    await f.ended;
+    expectNumbered(f.seen);
+    expect(f.seen.map(label).sort()).toEqual([
+      'proxy:run.queued', 'proxy:run.started', 'proxy:tool.call', 'vision_agent:run.queued', 'proxy:delegation.started',
+      'vision_agent:run.started', 'vision_agent:message', 'vision_agent:run.completed', 'proxy:delegation.finished',
+      'proxy:tool.result', 'proxy:message', 'proxy:run.completed',
+    ].sort());
+    expect(f.seen.at(-1)).toMatchObject({ type: 'run.completed', runId: root, reply: 'answer: seen' });
+    await b.report('answered');
+  });
+});
