@@ -51,8 +51,9 @@ describe('Teams bot: replies', () => {
     t = await startTeamsHarness();
     t.h.fake.setHandler(
       scriptByAgent({
-        proxy: [delegate('vision_agent', 'Describe the picture'), { content: 'It is a small cat sitting on a mat.', chunkSize: 6 }],
-        vision_agent: [{ content: 'a cat on a mat' }],
+        proxy: [{ content: 'Let me ask vision_agent.', ...delegate('vision_agent', 'Describe the picture') }, { content: 'It is a small cat sitting on a mat.', chunkSize: 6 }],
+        // Slow enough for a second informative update (at most one update a second).
+        vision_agent: [{ content: 'a cat on a mat', latencyMs: 1_500 }],
       }),
     );
     expect((await t.teams.post(teamsActivity.personal(t.teams, 'what is in the picture?'))).status).toBe(200);
@@ -62,17 +63,19 @@ describe('Teams bot: replies', () => {
     const lines = calls.map(callLine);
     expect(lines[0]).toBe('send typing informative');
     expect(lines.at(-1)).toBe('send message final');
-    const informative = calls.find((c) => streamType(c) === 'informative')!;
-    expect(String(informative.body.text)).toMatch(/vision_agent/);
-    expect(informative.raw).toContain('"streamType":"informative","streamSequence":1');
+    const informative = calls.filter((c) => streamType(c) === 'informative');
+    expect(informative[0]!.raw).toContain('"streamType":"informative","streamSequence":1');
+    expect(informative[0]!.body.text).toBe('proxy is working');
     const final = calls.at(-1)!;
     const streamId = calls[0]!.responseId;
     expect(final.body.channelData).toEqual({ streamType: 'final', streamId });
     expect(final.body.entities).toContainEqual(expect.objectContaining({ type: 'streaminfo', streamType: 'final', streamId }));
     expect(final.body.entities).toContainEqual(expect.objectContaining({ additionalType: ['AIGeneratedContent'] }));
-    for (const c of calls.filter((x) => streamType(x) === 'streaming')) {
+    const streaming = calls.filter((x) => streamType(x) === 'streaming');
+    expect(String(streaming.at(-1)!.body.text)).toContain('Let me ask vision_agent.');
+    for (const c of streaming) {
       expect(c.body.entities).toEqual([expect.objectContaining({ type: 'streaminfo', streamType: 'streaming', streamId })]);
-      expect('It is a small cat sitting on a mat.'.startsWith(String(c.body.text))).toBe(true);
+      expect(String(final.body.text).startsWith(String(c.body.text))).toBe(true);
     }
     process.stderr.write(`teams personal reply that delegates, connector calls in order:\n  ${lines.join('\n  ')}\n`);
   });
@@ -88,7 +91,10 @@ describe('Teams bot: replies', () => {
     );
     await t.teams.post(teamsActivity.personal(t.teams, 'take your time'));
     await t.teams.waitFor((c) => streamType(c) === 'informative', 'the informative update');
-    await clock.advance(115_000);
+    await clock.advance(1_000);
+    const delegating = await t.teams.waitFor((c) => streamType(c) === 'informative' && /vision_agent/.test(String(c.body.text)), 'the delegation as an informative update');
+    expect(delegating.body.text).toBe('proxy → vision_agent: Look closely');
+    await clock.advance(114_000);
     const ended = await t.teams.waitFor((c) => streamType(c) === 'final', 'the stream ended at the limit');
     expect(ended.body.type).toBe('message');
     const after = await t.teams.waitFor(finalMessage(/Finally: a cat/), 'the answer as a normal message');

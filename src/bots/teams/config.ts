@@ -8,7 +8,7 @@
  *   service URLs (checked per activity in guard.ts).
  */
 import { z } from 'zod';
-import { ConfigError } from '../../index.js';
+import { adapterSection, ConfigError, type Config } from '../../index.js';
 
 const AppType = z.enum(['SingleTenant', 'MultiTenant', 'UserAssignedMSI']);
 
@@ -100,4 +100,9 @@ export function assertBindAllowed(settings: TeamsSettings, bindHost: string): vo
       `teams: without an app id the bot endpoint skips token validation, so it is served on loopback only (got --host ${bindHost}). Set TEAMS_APP_ID, TEAMS_APP_PASSWORD and TEAMS_TENANT_ID to serve it on a public address.`,
       { issues: [{ path: 'teams.appId', message: 'required for a non-loopback bind' }] },
     );
+}
+
+/** Teams settings from a loaded config's `teams:` section and the environment; null when Teams is not configured. */
+export function teamsFromConfig(config: Config, env: Record<string, string | undefined>): TeamsSettings | null {
+  return teamsSettings(adapterSection(config, 'teams', z.unknown()), env);
 }

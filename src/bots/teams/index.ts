@@ -7,13 +7,13 @@ import type { ServiceClientCredentialsFactory } from 'botframework-connector';
 import type { Logger } from '../../index.js';
 import { createBotAdapter } from './adapter.js';
 import { SwitchboardTeamsBot } from './bot.js';
-import { assertBindAllowed, teamsSettings, type TeamsSettings } from './config.js';
+import { assertBindAllowed, type TeamsSettings } from './config.js';
 import { TeamsConnector, type ConnectorOptions } from './connector.js';
 import type { FaceHelpers, TeamsEngine } from './engine.js';
 import { realClock, type Clock } from './limits.js';
 import { CardSync } from './sync.js';
 
-export { teamsSettings, assertBindAllowed, isLoopbackHost, isLoopbackUrl, type TeamsSettings } from './config.js';
+export { teamsSettings, teamsFromConfig, assertBindAllowed, isLoopbackHost, isLoopbackUrl, type TeamsSettings } from './config.js';
 export type { TeamsEngine, FaceHelpers } from './engine.js';
 
 export interface TeamsBotOptions {
@@ -83,9 +83,4 @@ export function createTeamsBot(opts: TeamsBotOptions): TeamsBot {
       await Promise.allSettled([...work]);
     },
   };
-}
-
-/** Reads the `teams:` section and environment; null when Teams is not configured. */
-export function teamsFromConfig(raw: unknown, env: Record<string, string | undefined>): TeamsSettings | null {
-  return teamsSettings(raw, env);
 }

@@ -9,7 +9,7 @@ import type { Activity } from 'botbuilder';
 import { EventView } from '../shared/event-view.js';
 import { cardAttachment, workingCard } from './cards.js';
 import type { Target, TeamsConnector } from './connector.js';
-import type { FaceEvent, FaceHelpers, TeamsEngine } from './engine.js';
+import type { FaceHelpers, TeamsEngine } from './engine.js';
 import { imageAttachment } from './images.js';
 import { realClock, type Clock } from './limits.js';
 import { AI_LABEL_ENTITY, PersonalStream } from './streaming.js';
@@ -41,7 +41,7 @@ const streamingNow = new Set<string>();
 
 export async function deliverReply(deps: ReplyDeps, job: ReplyJob): Promise<void> {
   const clock = deps.clock ?? realClock;
-  const view = new EventView((e) => deps.helpers.describeEvent(e as FaceEvent));
+  const view = new EventView((e) => deps.helpers.describeEvent(e));
   const artifacts: string[] = [];
   const useStream = job.personal && deps.streaming && !streamingNow.has(job.target.conversationId);
   let stream: PersonalStream | null = null;
@@ -72,7 +72,7 @@ export async function deliverReply(deps: ReplyDeps, job: ReplyJob): Promise<void
     if (!stream) await deps.connector.send(job.target, { type: 'typing' }).catch(() => undefined);
     for await (const e of deps.engine.follow(job.runId, deps.signal ? { signal: deps.signal } : {})) {
       const changed = view.apply(e);
-      if (e.type === 'artifact.created' as string) artifacts.push((e as unknown as { artifactId: string }).artifactId);
+      if (e.type === 'artifact.created') artifacts.push(e.artifactId);
       if (stream) {
         if (e.type === 'approval.requested' || e.type === 'run.requires_action') await stream.end('wait');
         else if (changed.text) stream.text(view.text());
@@ -83,8 +83,11 @@ export async function deliverReply(deps: ReplyDeps, job: ReplyJob): Promise<void
     }
     if (deps.signal?.aborted) return;
     const end = view.ended() ?? (await endOf(deps.engine, job.runId));
+    // A stream's final message must extend what it showed: the text said before delegating stays in it.
+    const shown = view.text().trim();
+    const answer = stream && end.kind === 'completed' && shown && shown.endsWith(end.reply.trim()) ? shown : end.kind === 'completed' ? end.reply : '';
     const text =
-      end.kind === 'completed' ? end.reply || '(no reply)' : end.kind === 'failed' ? `Sorry, that did not work: ${deps.helpers.preview(plainReason(end.error), 300)}` : 'Stopped.';
+      end.kind === 'completed' ? answer || '(no reply)' : end.kind === 'failed' ? `Sorry, that did not work: ${deps.helpers.preview(plainReason(end.error), 300)}` : 'Stopped.';
     const notes = job.notes?.length ? `\n\n_${job.notes.join('; ')}_` : '';
     const { attachments, tooBig } = await imagesFor(deps, artifacts);
     const full = text + notes + (tooBig ? `\n\n_${tooBig} image(s) too large to show in Teams._` : '');

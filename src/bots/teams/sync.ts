@@ -5,10 +5,10 @@
  * and afterwards edited in place with `updateActivity`. Universal Actions' `refresh` cannot do this
  * alone (it serves at most 60 users and only cards older than a minute); it only personalises buttons.
  */
-import type { Plan, Principal } from '../../index.js';
 import { approvalCard, cardAttachment, planCard, type Card, type CardOptions, type StepDecisionInfo } from './cards.js';
 import type { Target, TeamsConnector } from './connector.js';
-import type { FaceEvent, Json, TeamsEngine } from './engine.js';
+import type { Json, Plan, Principal, SwitchboardEvent } from '../../index.js';
+import type { TeamsEngine } from './engine.js';
 
 export interface ConversationRef extends Target {
   personal: boolean;
@@ -70,7 +70,7 @@ export class CardSync {
     while (this.#running.size) await Promise.all([...this.#running.values()].map((r) => r.done));
   }
 
-  #onEvent(e: FaceEvent): void {
+  #onEvent(e: SwitchboardEvent): void {
     if (e.type === 'plan.updated') return this.sync('plan', e.planId, e.conversationId);
     if (e.type === 'approval.requested' || e.type === 'approval.decided') {
       if (e.planId) return this.sync('plan', e.planId, e.conversationId);
