@@ -38,7 +38,11 @@ export function verbsOf(card: unknown): string[] {
 /** "POST typing informative" — one line per connector call, for readable order assertions and the report. */
 export function callLine(c: { method: string; body: Record<string, unknown>; status: number }): string {
   const cd = c.body.channelData as { streamType?: string } | undefined;
-  const card = cardOf(c.body) ? ' card' : '';
+  const content = cardOf(c.body);
+  // A plan card says its status and each step's: "card (awaiting approval: 1 ✅ 2 ⏳)".
+  const status = content ? /Status: ([a-z ]+)/.exec(cardText(content))?.[1] : undefined;
+  const steps = content ? [...cardText(content).matchAll(/\*\*(\d+)\. [a-z_]+\*\*[^\n]*\n(\S+)/g)].map((m) => `${m[1]} ${m[2]}`).join(' ') : '';
+  const card = content ? ` card${status ? ` (${status}${steps ? `: ${steps}` : ''})` : ''}` : '';
   const att = (c.body.attachments as unknown[] | undefined)?.length && !card ? ' +attachment' : '';
   return `${c.method === 'PUT' ? 'update' : 'send'} ${String(c.body.type)}${cd?.streamType ? ` ${cd.streamType}` : ''}${card}${att}${c.status !== 200 ? ` → ${c.status}` : ''}`;
 }
