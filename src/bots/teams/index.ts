@@ -2,6 +2,7 @@
  * The Teams bot, mounted by `switchboard serve` at `/api/messages` when Teams is configured.
  * Everything botbuilder is inside this folder; the engine is reached through the face only.
  */
+import { setMaxListeners } from 'node:events';
 import type http from 'node:http';
 import type { ServiceClientCredentialsFactory } from 'botframework-connector';
 import type { Logger } from '../../index.js';
@@ -49,6 +50,8 @@ export function createTeamsBot(opts: TeamsBotOptions): TeamsBot {
   const stopSync = sync.start();
   const work = new Set<Promise<unknown>>();
   const closing = new AbortController();
+  // Every reply in flight follows its run with this signal: hundreds of listeners are expected.
+  setMaxListeners(0, closing.signal);
   const track = (p: Promise<unknown>) => {
     const w = p.catch(onError).finally(() => work.delete(w));
     work.add(w);
