@@ -104,5 +104,7 @@ export function assertBindAllowed(settings: TeamsSettings, bindHost: string): vo
 
 /** Teams settings from a loaded config's `teams:` section and the environment; null when Teams is not configured. */
 export function teamsFromConfig(config: Config, env: Record<string, string | undefined>): TeamsSettings | null {
+  // Validated first as written, so a mistake names its file and line; then merged with the environment.
+  adapterSection(config, 'teams', TeamsSectionSchema.optional());
   return teamsSettings(adapterSection(config, 'teams', z.unknown()), env);
 }
