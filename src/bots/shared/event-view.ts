@@ -88,20 +88,10 @@ export class EventView {
         this.#waiting = Math.max(0, this.#waiting - 1);
         break;
       case 'run.completed':
-        if (root) {
-          this.#ended = { kind: 'completed', reply: e.reply };
-          changed.ended = true;
-        }
-        break;
       case 'run.failed':
-        if (root) {
-          this.#ended = { kind: 'failed', error: e.error };
-          changed.ended = true;
-        }
-        break;
       case 'run.cancelled':
         if (root) {
-          this.#ended = { kind: 'cancelled', reason: e.reason };
+          this.#ended = e.type === 'run.completed' ? { kind: 'completed', reply: e.reply } : e.type === 'run.failed' ? { kind: 'failed', error: e.error } : { kind: 'cancelled', reason: e.reason };
           changed.ended = true;
         }
         break;
