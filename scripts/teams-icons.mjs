@@ -1,7 +1,9 @@
 // Draws manifest/teams/color.png (192x192: a white switchboard mark on the accent colour) and
 // outline.png (32x32: the same mark, white on transparent, as Teams requires) with node:zlib only.
 // Run: node scripts/teams-icons.mjs
+import { Buffer } from 'node:buffer';
 import { writeFileSync } from 'node:fs';
+import { URL } from 'node:url';
 import { deflateSync } from 'node:zlib';
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {

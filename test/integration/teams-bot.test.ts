@@ -300,3 +300,22 @@ describe('Teams bot: plans and approvals as Adaptive Cards', () => {
     expect(t.teams.calls.slice(before).filter((c) => c.method === 'POST' && cardOf(c.body))).toEqual([]);
   });
 });
+
+describe('Teams bot: Stop', () => {
+  it('Stop on a group reply’s working card cancels the run; the reply says so', async () => {
+    t = await startTeamsHarness();
+    t.h.fake.setHandler(
+      scriptByAgent({
+        proxy: [delegate('vision_agent', 'look for a long time'), { content: 'never said' }],
+        vision_agent: [{ content: 'too late', latencyMs: 5_000 }],
+      }),
+    );
+    const group = { id: '19:group-chat@thread.v2', conversationType: 'groupChat', tenantId: t.teams.tenantId, isGroup: true };
+    await t.teams.post(teamsActivity.group(t.teams, 'take ages', ALICE));
+    await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('stop'), 'the working card with Stop');
+    const answer = await click(t, group, ALICE, 'stop', buttonData(t, 'stop'));
+    expect(answer).toMatchObject({ statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: 'Stopping.' });
+    await t.teams.waitFor(finalMessage(/^Stopped\.$/), 'the stopped reply');
+    expect(t.teams.calls.some(finalMessage(/never said/))).toBe(false);
+  });
+});
