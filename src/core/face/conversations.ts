@@ -62,7 +62,7 @@ export function createConversations(deps: ConversationDeps): Conversations {
 
   return {
     conversation: (key, principal, opts) => admit(store, ids, key, principal, opts),
-    participants: (conversationId) => store.listParticipants(conversationId),
+    participants: async (conversationId) => store.listParticipants(conversationId),
     getConversation,
     send,
     async ask(agentName, input): Promise<AskResult> {
