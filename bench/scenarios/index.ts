@@ -7,6 +7,7 @@ import { loadReplicas } from './load-replicas.js';
 import { load } from './load.js';
 import { longThread } from './long-thread.js';
 import { slack } from './slack.js';
+import { teams } from './teams.js';
 
 export const scenarios: Record<ScenarioName, (opts: ScenarioOptions) => Promise<ScenarioResult>> = {
   delegate,
@@ -17,4 +18,5 @@ export const scenarios: Record<ScenarioName, (opts: ScenarioOptions) => Promise<
   'load-replicas': loadReplicas,
   load,
   slack,
+  teams,
 };

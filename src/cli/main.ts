@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   serve: { summary: 'HTTP server: MCP Streamable HTTP at /mcp, /healthz (127.0.0.1:3939 by default)', load: () => import('./commands/serve.js') },
   slack: { summary: 'the Slack bot over Socket Mode (--socket); over HTTP, serve mounts /slack/events', load: () => import('./commands/slack.js') },
   plan: { summary: 'plan a goal with the planner, approve each step, watch it run (--resume after a stop)', load: () => import('./commands/plan.js') },
+  teams: { summary: 'Microsoft Teams: `teams package --app-id GUID` writes the app package to upload', load: () => import('./commands/teams.js') },
   approvals: { summary: 'list approvals waiting for a decision (plan steps, tool calls)', load: () => import('./commands/approvals.js') },
   approve: { summary: 'approve a pending approval by id', load: () => import('./commands/approve.js') },
   reject: { summary: 'reject a pending approval by id, with --feedback', load: () => import('./commands/reject.js') },

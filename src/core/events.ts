@@ -68,8 +68,13 @@ export const STORED_EVENT_TYPES: ReadonlySet<SwitchboardEventType> = new Set<Swi
 ]);
 export const RUN_END_TYPES: ReadonlySet<SwitchboardEventType> = new Set<SwitchboardEventType>(['run.completed', 'run.failed', 'run.cancelled']);
 
-/** Where a run sits in its delegation tree; looked up (and cached) for events emitted without it. */
-export type RunTreeResolver = (runId: string) => Promise<{ rootRunId: string; parentRunId: string | null }>;
+/** Where a run sits in its delegation tree, and the plan it works for; looked up (and cached) for events emitted without it. */
+export type RunTreeResolver = (runId: string) => Promise<RunTree>;
+export interface RunTree {
+  rootRunId: string;
+  parentRunId: string | null;
+  planId?: string | null;
+}
 
 /**
  * Fan-out of events, per conversation or for all ('*'). A throwing listener never breaks a run.
@@ -79,7 +84,7 @@ export type RunTreeResolver = (runId: string) => Promise<{ rootRunId: string; pa
 export class EventBus {
   readonly #listeners = new Map<string, Set<EventListener>>();
   readonly #chains = new Map<string, Promise<void>>();
-  readonly #trees = new Map<string, { rootRunId: string; parentRunId: string | null }>();
+  readonly #trees = new Map<string, RunTree>();
   #log: EventLog | null = null;
   #resolve: RunTreeResolver | null = null;
   #onError: (err: unknown, event: EventInput) => void = () => {};
@@ -138,41 +143,49 @@ export class EventBus {
     }
     const log = this.#log;
     const key = input.conversationId;
-    const next = (this.#chains.get(key) ?? Promise.resolve())
-      .then(async () => {
-        const event = await this.#envelope(input);
-        const seq = await log.append(event);
-        this.#deliver({ ...event, seq } as SwitchboardEvent);
-      })
-      .catch((err: unknown) => this.#onError(err, input));
-    this.#chains.set(key, next);
-    void next.then(() => {
-      if (this.#chains.get(key) === next) this.#chains.delete(key);
+    // Appends of one conversation are handed to the log in emission order without waiting for the
+    // previous one to be stored (the log stores them in that order, batched); delivery follows the
+    // stores, so listeners still see them in seq order.
+    const queued = (this.#chains.get(key) ?? Promise.resolve()).then(async () => {
+      const event = await this.#envelope(input);
+      return { event, seq: log.append(event) };
     });
-    return next;
+    const chained = queued.then(
+      () => {},
+      () => {},
+    );
+    this.#chains.set(key, chained);
+    void chained.then(() => {
+      if (this.#chains.get(key) === chained) this.#chains.delete(key);
+    });
+    return queued
+      .then(async ({ event, seq }) => this.#deliver({ ...event, seq: await seq } as SwitchboardEvent))
+      .catch((err: unknown) => this.#onError(err, input));
   }
 
-  /** Remembers where a run sits in its tree, so its events need no lookup. */
-  rememberRun(run: { id: string; parentRunId: string | null }, rootRunId: string): void {
+  /** Remembers where a run sits in its tree (and its plan), so its events need no lookup. */
+  rememberRun(run: { id: string; parentRunId: string | null; planId?: string | null }, rootRunId: string): void {
     if (this.#trees.size > 10_000) this.#trees.clear();
-    this.#trees.set(run.id, { rootRunId, parentRunId: run.parentRunId });
+    this.#trees.set(run.id, { rootRunId, parentRunId: run.parentRunId, planId: run.planId ?? null });
   }
 
-  treeOf(runId: string): { rootRunId: string; parentRunId: string | null } | undefined {
+  treeOf(runId: string): RunTree | undefined {
     return this.#trees.get(runId);
   }
 
   #fill(input: EventInput): SwitchboardEvent {
     if (input.rootRunId !== undefined && input.parentRunId !== undefined) return input as SwitchboardEvent;
     const tree = this.#trees.get(input.runId);
-    return { ...input, rootRunId: input.rootRunId ?? tree?.rootRunId ?? input.runId, parentRunId: input.parentRunId ?? tree?.parentRunId ?? null } as SwitchboardEvent;
+    const planId = input.planId ?? tree?.planId;
+    const filled = { ...input, rootRunId: input.rootRunId ?? tree?.rootRunId ?? input.runId, parentRunId: input.parentRunId ?? tree?.parentRunId ?? null };
+    return (planId ? { ...filled, planId } : filled) as SwitchboardEvent;
   }
 
   async #envelope(input: EventInput): Promise<SwitchboardEvent> {
     if ((input.rootRunId !== undefined && input.parentRunId !== undefined) || !input.runId || this.#trees.has(input.runId) || !this.#resolve) return this.#fill(input);
     try {
       const tree = await this.#resolve(input.runId);
-      this.rememberRun({ id: input.runId, parentRunId: tree.parentRunId }, tree.rootRunId);
+      this.rememberRun({ id: input.runId, parentRunId: tree.parentRunId, planId: tree.planId }, tree.rootRunId);
     } catch {
       // An unknown run (a test's, or one deleted since): the event still goes out, as its own root.
     }

@@ -15,9 +15,9 @@ import { EventBus, type EventListener, type EventLog, type SwitchboardEvent } fr
 import { followRun } from './events/follow.js';
 import { createConversations } from './face/conversations.js';
 import { createReading, type ApprovalView, type RunFilter } from './face/reading.js';
-import { eventLogFor } from './store/open-events.js';
 import { runTreeResolver } from './runs/emit.js';
 import { defaultIds, type IdGenerator } from './ids.js';
+import { LeaseKeeper } from './leases/keeper.js';
 import { createLogger, type Logger } from './logger.js';
 import { createModelClient } from './model/openai-client.js';
 import type { ModelClient } from './model/types.js';
@@ -28,7 +28,6 @@ import type { ToolApprovalGate } from './runs/approval-gate.js';
 import { createSendMessageTool } from './runs/delegation.js';
 import { RunEngine } from './runs/engine.js';
 import type { ToolDefinition } from './runs/tool.js';
-import { artifactStoreFor } from './store/open-artifacts.js';
 import type { ConversationOptions } from './conversations.js';
 import { resolvePersistence, type PartialPersistence, type Persistence } from './store/persistence.js';
 import type { PlanStore } from './store/plan-store.js';
@@ -57,7 +56,7 @@ export interface SwitchboardOptions {
   planStore?: PlanStore;
   /** Where lifecycle events are stored; by default beside the store, in the same database. */
   eventLog?: EventLog;
-  /** Everything the engine keeps (store, plans, approvals, refs); by default the store's, or the config's. Parts left out are unavailable. */
+  /** Everything the engine keeps (store, plans, approvals, refs, events, artifacts); by default the store's, or the config's. Parts left out are unavailable. */
   persistence?: Persistence | PartialPersistence;
   /** Where artifacts are kept; by default beside the store (bytes in the database, or in the config's `artifacts.dir`). */
   artifacts?: ArtifactStore;
@@ -170,22 +169,23 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
   for (const tool of [...builtinTools, ...(options.tools ?? [])]) tools.set(tool.name, tool);
   const agents = AgentRegistry.fromConfig(config, knownToolNames(tools.keys()));
 
-  const persistence = await resolvePersistence(options, config.store, cwd);
+  const persistence = await resolvePersistence(options, config, cwd);
   await persistence.init();
   const { store } = persistence;
-  // Lane ARTIFACTS' store, chosen as main chose it; to be folded into Persistence (its `artifacts` slot).
-  const artifacts = options.artifacts ?? (await artifactStoreFor(store, config.artifacts.dir ? { dir: resolve(cwd, config.artifacts.dir) } : {}));
-  await artifacts?.init();
+  // Overrides are initialised here; the persistence's own ones were, by its init.
+  const artifacts = options.artifacts ?? persistence.artifacts ?? null;
+  await options.artifacts?.init();
   const baseModel =
     options.model ??
     createModelClient({ providers: config.providers, env, retries: config.limits.modelRetries, timeoutMs: config.limits.modelTimeoutMs, logger });
   // Messages keep images as artifact references; the model gets their bytes.
   const model = artifacts ? withArtifactImages(baseModel, artifacts) : baseModel;
   const events = new EventBus();
-  const eventLog = options.eventLog ?? (await eventLogFor(store, { pollMs: options.engine?.pollMs }));
-  await eventLog?.init();
+  const eventLog = options.eventLog ?? persistence.events;
+  await options.eventLog?.init();
   if (eventLog) events.attach(eventLog, { resolve: runTreeResolver(store, events), onError: (error, e) => logger.warn('event not stored', { type: e.type, error }) });
-  const leaseMs = options.engine?.leaseMs ?? 30_000;
+  // One owner id, renewal beat and adoption rule for the leases on runs and on plans.
+  const leases = new LeaseKeeper({ leaseMs: options.engine?.leaseMs, pollMs: options.engine?.pollMs, clock, logger });
   const watch = new Watch(options.engine?.pollMs ?? 200, events);
   const planStore = persistence.plans;
   const approvalStore = persistence.approvals;
@@ -213,9 +213,10 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     approvals: options.approvals ?? (approvals ? createToolApprovalGate(approvals) : undefined),
     artifacts: artifacts ?? undefined,
     ...options.engine,
+    leases,
   });
   if (planStore && approvals) {
-    planService = new PlanService({ plans: planStore, store, engine: runs, agents, model, events, config, ids, clock, logger, approvals, watch, leaseMs });
+    planService = new PlanService({ plans: planStore, store, engine: runs, agents, model, events, config, ids, clock, logger, approvals, watch, leases });
   }
   if (options.resume !== false) {
     await runs.resumeOrphans();
@@ -236,31 +237,34 @@ export async function createSwitchboard(options: SwitchboardOptions = {}): Promi
     ...conversations,
     ...reading,
     refs: persistence.refs ?? unavailableRefs,
-    wait: (runId) => runs.wait(runId),
+    wait: async (runId) => runs.wait(runId),
     events: (conversationId, opts) => events.stream(conversationId, opts),
     follow: (runId, opts) => followRun(events, store, runId, opts?.signal),
     on: (conversationId, listener) => events.subscribe(conversationId, listener),
-    cancel: (runId, reason) => runs.cancel(runId, reason),
+    cancel: async (runId, reason) => runs.cancel(runId, reason),
     async transcript(conversationId) {
       const threads = await store.listThreads(conversationId);
       return Promise.all(threads.map(async (thread) => ({ thread, messages: await store.listMessages(thread.id) })));
     },
-    usage: (group, filter) => store.usageBy(group, filter),
+    usage: async (group, filter) => store.usageBy(group, filter),
     ...artifactFace(artifacts, conversations.getConversation),
-    plan: (conversationId, goal, principal) => need(planService).create(conversationId, goal, principal),
-    getPlan: (planId, principal) => need(planService).get(planId, principal),
-    listPlans: (filter) => need(planService).list(filter),
-    cancelPlan: (planId, principal) => need(planService).cancel(planId, principal),
-    waitForPlan: (planId, opts) => need(planService).wait(planId, opts),
-    approvals: (filter) => need(approvals).list(filter),
-    getApproval: (id) => need(approvals).get(id),
-    decide: (approvalId, decision) => need(approvals).decide(approvalId, decision),
-    approvalForStep: (stepId) => need(planService).approvalForStep(stepId),
+    // Every method that returns a promise is async: a missing plan store (need) or a bad argument is a rejection, never a throw.
+    plan: async (conversationId, goal, principal) => need(planService).create(conversationId, goal, principal),
+    getPlan: async (planId, principal) => need(planService).get(planId, principal),
+    listPlans: async (filter) => need(planService).list(filter),
+    cancelPlan: async (planId, principal) => need(planService).cancel(planId, principal),
+    waitForPlan: async (planId, opts) => need(planService).wait(planId, opts),
+    approvals: async (filter) => need(approvals).list(filter),
+    getApproval: async (id) => need(approvals).get(id),
+    decide: async (approvalId, decision) => need(approvals).decide(approvalId, decision),
+    approvalForStep: async (stepId) => need(planService).approvalForStep(stepId),
     async close() {
       await planService?.close();
       await runs.close();
+      await leases.close();
       watch.close();
-      await eventLog?.close();
+      // The persistence closes its own event log; an override is closed here.
+      await options.eventLog?.close();
       await persistence.close();
     },
   };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -8,6 +8,7 @@ import { ForbiddenError, SwitchboardError } from '../../src/core/errors.js';
 import { IdempotencyConflictError } from '../../src/core/store/intake-errors.js';
 import { PostgresStore } from '../../src/core/store/postgres.js';
 import { SqliteStore } from '../../src/core/store/sqlite.js';
+import { openPersistence } from '../../src/core/store/persistence.js';
 import { sqlitePersistence } from '../../src/core/store/sqlite-persistence.js';
 import { createSwitchboard, mayAccess, type Switchboard } from '../../src/core/switchboard.js';
 import { scriptByAgent, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
@@ -124,6 +125,24 @@ describe('idempotent send', () => {
 });
 
 describe('persistence', () => {
+  it('keeps events and artifacts beside the store, artifact bytes in the folder it is given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-intake-'));
+    const p = await openPersistence({ type: 'sqlite', path: 'db.sqlite' }, dir, { artifactsDir: join(dir, 'shared') });
+    try {
+      await p.init();
+      const { conversation } = await p.store.getOrCreateConversation('cli:p', alice, 'conv_p');
+      const art = await p.artifacts.put({ id: 'art_p1', conversationId: conversation.id, runId: null, mediaType: 'image/png', name: null, bytes: new Uint8Array([1, 2, 3]), now: 1 });
+      expect(readdirSync(join(dir, 'shared')).join()).toContain(art.id);
+      expect([...(await p.artifacts.read(art.id))!.bytes]).toEqual([1, 2, 3]);
+      const event = { type: 'run.queued', conversationId: conversation.id, runId: 'run_p', rootRunId: 'run_p', parentRunId: null, agent: 'proxy', depth: 0, at: 1 } as const;
+      expect(await p.events.append(event as never)).toBe(1);
+      expect((await p.events.readAfter(conversation.id, 0)).map((e) => e.seq)).toEqual([1]);
+    } finally {
+      await p.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('runs tool approvals on a persistence without plans', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-intake-'));
     const fake: FakeOpenAI = await startFakeOpenAI({ handler: approvalScript() });
@@ -141,10 +160,17 @@ describe('persistence', () => {
       const approval = await pendingApproval(sb, conv.id);
       await sb.decide(approval.id, { approve: false, by: alice });
       expect((await sb.wait(run.id)).status).toBe('completed');
-      // (sb.plan throws before it returns a promise today; lane FACE makes face errors rejections.)
-      const noPlans = await failureOf(Promise.resolve().then(() => sb.plan(conv.id, 'anything', alice)));
+      // Face errors are rejections: calling without a plan store returns a promise that rejects, it does not throw.
+      let planCall: Promise<unknown> | undefined;
+      expect(() => (planCall = sb.plan(conv.id, 'anything', alice))).not.toThrow();
+      const noPlans = await failureOf(planCall!);
       expect(noPlans).toBeInstanceOf(SwitchboardError);
       expect(noPlans).toMatchObject({ code: 'plans_unavailable' });
+      for (const call of [() => sb.getPlan('plan_x'), () => sb.listPlans({}), () => sb.approvalForStep('step_x'), () => sb.waitForPlan('plan_x')]) {
+        let pending: Promise<unknown> | undefined;
+        expect(() => (pending = call())).not.toThrow();
+        await expect(pending).rejects.toMatchObject({ code: 'plans_unavailable' });
+      }
       await sb.refs.put('slack', 'run', run.id, { ts: '1.2' });
       expect(await sb.refs.get('slack', 'run', run.id)).toEqual({ ts: '1.2' });
     } finally {

@@ -5,6 +5,7 @@ import type { SwitchboardEvent } from '../../src/core/events.js';
 import type { Plan } from '../../src/core/plans/types.js';
 import { scriptByAgent, type FakeChatRequest } from '../support/fake-openai.js';
 import { plannerReply, until } from '../support/plans.js';
+import { delegate } from '../support/replies.js';
 import { alice, bob, startHarness, type Harness } from '../support/switchboard.js';
 
 let h: Harness | undefined;
@@ -281,5 +282,47 @@ describe('plans: the lifecycle', () => {
     expect(done.status).toBe('completed');
     expect(h.fake.requests.filter((r) => r.agent === 'code_agent')).toHaveLength(1);
     expect(h.fake.requests.filter((r) => r.agent === 'planner')).toHaveLength(1);
+  });
+
+  it('puts the plan on every event of a step run and of its delegations, stored ones included, and on no other run', async () => {
+    h = await startHarness({ config: { approvals: { plan: 'none' }, agents: { relay: { description: 'relays', tools: ['send_message'] } } } });
+    h.fake.setHandler(
+      scriptByAgent({
+        planner: [plannerReply(['relay', 'Have the sum computed'])],
+        relay: [delegate('code_agent', 'Compute 6*7.'), (req) => ({ content: `relay got: ${req.toolResults[0]?.content ?? ''}` })],
+        // run_code waits for a person: its approval is an event of the delegated run.
+        code_agent: [{ toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] }, { content: '42, without running it' }],
+        proxy: [{ content: 'Summary: 42' }, { content: 'not a plan' }],
+      }),
+    );
+    const conv = await h.sb.conversation('test:plan-events', alice);
+    const events: SwitchboardEvent[] = [];
+    h.sb.on(conv.id, (e) => events.push(e));
+    const plan = await h.sb.plan(conv.id, 'Compute a sum', alice);
+    const pending = await until(async () => (await h!.sb.approvals({ conversationId: conv.id, status: 'pending' }))[0], 'the run_code approval');
+    await h.sb.decide(pending.id, { approve: false, by: alice });
+    const done = await h.sb.waitForPlan(plan.id, { until: 'done' });
+    expect(done.status).toBe('completed');
+    const other = await h.sb.wait((await h.sb.send(conv.id, { text: 'hi', from: alice })).id);
+
+    const stepRun = done.steps[0]!.runId!;
+    const runs = await h.sb.listRuns({ conversationId: conv.id });
+    const child = runs.find((r) => r.parentRunId === stepRun)!;
+    expect(child).toMatchObject({ agent: 'code_agent', planId: plan.id });
+    expect(runs.find((r) => r.id === other.id)?.planId).toBeNull();
+    const planRuns = new Set(runs.filter((r) => r.id !== other.id).map((r) => r.id));
+    expect(planRuns.size).toBe(3); // the step's, its delegation's, the summary's
+
+    const stored = await h.sb.bus.log!.readAfter(conv.id, 0);
+    for (const seen of [events, stored]) {
+      const ofPlanRuns = seen.filter((e) => planRuns.has(e.runId));
+      expect([...new Set(ofPlanRuns.map((e) => e.type))]).toEqual(
+        expect.arrayContaining(['run.queued', 'run.started', 'tool.call', 'tool.result', 'delegation.started', 'delegation.finished', 'approval.requested', 'run.requires_action', 'approval.decided', 'message', 'run.completed', 'plan.updated']),
+      );
+      expect(ofPlanRuns.filter((e) => e.planId !== plan.id).map((e) => `${e.type} ${e.agent}`)).toEqual([]);
+      const ofOther = seen.filter((e) => e.runId === other.id);
+      expect(ofOther.length).toBeGreaterThan(0);
+      expect(ofOther.filter((e) => e.planId !== undefined)).toEqual([]);
+    }
   });
 });

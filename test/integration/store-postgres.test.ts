@@ -69,7 +69,7 @@ describe.skipIf(!url)('PostgresStore', () => {
       const a = await store();
       await a.init();
       // The contract's refs store may have added its own (42) to this schema.
-      expect((await a.schemaVersions()).map((v) => v.version).filter((v) => v !== 42)).toEqual([1, 40, 41]);
+      expect((await a.schemaVersions()).map((v) => v.version).filter((v) => v !== 42)).toEqual([1, 3, 40, 41]);
       const { conversation } = await a.getOrCreateConversation('kept', bob, 'conv_kept');
       await a.init();
       expect(await a.getConversation(conversation.id)).toEqual(conversation);
@@ -84,6 +84,7 @@ describe.skipIf(!url)('PostgresStore', () => {
         expect(await s.schemaVersions()).toEqual(
           [
             [1, 'core: conversations, threads, messages, runs, run_steps'],
+            [3, 'core: the plan a run works for'],
             [40, 'intake: conversation access and participants'],
             [41, 'intake: run idempotency keys'],
           ].map(([version, name]) => ({ version, name, appliedAt: 7_000 })),
@@ -128,7 +129,7 @@ describe.skipIf(!url)('PostgresStore', () => {
       const extra = { version: 100, name: 'test: widgets', sql: 'CREATE TABLE widgets (id TEXT PRIMARY KEY)' };
       const a = await store({ schema, extraMigrations: [extra] });
       const b = await store({ schema, extraMigrations: [extra] });
-      expect((await b.schemaVersions()).map((v) => v.version)).toEqual([1, 40, 41, 100]);
+      expect((await b.schemaVersions()).map((v) => v.version)).toEqual([1, 3, 40, 41, 100]);
       await a.transaction((c) => c.query('INSERT INTO widgets (id) VALUES ($1)', ['w1']));
       expect((await b.pool.query('SELECT id FROM widgets')).rows).toEqual([{ id: 'w1' }]);
       expect(await a.migrate([extra])).toEqual([]);
@@ -169,7 +170,7 @@ describe.skipIf(!url)('PostgresStore', () => {
       const bad = await store({ schema, extraMigrations: [{ version: 101, name: 'test: broken', sql: 'CREATE TABLE ok_table (id TEXT); SELECT * FROM no_such_table' }] }, false);
       await expect(bad.init()).rejects.toThrow(/no_such_table/);
       const good = await store({ schema });
-      expect((await good.schemaVersions()).map((v) => v.version)).toEqual([1, 40, 41]);
+      expect((await good.schemaVersions()).map((v) => v.version)).toEqual([1, 3, 40, 41]);
       expect((await good.pool.query("SELECT to_regclass('ok_table') AS t")).rows).toEqual([{ t: null }]);
       await good.close();
       await good.close();

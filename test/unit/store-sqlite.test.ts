@@ -85,7 +85,7 @@ describeEachSqliteDriver('store-sqlite', (name) => {
       const a = await store(path);
       await a.init();
       const b = await store(path);
-      expect(a.schemaVersions().map((v) => v.version)).toEqual([1, 40, 41]);
+      expect(a.schemaVersions().map((v) => v.version)).toEqual([1, 3, 40, 41]);
       expect(b.schemaVersions()).toEqual(a.schemaVersions());
       expect(a.schemaVersions()[0]!.appliedAt).toBe(1_000);
       expect(a.db.driver).toBe(name);
@@ -95,7 +95,7 @@ describeEachSqliteDriver('store-sqlite', (name) => {
       const extra = { version: 2, name: 'test: widgets', sql: 'CREATE TABLE widgets (id TEXT PRIMARY KEY)' };
       const c = await store(path, { extraMigrations: [extra] });
       const d = await store(path, { extraMigrations: [extra] });
-      expect(d.schemaVersions().map((v) => v.version)).toEqual([1, 2, 40, 41]);
+      expect(d.schemaVersions().map((v) => v.version)).toEqual([1, 2, 3, 40, 41]);
       c.transaction(() => c.db.prepare('INSERT INTO widgets (id) VALUES (?)').run('w1'));
       expect(d.db.prepare('SELECT id FROM widgets').all().map((r) => r.id)).toEqual(['w1']);
       expect(a.migrate([extra])).toEqual([]);

@@ -1,14 +1,16 @@
 import type http from 'node:http';
-import { checkProviders, createLogger, createSwitchboard, type Config, type Logger, type LogLevel, type Switchboard } from '../../index.js';
+import { checkProviders, createLogger, createSwitchboard, describeEvent, preview, type Config, type Logger, type LogLevel, type Switchboard } from '../../index.js';
 import { CliError, loadConfig, parse } from '../common.js';
 
 const HELP = `Usage: switchboard serve [--host 127.0.0.1] [--port 3939] [--allowed-host NAME]... [--allowed-origin URL]... [--config FILE]
 
 One HTTP server for the remote faces of Switchboard:
-  /mcp      MCP Streamable HTTP (every specialist an ask_<agent> tool, ask_team, get_run, ...)
-  /healthz  liveness: {"status":"ok"}
+  /mcp           MCP Streamable HTTP (every specialist an ask_<agent> tool, ask_team, get_run, ...)
+  /api/messages  the Microsoft Teams bot, when Teams is configured (TEAMS_APP_ID, TEAMS_APP_PASSWORD,
+                 TEAMS_TENANT_ID or a teams: section; SWITCHBOARD_TEAMS=anonymous: local try, loopback only)
   /slack/events  the Slack bot's request URL (Events API, interactivity, slash command), when
-            SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set (README, section Slack)
+                 SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or a slack: section) are set (README, Slack)
+  /healthz       liveness: {"status":"ok"}
 
 Binds 127.0.0.1 by default; Host and Origin headers are checked against DNS rebinding. Binding any
 other address needs bearer tokens in the config (mcp.tokens: principal id -> token); requests
@@ -60,10 +62,16 @@ export default async function serve(argv: string[]): Promise<number> {
     res.writeHead(ok ? 200 : 405, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(ok ? JSON.stringify({ status: 'ok', agents: agents.names().length, mcpSessions: mcpHandler.sessionCount() }) : '{"error":"GET only"}');
   };
-  const routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>> = { '/mcp': mcpHandler.handle, '/healthz': healthz };
+  // Microsoft Teams, when configured; botbuilder is loaded only then.
+  const teamsConfig = (await import('../../bots/teams/config.js')).teamsFromConfig(config, env);
+  const teams = teamsConfig
+    ? (await import('../../bots/teams/index.js')).createTeamsBot({ settings: teamsConfig, engine: sb, helpers: { describeEvent, preview }, logger, bindHost: host, maxImageBytes: config.limits.maxImageBytes })
+    : null;
+  const routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>> = { '/mcp': mcpHandler.handle, '/healthz': healthz, ...(teams ? { '/api/messages': teams.route } : {}) };
   const slack = await mountSlack(config, env, sb, logger, routes);
   const server = await mcp.listenHttp({ host, port, logger, routes });
   process.stderr.write(`switchboard: serving MCP at ${server.url}/mcp (health: ${server.url}/healthz)${slack ? `, Slack at ${server.url}/slack/events` : ''}\n`);
+  if (teams) process.stderr.write(`switchboard: Teams bot at ${server.url}/api/messages (${teamsConfig!.mode === 'anonymous' ? 'anonymous: local development only' : `app ${teamsConfig!.appId}, ${teamsConfig!.appType}`})\n`);
 
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -71,6 +79,7 @@ export default async function serve(argv: string[]): Promise<number> {
   });
   await mcpHandler.close();
   await slack?.stop();
+  await teams?.close();
   await server.close();
   await sb.close();
   return 0;

@@ -44,7 +44,8 @@ export function createConversations(deps: ConversationDeps): Conversations {
     // The same idempotency key returns the run it started (a retried Slack event, a redelivered activity).
     const again = await runForKey(store, input.idempotencyKey, conversation.id);
     if (again) return again;
-    await store.addParticipant(conversation.id, input.from);
+    // The owner was recorded with the conversation; anyone else joins its participants here.
+    if (principalId(conversation.owner) !== principalId(input.from)) await store.addParticipant(conversation.id, input.from);
     const images = await intakeImages(input.images, { conversationId: conversation.id, maxBytes: config.limits.maxImageBytes, artifacts, ids, clock });
     const thread = await store.getOrCreateThread(conversation.id, agent.name, ids('thr'));
     return runs.enqueue({
@@ -62,7 +63,7 @@ export function createConversations(deps: ConversationDeps): Conversations {
 
   return {
     conversation: (key, principal, opts) => admit(store, ids, key, principal, opts),
-    participants: (conversationId) => store.listParticipants(conversationId),
+    participants: async (conversationId) => store.listParticipants(conversationId),
     getConversation,
     send,
     async ask(agentName, input): Promise<AskResult> {

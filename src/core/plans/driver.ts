@@ -227,6 +227,7 @@ async function runToEnd(d: DriverDeps, plan: PlanRecord, runId: string, agent: s
       parentRunId: null,
       parentToolCallId: null,
       depth: 0,
+      planId: plan.id,
     });
   }
   return abortable(d.engine.wait(runId), signal);

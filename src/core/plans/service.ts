@@ -7,10 +7,10 @@ import type { Watch } from '../approvals/watch.js';
 import { ConfigError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { IdGenerator } from '../ids.js';
+import type { LeaseKeeper } from '../leases/keeper.js';
 import type { Logger } from '../logger.js';
 import type { ModelClient } from '../model/types.js';
 import type { RunEngine } from '../runs/engine.js';
-import { adoptionTime } from '../runs/lease-owner.js';
 import type { PlanRecord, PlanStore, PlanTransition } from '../store/plan-store.js';
 import { FINAL_RUN_STATUSES, principalId, type Principal, type Store } from '../store/types.js';
 import { drivePlan, type DriverDeps } from './driver.js';
@@ -29,7 +29,8 @@ export interface PlanServiceDeps {
   logger: Logger;
   approvals: ApprovalService;
   watch: Watch;
-  leaseMs: number;
+  /** This process's leases, shared with the run engine. */
+  leases: LeaseKeeper;
 }
 
 const ACTIVE_PLAN_STATUSES: PlanStatus[] = ['planning', 'awaiting_approval', 'running'];
@@ -53,13 +54,14 @@ export class PlanService implements PlanDecisions {
   readonly #d: PlanServiceDeps;
   readonly #driverDeps: DriverDeps;
   readonly #drivers = new Map<string, AbortController>();
-  #timer: NodeJS.Timeout | null = null;
+  /** Transitions of this process whose events are still going out, by plan. */
+  readonly #announcing = new Map<string, Promise<void>>();
   #resumeEnabled = false;
   #closed = false;
 
   constructor(deps: PlanServiceDeps) {
     this.#d = deps;
-    this.#driverDeps = { ...deps, owner: deps.engine.owner, commit: (t, plan) => this.#commit(t, plan) };
+    this.#driverDeps = { ...deps, owner: deps.leases.owner, commit: (t, plan) => this.#commit(t, plan) };
     deps.approvals.setPlanDecisions(this);
   }
 
@@ -82,11 +84,11 @@ export class PlanService implements PlanDecisions {
       createdBy: principal,
       originRunId: origin?.runId,
       originToolCallId: origin?.toolCallId,
-      leaseOwner: this.#d.engine.owner,
-      leaseUntil: now + this.#d.leaseMs,
+      leaseOwner: this.#d.leases.owner,
+      leaseUntil: this.#d.leases.until(now),
       now,
     });
-    if (created) this.#announce(plan, [], true);
+    if (created) void this.#announce(plan, [], true);
     this.#drive(plan.id);
     this.#startHeartbeat();
     return this.wait(plan.id, { until: plan.mode === 'none' ? 'planned' : 'settled' });
@@ -165,6 +167,7 @@ export class PlanService implements PlanDecisions {
       if (!p) throw new NotFoundError('plan', planId);
       return reached(p) ? p : undefined;
     }, opts.signal);
+    await this.#announcing.get(planId);
     return publicPlan(plan);
   }
 
@@ -221,7 +224,7 @@ export class PlanService implements PlanDecisions {
     if (!approval.planId) return;
     void this.#d.plans.getPlan(approval.planId).then((plan) => {
       if (!plan) return;
-      this.#announce(plan, plan.steps.filter((s) => s.approvalId === approval.id).map((s) => s.id), true);
+      void this.#announce(plan, plan.steps.filter((s) => s.approvalId === approval.id).map((s) => s.id), true);
       // Carry the plan on here when nobody else does (e.g. its process died and this one decides).
       if (this.#resumeEnabled) void this.resume();
     }, () => {});
@@ -236,14 +239,13 @@ export class PlanService implements PlanDecisions {
   async resume(): Promise<number> {
     this.#resumeEnabled = true;
     this.#startHeartbeat();
-    const { plans, clock, leaseMs } = this.#d;
-    const owner = this.#d.engine.owner;
+    const { plans, clock, leases } = this.#d;
     let taken = 0;
     for (const plan of await plans.listPlans({ statuses: ACTIVE_PLAN_STATUSES })) {
       if (this.#drivers.has(plan.id) || this.#closed) continue;
       const now = clock();
-      const at = plan.leaseOwner === owner ? now : adoptionTime(plan, now);
-      if (at === null || !(await plans.claimPlan(plan.id, owner, now + leaseMs, at))) continue;
+      const at = leases.claimTime(plan, now);
+      if (at === null || !(await plans.claimPlan(plan.id, leases.owner, leases.until(now), at))) continue;
       taken++;
       this.#d.logger.info('resuming plan', { planId: plan.id, status: plan.status });
       this.#drive(plan.id);
@@ -265,71 +267,83 @@ export class PlanService implements PlanDecisions {
       });
   }
 
+  /** The keeper renews this process's plan leases and, once resumption is on, takes over orphaned plans on its beat. */
   #startHeartbeat(): void {
-    if (this.#timer || this.#closed) return;
-    const every = Math.max(50, Math.floor(this.#d.leaseMs / 3));
-    this.#timer = setInterval(() => void this.#tick(), every);
-    this.#timer.unref();
-  }
-
-  async #tick(): Promise<void> {
-    try {
-      await this.#d.plans.renewPlanLeases(this.#d.engine.owner, this.#d.clock() + this.#d.leaseMs);
-      if (this.#resumeEnabled) await this.resume();
-    } catch (err) {
-      if (!this.#closed) this.#d.logger.warn('plan heartbeat failed', { error: err });
-    }
+    if (this.#closed) return;
+    this.#d.leases.keep('plans', {
+      renew: (owner, until) => this.#d.plans.renewPlanLeases(owner, until),
+      adopt: async () => {
+        if (this.#resumeEnabled) await this.resume();
+      },
+    });
   }
 
   /** Stops driving (plans stay as they are) and gives up the leases, so another process may go on at once. */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = null;
+    await this.#d.leases.drop('plans');
     for (const c of this.#drivers.values()) c.abort(new DriverStop());
     this.#drivers.clear();
-    await this.#d.plans.releasePlanLeases(this.#d.engine.owner).catch(() => {});
+    await this.#d.plans.releasePlanLeases(this.#d.leases.owner).catch(() => {});
   }
 
   async #commit(t: PlanTransition, before: PlanRecord): Promise<boolean> {
+    // A waiter here that reads the new state before its events went out waits for them (see `wait`).
+    let announced!: () => void;
+    const announcing = new Promise<void>((resolve) => (announced = resolve));
+    this.#announcing.set(before.id, announcing);
+    try {
+      return await this.#commitAndAnnounce(t, before);
+    } finally {
+      announced();
+      if (this.#announcing.get(before.id) === announcing) this.#announcing.delete(before.id);
+    }
+  }
+
+  async #commitAndAnnounce(t: PlanTransition, before: PlanRecord): Promise<boolean> {
     if (!(await this.#d.plans.transition(t))) return false;
-    this.#d.watch.notify();
+    // Its events are delivered before anyone waiting on the plan wakes (a waiter reads them next).
     if (this.#d.events.wants(before.conversationId)) {
       const plan = await this.#d.plans.getPlan(before.id);
       const approval = t.insertApproval ? await this.#d.approvals.find(t.insertApproval.id) : null;
       if (plan) {
         const changed = plan.steps.filter((s) => before.steps.find((b) => b.id === s.id)?.status !== s.status).map((s) => s.id);
-        this.#announce(plan, changed, before.status !== plan.status, approval ?? undefined);
+        await this.#announce(plan, changed, before.status !== plan.status, approval ?? undefined);
       }
     }
+    this.#d.watch.notify();
     return true;
   }
 
   /** `plan.updated` for the plan (when its status changed) and for each changed step; `approval.requested` for a new approval. */
-  #announce(plan: PlanRecord, changedSteps: string[], planChanged: boolean, approval?: Approval): void {
+  #announce(plan: PlanRecord, changedSteps: string[], planChanged: boolean, approval?: Approval): Promise<unknown> {
     const { events, clock } = this.#d;
+    const emitted: Promise<void>[] = [];
     const base = { conversationId: plan.conversationId, planId: plan.id, status: plan.status, revision: plan.revision, depth: 0, error: plan.error };
     if (planChanged || changedSteps.length === 0) {
-      events.emit({ ...base, type: 'plan.updated', runId: '', agent: this.#d.agents.planner?.name ?? 'planner', at: clock() });
+      emitted.push(events.emit({ ...base, type: 'plan.updated', runId: '', agent: this.#d.agents.planner?.name ?? 'planner', at: clock() }));
     }
     for (const s of plan.steps.filter((x) => changedSteps.includes(x.id))) {
-      events.emit({ ...base, type: 'plan.updated', runId: s.runId ?? '', agent: s.agent, at: clock(), stepId: s.id, stepStatus: s.status });
+      emitted.push(events.emit({ ...base, type: 'plan.updated', runId: s.runId ?? '', agent: s.agent, at: clock(), stepId: s.id, stepStatus: s.status }));
     }
     if (approval) {
-      events.emit({
-        type: 'approval.requested',
-        conversationId: plan.conversationId,
-        runId: '',
-        agent: approval.agent,
-        depth: 0,
-        at: clock(),
-        approvalId: approval.id,
-        kind: approval.kind,
-        summary: approval.summary,
-        planId: plan.id,
-        stepId: approval.stepId,
-      });
+      emitted.push(
+        events.emit({
+          type: 'approval.requested',
+          conversationId: plan.conversationId,
+          runId: '',
+          agent: approval.agent,
+          depth: 0,
+          at: clock(),
+          approvalId: approval.id,
+          kind: approval.kind,
+          summary: approval.summary,
+          planId: plan.id,
+          stepId: approval.stepId,
+        }),
+      );
     }
+    return Promise.all(emitted);
   }
 }
 

@@ -56,6 +56,7 @@ export function createSendMessageTool(deps: {
         parentRunId: parent.id,
         parentToolCallId: ctx.toolCallId,
         depth: parent.depth + 1,
+        planId: parent.planId,
       }));
       engine.executor.emitFor(parent.id, { type: 'delegation.started', toolCallId: ctx.toolCallId, recipient, message, childRunId: child.id });
       // A shutdown leaves the child to be resumed with its parent; a cancel or stall ends it.

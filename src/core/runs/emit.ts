@@ -32,6 +32,7 @@ export class RunEmitter {
       runId: run.id,
       rootRunId: tree?.rootRunId ?? (run.parentRunId ? undefined : run.id),
       parentRunId: run.parentRunId,
+      ...(run.planId ? { planId: run.planId } : {}),
       agent: run.agent,
       depth: run.depth,
       at: this.#clock(),
@@ -45,25 +46,26 @@ export class RunEmitter {
 
   delta(run: Run, delta: string): void {
     // Built as one literal rather than through emit's spread.
-    const { conversationId, id: runId, agent, depth, parentRunId } = run;
+    const { conversationId, id: runId, agent, depth, parentRunId, planId } = run;
     const rootRunId = this.#bus.treeOf(runId)?.rootRunId ?? runId;
-    void this.#bus.emit({ type: 'text.delta', delta, conversationId, runId, rootRunId, parentRunId, agent, depth, at: this.#clock() });
+    const event = { type: 'text.delta', delta, conversationId, runId, rootRunId, parentRunId, agent, depth, at: this.#clock() } as const;
+    void this.#bus.emit(planId ? { ...event, planId } : event);
   }
 }
 
-/** Finds a run's root by walking up its parents in the store (stopping at one whose tree is known). */
+/** Finds a run's root by walking up its parents in the store (stopping at one whose tree is known), and its plan. */
 export function runTreeResolver(store: Store, bus: EventBus): RunTreeResolver {
   return async (runId) => {
     let run = await store.getRun(runId);
     if (!run) throw new NotFoundError('run', runId);
-    const parentRunId = run.parentRunId;
+    const { parentRunId, planId } = run;
     for (let hops = 0; run.parentRunId && hops < 64; hops++) {
       const known = bus.treeOf(run.parentRunId);
-      if (known) return { rootRunId: known.rootRunId, parentRunId };
+      if (known) return { rootRunId: known.rootRunId, parentRunId, planId };
       const parent = await store.getRun(run.parentRunId);
       if (!parent) break;
       run = parent;
     }
-    return { rootRunId: run.id, parentRunId };
+    return { rootRunId: run.id, parentRunId, planId };
   };
 }

@@ -1,13 +1,16 @@
 import { NotFoundError } from '../errors.js';
+import { LeaseKeeper } from '../leases/keeper.js';
 import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run } from '../store/types.js';
 import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
 import { fencedStore } from './fenced-store.js';
 import { RemoteWakeups } from './remote-wakeups.js';
-import { isAdoptable, newLeaseOwner } from './lease-owner.js';
 import { ThreadCache } from './thread-cache.js';
+import { readRuns, RunWaiters } from './waiters.js';
 
 export interface EngineDeps extends Omit<ExecutorDeps, 'cache'> {
-  /** How long a claim on a run holds without a heartbeat (another process may take it over after). */
+  /** This process's leases (owner id, renewal, adoption rule), shared with plans; by default one of its own. */
+  leases?: LeaseKeeper;
+  /** How long a claim on a run holds without a heartbeat, for the keeper made when `leases` is not given. */
   leaseMs?: number;
   /** How often to look for work other processes left (queued runs behind their runs, results of runs they took). */
   pollMs?: number;
@@ -34,17 +37,15 @@ const CLOSE_GRACE_MS = 5_000;
  * compare-and-set on exactly the lease seen, which never succeeds for a lease this process holds.
  */
 export class RunEngine {
-  /** Identifies this process's claims on runs. */
-  readonly owner = newLeaseOwner();
   readonly #deps: EngineDeps;
   readonly #executor: RunExecutor;
-  readonly #leaseMs: number;
+  readonly #leases: LeaseKeeper;
   readonly #pollMs: number;
   /** Threads being drained by this process; a kick during a drain asks for another pass. */
   readonly #draining = new Map<string, boolean>();
   /** Runs this process queued and has not seen start yet: their threads are re-tried on each poll. */
   readonly #queued = new Map<string, string>();
-  readonly #waiters = new Map<string, Set<(run: Run) => void>>();
+  readonly #waiters = new RunWaiters();
   /** Drains, executions and heartbeat tasks under way: `close` waits for them before the store goes. */
   readonly #inFlight = new Set<Promise<unknown>>();
   /** Heartbeat tasks running, by name: a slow one is skipped on the next tick, never stacked. */
@@ -55,8 +56,6 @@ export class RunEngine {
   /** Threads whose drain here is executing a run: it claims their next queued run when that one ends. */
   readonly #runningOn = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
-  #lastRenew = 0;
-  #lastScan = 0;
   #lastFallback = 0;
   #closed = false;
   /** Other processes' stored events, while listened to (see RemoteWakeups). */
@@ -64,7 +63,7 @@ export class RunEngine {
 
   constructor(deps: EngineDeps) {
     this.#deps = deps;
-    this.#leaseMs = deps.leaseMs ?? 30_000;
+    this.#leases = deps.leases ?? new LeaseKeeper({ leaseMs: deps.leaseMs, pollMs: deps.pollMs, clock: deps.clock, logger: deps.logger });
     this.#pollMs = deps.pollMs ?? 200;
     this.#executor = new RunExecutor({
       ...deps,
@@ -88,9 +87,22 @@ export class RunEngine {
     });
   }
 
-  /** Starts the heartbeat: lease renewal, stall detection and polling for other processes' work. */
+  /** Identifies this process's claims on runs (and plans: the keeper is shared). */
+  get owner(): string {
+    return this.#leases.owner;
+  }
+
+  /** Starts the heartbeat: lease renewal and takeover (the keeper's beat), stall detection and polling for other processes' work. */
   start(): void {
     if (this.#timer || this.#closed) return;
+    this.#leases.keep('runs', {
+      renew: (owner, until) => this.#deps.store.renewLeases(owner, until),
+      adopt: async () => {
+        await this.#executor.checkRemoteCancels();
+        await this.resumeOrphans();
+        await this.#forgetTakenElsewhere();
+      },
+    });
     this.#timer = setInterval(() => this.#tick(), this.#pollMs);
     this.#timer.unref();
     // Pushed events cost nothing while idle: always listen. Polled ones only while someone waits.
@@ -113,6 +125,8 @@ export class RunEngine {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     this.#remote.stop();
+    // No renewal or takeover scan after this (one in flight is waited for): the leases given up below stay given up.
+    await this.#leases.drop('runs');
     await this.#executor.shutdown();
     const deadline = Date.now() + CLOSE_GRACE_MS;
     while (this.#inFlight.size > 0 && Date.now() < deadline) {
@@ -133,8 +147,10 @@ export class RunEngine {
     this.#queued.set(run.id, run.threadId);
     this.start();
     this.#executor.emitter.track(run);
-    await this.#executor.emitter.emit(run, { type: 'run.queued' });
+    // Kicked before the event is stored: it rides along with the claim's transaction (one commit less).
+    const queued = this.#executor.emitter.emit(run, { type: 'run.queued' });
     this.kick(run.threadId);
+    await queued;
     return run;
   }
 
@@ -154,26 +170,13 @@ export class RunEngine {
     const run = await this.#deps.store.getRun(runId);
     if (!run) throw new NotFoundError('run', runId);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
-    return new Promise<Run>((resolve, reject) => {
-      const list = this.#waiters.get(runId) ?? new Set();
-      const onAbort = () => {
-        list.delete(done);
-        if (list.size === 0 && this.#waiters.get(runId) === list) this.#waiters.delete(runId);
-        reject(signal!.reason);
-      };
-      const done = (ended: Run) => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(ended);
-      };
-      list.add(done);
-      this.#waiters.set(runId, list);
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.start();
-      if (this.#remote.endedElsewhere(runId)) this.#task(`settle:${runId}`, () => this.#checkWaiters([runId]));
-      // Until the first heartbeat decides otherwise, a waiter keeps the process alive (the run may be another process's).
-      this.#timer?.ref();
-    });
+    const ended = this.#waiters.add(runId, signal);
+    if (signal?.aborted) return ended;
+    this.start();
+    if (this.#remote.endedElsewhere(runId)) this.#task(`settle:${runId}`, () => this.#checkWaiters([runId]));
+    // Until the first heartbeat decides otherwise, a waiter keeps the process alive (the run may be another process's).
+    this.#timer?.ref();
+    return ended;
   }
 
   /** Cancels a queued or running run and, through its signal, the delegations under it. */
@@ -188,7 +191,7 @@ export class RunEngine {
     // Announced here: the holder, told by this event (or its next scan), stops without announcing it again.
     await this.#executor.emitter.emit(ended, { type: 'run.cancelled', reason });
     this.#queued.delete(runId);
-    this.#settle(ended);
+    this.#waiters.settle(ended);
     for (const child of await store.listRuns({ parentRunId: runId })) {
       if (!FINAL_RUN_STATUSES.includes(child.status)) await this.cancel(child.id, reason);
     }
@@ -239,9 +242,9 @@ export class RunEngine {
         if (this.#abandoned.delete(run.id)) this.#resume(run);
         continue;
       }
-      if (!isAdoptable(run, clock())) continue;
+      if (!this.#leases.mayAdopt(run, clock())) continue;
       // Compare-and-set on exactly the lease in this snapshot: if it changed since, someone else has the run.
-      if (!(await store.adoptRun(run.id, this.owner, clock() + this.#leaseMs, run))) continue;
+      if (!(await store.adoptRun(run.id, this.owner, this.#leases.until(clock()), run))) continue;
       resumed++;
       this.#resume({ ...run, leaseOwner: this.owner });
     }
@@ -268,7 +271,7 @@ export class RunEngine {
       while (!this.#closed) {
         const now = clock();
         // The claim appends the run's input message in the same transaction (used only when it does).
-        const claimed = await store.claimNextRun(threadId, this.owner, now + this.#leaseMs, now, ids('msg'));
+        const claimed = await store.claimNextRun(threadId, this.owner, this.#leases.until(now), now, ids('msg'));
         if (!claimed) {
           if (this.#draining.get(threadId)) {
             this.#draining.set(threadId, false);
@@ -297,7 +300,7 @@ export class RunEngine {
   async #execute(run: Run, input?: Message | null): Promise<void> {
     try {
       const ended = await this.#executor.execute(run, input);
-      if (ended) this.#settle(ended);
+      if (ended) this.#waiters.settle(ended);
     } catch (err) {
       // The loop could not record how the run ended (the store failed): the next pass here resumes it.
       if (!this.#closed) {
@@ -306,13 +309,6 @@ export class RunEngine {
       }
     }
     if (!this.#draining.has(run.threadId)) this.kick(run.threadId);
-  }
-
-  #settle(run: Run): void {
-    const list = this.#waiters.get(run.id);
-    if (!list) return;
-    this.#waiters.delete(run.id);
-    for (const resolve of list) resolve(run);
   }
 
   /** Keeps a promise that close() must wait for (its callers catch what it may throw). */
@@ -336,26 +332,13 @@ export class RunEngine {
   }
 
   #tick(): void {
-    const { store, clock, config } = this.#deps;
+    const { clock, config } = this.#deps;
     const now = clock();
-    // Every few seconds, not every tick. The renewal is its own task so that a slow scan never delays it.
-    if (now - this.#lastRenew > this.#leaseMs / 3) {
-      this.#lastRenew = now;
-      this.#task('renew', () => store.renewLeases(this.owner, now + this.#leaseMs));
-    }
-    if (now - this.#lastScan > this.#leaseMs / 3 && !this.#tasks.has('scan')) {
-      this.#lastScan = now;
-      this.#task('scan', async () => {
-        await this.#executor.checkRemoteCancels();
-        await this.resumeOrphans();
-        await this.#forgetTakenElsewhere();
-      });
-    }
     this.#executor.checkStalls(now, config.limits.stallTimeoutMs, (id) => new StallSignal(id));
     // With pushed events, other processes' runs ending reach us as events (#onRemote): the polls
     // below are then only a safety net, every few seconds, for an event lost to a reconnect.
     const live = this.#deps.events.log?.live && this.#remote.listening;
-    if (!live || now - this.#lastFallback > this.#leaseMs / 3) {
+    if (!live || now - this.#lastFallback > this.#leases.leaseMs / 3) {
       this.#lastFallback = now;
       // Queued runs held up by another process's run on the same thread.
       for (const threadId of new Set(this.#queued.values())) if (!this.#draining.has(threadId)) this.kick(threadId);
@@ -379,11 +362,11 @@ export class RunEngine {
     // Runs executing here settle here. Any other may be claimed and finished by another process, even
     // one queued here: one query for all of them (a task, so a slow one is never stacked).
     // Runs whose thread a drain here is running are claimed next by that drain: no read for them.
-    const ids = (only ?? [...this.#waiters.keys()]).filter((id) => !this.#executor.isActive(id) && !this.#runningOn.has(this.#queued.get(id) ?? ''));
-    for (const run of await this.#readRuns(ids)) {
+    const ids = (only ?? this.#waiters.ids()).filter((id) => !this.#executor.isActive(id) && !this.#runningOn.has(this.#queued.get(id) ?? ''));
+    for (const run of await readRuns(this.#deps.store, ids)) {
       if (run && FINAL_RUN_STATUSES.includes(run.status)) {
         this.#queued.delete(run.id);
-        this.#settle(run);
+        this.#waiters.settle(run);
       }
     }
   }
@@ -394,18 +377,11 @@ export class RunEngine {
    */
   async #forgetTakenElsewhere(): Promise<void> {
     const ids = [...this.#queued].filter(([, threadId]) => !this.#draining.has(threadId)).map(([runId]) => runId); // a drain here settles the rest
-    for (const run of await this.#readRuns(ids)) {
+    for (const run of await readRuns(this.#deps.store, ids)) {
       if (!run || run.status === 'queued') continue;
       this.#queued.delete(run.id);
-      if (FINAL_RUN_STATUSES.includes(run.status)) this.#settle(run);
+      if (FINAL_RUN_STATUSES.includes(run.status)) this.#waiters.settle(run);
     }
-  }
-
-  /** The runs with these ids, in one query where the store can. */
-  async #readRuns(ids: string[]): Promise<(Run | null)[]> {
-    if (ids.length === 0) return [];
-    const { store } = this.#deps;
-    return store.getRuns ? store.getRuns(ids) : Promise.all(ids.map((id) => store.getRun(id)));
   }
 
   get executor(): RunExecutor {

@@ -1,5 +1,6 @@
 import { InternalError, StoreUnavailableError } from '../errors.js';
 import { intakeSqliteMigrations } from './intake-migrations.js';
+import { runPlanSqliteMigration } from './run-plan-migrations.js';
 import type { SqliteDatabase } from './sqlite-driver.js';
 
 /**
@@ -108,6 +109,7 @@ CREATE TABLE run_steps (
 );
 `,
   },
+  runPlanSqliteMigration,
   ...intakeSqliteMigrations,
 ];
 

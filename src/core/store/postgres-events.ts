@@ -68,7 +68,24 @@ export class PostgresEventLog implements EventLog {
     return this.#notifications.listening();
   }
 
-  async append(event: SwitchboardEvent): Promise<number> {
+  /** Appends still in flight per conversation: the next waits, so a conversation's events are numbered in the order appended. */
+  readonly #appending = new Map<string, Promise<unknown>>();
+
+  append(event: SwitchboardEvent): Promise<number> {
+    const key = event.conversationId;
+    const next = (this.#appending.get(key) ?? Promise.resolve()).then(
+      () => this.#insert(event),
+      () => this.#insert(event),
+    );
+    this.#appending.set(key, next);
+    const clear = () => {
+      if (this.#appending.get(key) === next) this.#appending.delete(key);
+    };
+    next.then(clear, clear);
+    return next;
+  }
+
+  async #insert(event: SwitchboardEvent): Promise<number> {
     const c = eventColumns(event);
     const res = await this.#store.pool.query<{ seq: string }>(
       `WITH s AS (

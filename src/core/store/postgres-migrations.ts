@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { intakePostgresMigrations } from './intake-migrations.js';
+import { runPlanPostgresMigration } from './run-plan-migrations.js';
 import { migrationClash } from './migrations.js';
 
 /**
@@ -107,6 +108,7 @@ CREATE TABLE run_steps (
 );
 `,
   },
+  runPlanPostgresMigration,
   ...intakePostgresMigrations,
 ];
 

@@ -4,8 +4,8 @@ import { ACTIVE_SQL } from './rows.js';
 export const SQL = {
   // A key another run holds inserts nothing (and returns no row): the caller reads that run instead.
   // ON CONFLICT waits for a concurrent insert of the same key to commit, so that read finds it.
-  insertRun: `INSERT INTO runs (id, conversation_id, thread_id, agent, status, input, requested_by, parent_run_id, parent_tool_call_id, depth, created_at, progress_at, idempotency_key)
-    VALUES ($1, $2, $3, $4, 'queued', $5::jsonb, $6::jsonb, $7, $8, $9, $10, $10, $11) ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
+  insertRun: `INSERT INTO runs (id, conversation_id, thread_id, agent, status, input, requested_by, parent_run_id, parent_tool_call_id, depth, created_at, progress_at, idempotency_key, plan_id)
+    VALUES ($1, $2, $3, $4, 'queued', $5::jsonb, $6::jsonb, $7, $8, $9, $10, $10, $11, $12) ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
   // The caller holds the thread lock and saw no active run. RETURNING sees the new row; `fresh` comes
   // from the candidate as it was (never started: its input is not in the thread yet).
   claimNext: `WITH next AS (

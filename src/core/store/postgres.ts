@@ -7,7 +7,7 @@ import { SQL, usageSql } from './postgres-sql.js';
 import { ACTIVE_SQL, num, runPatchColumns, toJson, toMessage, toRun, toStep, toTotals } from './rows.js';
 import type { MessageRow, Num, RunPatch, RunRow, StepRow, UsageRow } from './rows.js';
 import { sameKeyRun } from './intake-errors.js';
-import type { Persistence } from './persistence.js';
+import type { Persistence, PersistenceOptions } from './persistence.js';
 import { isForeignKeyError, PostgresConversations, type Queryable } from './postgres-conversations.js';
 import { PostgresWrites } from './postgres-writes.js';
 import type { ClaimedRun, Conversation, Message, NewConversationOptions, NewMessage, NewRun, Principal, Run } from './types.js';
@@ -146,10 +146,10 @@ export class PostgresStore implements Store {
     return rows.map((r) => ({ version: r.version, name: r.name, appliedAt: num(r.applied_at) }));
   }
 
-  /** This store with its plans, approvals and surface references, in the same database and schema. */
-  async persistence(): Promise<Persistence> {
+  /** This store with its plans, approvals, surface references, events and artifacts, in the same database and schema. */
+  async persistence(opts?: PersistenceOptions): Promise<Persistence> {
     const { postgresPersistence } = await import('./postgres-persistence.js');
-    return postgresPersistence(this);
+    return postgresPersistence(this, opts);
   }
 
   async close(): Promise<void> {
@@ -233,7 +233,7 @@ export class PostgresStore implements Store {
       const row = await this.one<RunRow>(
         this.pool,
         SQL.insertRun,
-        [run.id, run.conversationId, run.threadId, run.agent, toJson(run.input), toJson(run.requestedBy), run.parentRunId ?? null, run.parentToolCallId ?? null, run.depth ?? 0, now, run.idempotencyKey ?? null],
+        [run.id, run.conversationId, run.threadId, run.agent, toJson(run.input), toJson(run.requestedBy), run.parentRunId ?? null, run.parentToolCallId ?? null, run.depth ?? 0, now, run.idempotencyKey ?? null, run.planId ?? null],
       );
       if (row) return toRun(row);
       // Only a taken idempotency key inserts nothing; the run that took it committed before the conflict was reported.

@@ -72,6 +72,7 @@ export interface RunRow {
   ended_at: Num | null;
   progress_at: Num;
   idempotency_key: string | null;
+  plan_id: string | null;
 }
 
 export interface StepRow {
@@ -193,6 +194,7 @@ export function toRun(r: RunRow): Run {
     endedAt: numOrNull(r.ended_at),
     progressAt: num(r.progress_at),
     idempotencyKey: r.idempotency_key ?? null,
+    planId: r.plan_id ?? null,
   };
 }
 

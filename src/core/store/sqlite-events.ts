@@ -4,6 +4,7 @@ import type { SwitchboardEvent } from '../events.js';
 import { RemoteListeners, eventColumns, toStoredEvent, type EventLog, type StoredEvent } from '../events/log.js';
 import type { SqliteMigration } from './migrations.js';
 import type { SqliteStatement } from './sqlite-driver.js';
+import type { TransactionRider } from './sqlite-riders.js';
 import type { SqliteStore } from './sqlite.js';
 
 export const eventSqliteMigrations: SqliteMigration[] = [
@@ -40,7 +41,7 @@ interface Row {
  * sharing the file never take the same number. Other processes' events are found by polling the
  * table past the highest row id seen, every `pollMs`, only while a remote listener exists.
  */
-export class SqliteEventLog implements EventLog {
+export class SqliteEventLog implements EventLog, TransactionRider {
   readonly live = false;
   readonly origin: string;
   readonly #store: SqliteStore;
@@ -51,6 +52,9 @@ export class SqliteEventLog implements EventLog {
   #since?: SqliteStatement;
   #timer: NodeJS.Timeout | null = null;
   #lastId = 0;
+  /** Appends waiting for the next flush: one transaction stores them all (one WAL commit, not one each). */
+  #pending: { params: Record<string, string | number>; resolve: (seq: number) => void; reject: (err: unknown) => void }[] = [];
+  #flushing = false;
 
   constructor(store: SqliteStore, opts: { origin?: string; pollMs?: number } = {}) {
     this.#store = store;
@@ -68,12 +72,66 @@ export class SqliteEventLog implements EventLog {
     );
     this.#after = db.prepare('SELECT id, seq, data FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?');
     this.#since = db.prepare('SELECT id, seq, data FROM events WHERE id > ? AND origin <> ? ORDER BY id LIMIT 500');
+    this.#store.db.addRider(this);
   }
 
-  async append(event: SwitchboardEvent): Promise<number> {
+  /**
+   * Queues the event. It is numbered and stored in the next transaction the connection commits (a
+   * run's step write, usually), or in one of its own on the next turn of the event loop, together
+   * with the others waiting, in the order they were appended.
+   */
+  append(event: SwitchboardEvent): Promise<number> {
     const c = eventColumns(event);
-    const row = this.#stmt(this.#append).get({ c: c.conversationId, origin: this.origin, type: c.type, run: c.runId, root: c.rootRunId, at: c.at, data: c.data }) as { seq: number };
-    return row.seq;
+    const params = { c: c.conversationId, origin: this.origin, type: c.type, run: c.runId, root: c.rootRunId, at: c.at, data: c.data };
+    return new Promise<number>((resolve, reject) => {
+      this.#pending.push({ params, resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  /** Stores what waits in a transaction of its own (which boards it, as any other does). */
+  #flush(): void {
+    this.#flushing = false;
+    if (this.#pending.length === 0 || !this.#store.db.open) return;
+    try {
+      this.#store.db.transaction(() => {});
+    } catch (err) {
+      // The file is busy past the timeout or closing: the waiting appends fail rather than hang.
+      for (const a of this.#pending.splice(0)) a.reject(err);
+    }
+  }
+
+  /** Rider: writes the waiting appends inside the transaction being opened; settles them once it ends. */
+  board(): { committed(): void; rolledBack(): void } | null {
+    if (this.#pending.length === 0 || !this.#append) return null;
+    const batch = this.#pending;
+    this.#pending = [];
+    const results = batch.map((a): { seq: number } | { error: unknown } => {
+      try {
+        return { seq: (this.#append!.get(a.params) as { seq: number }).seq };
+      } catch (error) {
+        return { error };
+      }
+    });
+    return {
+      committed: () =>
+        batch.forEach((a, i) => {
+          const r = results[i]!;
+          if ('seq' in r) a.resolve(r.seq);
+          else a.reject(r.error);
+        }),
+      rolledBack: () => {
+        // The transaction it rode in failed for its own reasons: the events wait for the next one.
+        this.#pending.unshift(...batch);
+        if (!this.#flushing) {
+          this.#flushing = true;
+          setImmediate(() => this.#flush());
+        }
+      },
+    };
   }
 
   async readAfter(conversationId: string, after: number, limit = 500): Promise<StoredEvent[]> {
@@ -87,6 +145,8 @@ export class SqliteEventLog implements EventLog {
 
   async close(): Promise<void> {
     this.#stopPolling();
+    // What is still waiting is stored before the store closes.
+    this.#flush();
   }
 
   #stmt(s: SqliteStatement | undefined): SqliteStatement {

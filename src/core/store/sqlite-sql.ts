@@ -18,8 +18,8 @@ export const SQL = {
   tailMessages: 'SELECT * FROM messages WHERE thread_id = ? ORDER BY seq DESC LIMIT ?', // reversed in JS
 
   // A key another run holds inserts nothing (and returns no row): the caller reads that run instead.
-  insertRun: `INSERT INTO runs (id, conversation_id, thread_id, agent, status, input, requested_by, parent_run_id, parent_tool_call_id, depth, created_at, progress_at, idempotency_key)
-    VALUES (@id, @conversationId, @threadId, @agent, 'queued', @input, @requestedBy, @parentRunId, @parentToolCallId, @depth, @now, @now, @idempotencyKey)
+  insertRun: `INSERT INTO runs (id, conversation_id, thread_id, agent, status, input, requested_by, parent_run_id, parent_tool_call_id, depth, created_at, progress_at, idempotency_key, plan_id)
+    VALUES (@id, @conversationId, @threadId, @agent, 'queued', @input, @requestedBy, @parentRunId, @parentToolCallId, @depth, @now, @now, @idempotencyKey, @planId)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING *`,
   runById: 'SELECT * FROM runs WHERE id = ?',

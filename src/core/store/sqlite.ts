@@ -5,12 +5,13 @@ import type { Usage } from '../model/types.js';
 import { applyMigrations, appliedMigrations, sortMigrations, sqliteMigrations, type SqliteMigration } from './migrations.js';
 import { runPatchColumns, toJson, toMessage, toRun, toStep, toTotals } from './rows.js';
 import type { MessageRow, RunPatch, RunRow, StepRow, UsageRow } from './rows.js';
-import { openSqliteDatabase, type SqliteDatabase, type SqliteDriverName, type SqliteStatement } from './sqlite-driver.js';
+import { openSqliteDatabase, type SqliteDriverName, type SqliteStatement } from './sqlite-driver.js';
 import { equalities, isForeignKeyError, SqliteConversations } from './sqlite-conversations.js';
 import { SQL, type Statements } from './sqlite-sql.js';
+import { RidingDatabase } from './sqlite-riders.js';
 import { SqliteWrites } from './sqlite-writes.js';
 import { sameKeyRun } from './intake-errors.js';
-import type { Persistence } from './persistence.js';
+import type { Persistence, PersistenceOptions } from './persistence.js';
 import type { ClaimedRun, Conversation, Message, NewConversationOptions, NewMessage, NewRun, Principal, Run, RunStatus, RunStep, RunStepStatus, Store, Thread, UsageTotals } from './types.js';
 
 /**
@@ -44,7 +45,8 @@ type Stmt = SqliteStatement;
 
 export class SqliteStore implements Store {
   /** The raw connection, for modules (plans, approvals) that keep their tables in the same file. */
-  readonly db: SqliteDatabase;
+  /** The connection; its transactions take waiting event appends along (see sqlite-riders.ts). */
+  readonly db: RidingDatabase;
   readonly path: string;
   /** The store's clock, for the stores beside it (refs). */
   readonly clock: () => number;
@@ -63,7 +65,7 @@ export class SqliteStore implements Store {
     this.clock = opts.clock ?? Date.now;
     this.migrations = sortMigrations([...sqliteMigrations, ...(opts.extraMigrations ?? [])]);
 
-    this.db = openSqliteDatabase(this.path, { busyTimeoutMs: 5000, driver: opts.driver });
+    this.db = new RidingDatabase(openSqliteDatabase(this.path, { busyTimeoutMs: 5000, driver: opts.driver }));
     this.conversations = new SqliteConversations(this.db, this.clock);
     if (!memory) this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -120,10 +122,10 @@ export class SqliteStore implements Store {
     return this.db.transaction(fn);
   }
 
-  /** This store with its plans, approvals and surface references, in the same file. */
-  async persistence(): Promise<Persistence> {
+  /** This store with its plans, approvals, surface references, events and artifacts, in the same file. */
+  async persistence(opts?: PersistenceOptions): Promise<Persistence> {
     const { sqlitePersistence } = await import('./sqlite-persistence.js');
-    return sqlitePersistence(this);
+    return sqlitePersistence(this, opts);
   }
 
   async close(): Promise<void> {
@@ -208,6 +210,7 @@ export class SqliteStore implements Store {
         depth: run.depth ?? 0,
         now: this.clock(),
         idempotencyKey: run.idempotencyKey ?? null,
+        planId: run.planId ?? null,
       }) as unknown as RunRow | undefined;
       if (row) return toRun(row);
       // Only a taken idempotency key inserts nothing.

@@ -1,5 +1,5 @@
 import type { ToolCall, Usage } from '../model/types.js';
-import type { Persistence } from './persistence.js';
+import type { Persistence, PersistenceOptions } from './persistence.js';
 
 /**
  * The Store persists everything the engine knows. It is async so that SQLite (embedded) and
@@ -108,10 +108,13 @@ export interface Run {
   progressAt: number;
   /** The key the surface sent it with (a Slack event id, a Teams activity id): unique per store. */
   idempotencyKey: string | null;
+  /** The plan this run works for: a step's run, the plan's summary, and their delegations; null otherwise. */
+  planId: string | null;
 }
 
 export type NewRun = Pick<Run, 'conversationId' | 'threadId' | 'agent' | 'input' | 'requestedBy' | 'parentRunId' | 'parentToolCallId' | 'depth'> & {
   idempotencyKey?: string | null;
+  planId?: string | null;
 };
 
 export type RunStepType = 'model_call' | 'tool_call';
@@ -257,8 +260,8 @@ export interface Store {
   // usage roll-ups
   usageBy(group: 'agent' | 'model' | 'conversation', filter?: { conversationId?: string }): Promise<UsageTotals[]>;
 
-  /** This store with the stores that live beside it in its database (plans, approvals, refs); absent for a store that keeps only runs. */
-  persistence?(): Promise<Persistence>;
+  /** This store with the stores that live beside it in its database (plans, approvals, refs, events, artifacts); absent for a store that keeps only runs. */
+  persistence?(opts?: PersistenceOptions): Promise<Persistence>;
 }
 
 export interface NewConversationOptions {

@@ -1,5 +1,11 @@
 import { hostname } from 'node:os';
 
+/** A lease as runs and plans store it. */
+export interface Lease {
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+}
+
 /**
  * Lease owners name their process: `<hostname>:<pid>:<random>`. A process restarted after a crash
  * (SIGKILL, power loss of a container that keeps its volume) would otherwise wait out the whole
@@ -35,7 +41,7 @@ export function isDeadLocalOwner(owner: string | null): boolean {
  * lease judged here (`Store.adoptRun`), so a decision made on a stale view loses instead of
  * taking a lease someone renewed or took in the meantime.
  */
-export function isAdoptable(lease: { leaseOwner: string | null; leaseUntil: number | null }, now: number): boolean {
+export function isAdoptable(lease: Lease, now: number): boolean {
   if (lease.leaseOwner === null || lease.leaseUntil === null || lease.leaseUntil < now) return true;
   return isDeadLocalOwner(lease.leaseOwner);
 }
@@ -45,7 +51,7 @@ export function isAdoptable(lease: { leaseOwner: string | null; leaseUntil: numb
  * the lease expired, or just past the dead owner's lease, so that only a lease still held by that
  * dead owner is taken (a process that adopted it first has written a later lease).
  */
-export function adoptionTime(lease: { leaseOwner: string | null; leaseUntil: number | null }, now: number): number | null {
+export function adoptionTime(lease: Lease, now: number): number | null {
   if (lease.leaseUntil === null || lease.leaseUntil < now || lease.leaseOwner === null) return now;
   if (isDeadLocalOwner(lease.leaseOwner)) return lease.leaseUntil + 1;
   return null;

@@ -1,0 +1,81 @@
+/**
+ * The real engine (fake model server, SQLite file) + the Teams bot on a real HTTP server + the fake
+ * Teams channel. `restart()` closes bot and engine and opens both again on the same database file,
+ * as a redeploy would; the fake channel (and the cards it holds) stays.
+ */
+import { createTeamsBot, type TeamsBot } from '../../src/bots/teams/index.js';
+import { teamsSettings, type TeamsSection } from '../../src/bots/teams/config.js';
+import { listenHttp, type HttpHost } from '../../src/mcp/http.js';
+import { createSwitchboard, describeEvent, preview, silentLogger, type ConfigInput, type Switchboard } from '../../src/index.js';
+import type { FakeOpenAIOptions } from './fake-openai.js';
+import { startFakeTeams, type FakeTeams, FakeTokenCredentialsFactory } from './fake-teams.js';
+import { startHarness, type Harness } from './switchboard.js';
+import type { Clock } from '../../src/bots/teams/limits.js';
+
+export interface TeamsHarness {
+  h: Harness;
+  sb: Switchboard;
+  teams: FakeTeams;
+  bot: TeamsBot;
+  http: HttpHost;
+  /** Waits until every reply, welcome and card edit the bot started has been sent. */
+  idle(): Promise<void>;
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTeamsHarness(opts: { config?: ConfigInput; fake?: FakeOpenAIOptions; teams?: Partial<TeamsSection>; appId?: string; clock?: Clock } = {}): Promise<TeamsHarness> {
+  const h = await startHarness({ ...(opts.config ? { config: opts.config } : {}), ...(opts.fake ? { fake: opts.fake } : {}) });
+  const teams = await startFakeTeams(opts.appId ? { appId: opts.appId } : {});
+  const section = {
+    ...(opts.appId ? { appId: opts.appId, appPassword: 'secret', tenantId: teams.tenantId, auth: { openIdMetadataUrl: teams.openIdMetadataUrl, tokenIssuer: teams.issuer } } : {}),
+    ...opts.teams,
+  };
+  let sb: Switchboard = h.sb;
+  const mount = async (engine: Switchboard) => {
+    const bot = createTeamsBot({
+      settings: teamsSettings(section, {})!,
+      engine,
+      helpers: { describeEvent, preview },
+      logger: silentLogger,
+      bindHost: '127.0.0.1',
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.appId ? { credentialsFactory: new FakeTokenCredentialsFactory(teams, opts.appId) } : {}),
+    });
+    const http = await listenHttp({ host: '127.0.0.1', port: 0, logger: silentLogger, routes: { '/api/messages': bot.route } });
+    teams.botEndpoint = `${http.url}/api/messages`;
+    return { bot, http };
+  };
+  let mounted = await mount(sb);
+  const harness: TeamsHarness = {
+    h,
+    get sb() {
+      return sb;
+    },
+    teams,
+    get bot() {
+      return mounted.bot;
+    },
+    get http() {
+      return mounted.http;
+    },
+    idle: () => mounted.bot.idle(),
+    async restart() {
+      await mounted.bot.close();
+      await mounted.http.close();
+      await sb.close();
+      sb = await createSwitchboard({ config: sb.config, env: { OPENAI_BASE_URL: h.fake.url, OPENAI_API_KEY: 'sk-test-secret-key' }, cwd: h.dir, engine: { pollMs: 20 } } as never);
+      mounted = await mount(sb);
+    },
+    async close() {
+      await mounted.bot.close();
+      await mounted.http.close();
+      if (sb !== h.sb) await sb.close().catch(() => undefined);
+      await h.close().catch(() => undefined);
+      await teams.close();
+    },
+  };
+  return harness;
+}
+
+export { cardOf, cardText, verbsOf, callLine } from './teams-harness-views.js';
