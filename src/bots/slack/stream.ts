@@ -39,6 +39,8 @@ export class ReplyStream {
   #state: State = 'idle';
   #ts: string | null = null;
   #text = '';
+  /** Every text accepted for this reply (sent, in flight or pending), for `complete`. */
+  #accepted = '';
   #tasks: TaskUpdateChunk[] = [];
   #flushedAny = false;
   #timer: NodeJS.Timeout | null = null;
@@ -80,6 +82,7 @@ export class ReplyStream {
 
   text(delta: string): void {
     this.#text += delta;
+    this.#accepted += delta;
     this.#flushSoon(!this.#flushedAny);
   }
 
@@ -88,13 +91,16 @@ export class ReplyStream {
    * and may have come before this stream listened) is added, so the message ends with all of it.
    */
   complete(reply: string): void {
-    const seen = this.written + this.#text;
+    // Sent, in flight and pending alike: a send in flight has taken its text but not yet counted it as written.
+    const seen = this.#accepted;
     if (reply.startsWith(seen)) this.#text += reply.slice(seen.length);
     else if (!seen.trim()) this.#text = reply;
+    this.#accepted = reply;
   }
 
   /** Drops text not yet sent (the model's answer broke and is being retried). */
   reset(): void {
+    this.#accepted = this.#accepted.slice(0, this.#accepted.length - this.#text.length);
     this.#text = '';
   }
 

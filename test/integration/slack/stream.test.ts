@@ -74,6 +74,16 @@ describe('ReplyStream', () => {
     expect(slack.messages.every((m) => m.stream === 'stopped')).toBe(true);
   });
 
+  it('completes from the stored reply without repeating text whose send is still in flight', async () => {
+    const s = new ReplyStream(client, new UpdateQueue(50, silentLogger), target, opts);
+    await s.start('Thinking…');
+    s.text('The cat ');
+    // The first text is on its way (not yet acknowledged) when the run's reply arrives.
+    s.complete('The cat is orange.');
+    await s.finish();
+    expect(slack.textOf('C1', s.messages[0]!)).toBe('The cat is orange.');
+  });
+
   it('ends a failed turn with a short plain reason', async () => {
     const s = new ReplyStream(client, new UpdateQueue(50, silentLogger), target, opts);
     await s.start('Thinking…');
