@@ -26,10 +26,10 @@ export interface ScenarioOptions {
   quick: boolean;
 }
 
-export const SCENARIOS = ['delegate', 'fanout', 'long-thread', 'concurrency', 'cold-start', 'load', 'load-replicas', 'teams'] as const;
+export const SCENARIOS = ['delegate', 'fanout', 'long-thread', 'concurrency', 'cold-start', 'load', 'load-replicas', 'teams', 'slack'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 /** Long load runs: only when named (`npm run bench -- load`, `-- load-replicas`), not part of "everything". */
-export const ON_DEMAND: readonly ScenarioName[] = ['load', 'load-replicas', 'teams'];
+export const ON_DEMAND: readonly ScenarioName[] = ['load', 'load-replicas', 'teams', 'slack'];
 
 export function metric(name: string, value: number | string | null, unit: string, extra: Omit<Metric, 'name' | 'value' | 'unit'> = {}): Metric {
   return { name, value, unit, ...extra };

@@ -14,7 +14,7 @@ await build({
   platform: 'node',
   target: 'node20',
   // Native or optional drivers, and modules loaded by `require` at run time, stay in node_modules.
-  external: ['better-sqlite3', 'pg', 'yaml', 'openai'],
+  external: ['better-sqlite3', 'pg', 'yaml', 'openai', '@slack/bolt', '@slack/web-api', '@slack/socket-mode', '@slack/logger', '@slack/types'],
   // Bundled CommonJS dependencies call `require` for Node built-ins: give ESM output one.
   banner: { js: "import { createRequire as __sbCreateRequire } from 'node:module'; globalThis.require ??= __sbCreateRequire(import.meta.url);" },
   legalComments: 'none',

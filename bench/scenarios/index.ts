@@ -6,6 +6,7 @@ import { fanout } from './fanout.js';
 import { loadReplicas } from './load-replicas.js';
 import { load } from './load.js';
 import { longThread } from './long-thread.js';
+import { slack } from './slack.js';
 import { teams } from './teams.js';
 
 export const scenarios: Record<ScenarioName, (opts: ScenarioOptions) => Promise<ScenarioResult>> = {
@@ -16,5 +17,6 @@ export const scenarios: Record<ScenarioName, (opts: ScenarioOptions) => Promise<
   'cold-start': coldStart,
   'load-replicas': loadReplicas,
   load,
+  slack,
   teams,
 };

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ default:
   doctor: { summary: 'check config, model providers, store and workspace (no model call)', load: () => import('./commands/doctor.js') },
   mcp: { summary: 'serve the agents as MCP tools on stdin/stdout (for Claude, IDEs, any MCP host)', load: () => import('./commands/mcp.js') },
   serve: { summary: 'HTTP server: MCP Streamable HTTP at /mcp, /healthz (127.0.0.1:3939 by default)', load: () => import('./commands/serve.js') },
+  slack: { summary: 'the Slack bot over Socket Mode (--socket); over HTTP, serve mounts /slack/events', load: () => import('./commands/slack.js') },
   plan: { summary: 'plan a goal with the planner, approve each step, watch it run (--resume after a stop)', load: () => import('./commands/plan.js') },
   teams: { summary: 'Microsoft Teams: `teams package --app-id GUID` writes the app package to upload', load: () => import('./commands/teams.js') },
   approvals: { summary: 'list approvals waiting for a decision (plan steps, tool calls)', load: () => import('./commands/approvals.js') },

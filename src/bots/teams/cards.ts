@@ -4,7 +4,8 @@
  * on (approval, plan, run), so a click works after a restart and on any replica. Pure functions of
  * what the engine says; who may click is checked again when the click arrives.
  */
-import type { Plan, StepStatus } from '../../index.js';
+import type { Plan } from '../../index.js';
+import { stepLabel } from '../shared/plan-view.js';
 import { taskLines, type EventView } from '../shared/event-view.js';
 import type { ApprovalView } from './engine.js';
 
@@ -33,17 +34,6 @@ export interface CardOptions {
   /** Longest action or argument text shown; Teams caps a card's payload near 28 KB. */
   maxText?: number;
 }
-
-const STEP_MARK: Record<StepStatus, string> = {
-  planned: '◻️ planned',
-  awaiting_approval: '⏳ waiting for approval',
-  approved: '👍 approved',
-  rejected: '✋ rejected',
-  in_progress: '⚙️ running',
-  completed: '✅ done',
-  failed: '❌ failed',
-  skipped: '⏭️ skipped',
-};
 
 const base = (body: unknown[], actions: unknown[] = [], refresh?: unknown): Card => ({
   type: 'AdaptiveCard',
@@ -103,7 +93,7 @@ export function planCard(plan: Plan, decisions: ReadonlyMap<string, StepDecision
       style: s === awaiting ? 'emphasis' : undefined,
       items: [
         text(`**${s.index}. ${s.agent}** — ${shorten(s.action, maxText)}`),
-        text(`${STEP_MARK[s.status]}${who}`, { isSubtle: true, spacing: 'none' }),
+        text(`${stepLabel(s.status)}${who}`, { isSubtle: true, spacing: 'none' }),
         ...(s.status === 'failed' && s.error ? [text(shorten(s.error, 300), { color: 'attention', spacing: 'none' })] : []),
       ],
     });

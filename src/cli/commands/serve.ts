@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { checkProviders, createLogger, createSwitchboard, describeEvent, preview, type LogLevel } from '../../index.js';
+import { checkProviders, createLogger, createSwitchboard, describeEvent, preview, type Config, type Logger, type LogLevel, type Switchboard } from '../../index.js';
 import { CliError, loadConfig, parse } from '../common.js';
 
 const HELP = `Usage: switchboard serve [--host 127.0.0.1] [--port 3939] [--allowed-host NAME]... [--allowed-origin URL]... [--config FILE]
@@ -8,6 +8,8 @@ One HTTP server for the remote faces of Switchboard:
   /mcp           MCP Streamable HTTP (every specialist an ask_<agent> tool, ask_team, get_run, ...)
   /api/messages  the Microsoft Teams bot, when Teams is configured (TEAMS_APP_ID, TEAMS_APP_PASSWORD,
                  TEAMS_TENANT_ID or a teams: section; SWITCHBOARD_TEAMS=anonymous: local try, loopback only)
+  /slack/events  the Slack bot's request URL (Events API, interactivity, slash command), when
+                 SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or a slack: section) are set (README, Slack)
   /healthz       liveness: {"status":"ok"}
 
 Binds 127.0.0.1 by default; Host and Origin headers are checked against DNS rebinding. Binding any
@@ -65,8 +67,10 @@ export default async function serve(argv: string[]): Promise<number> {
   const teams = teamsConfig
     ? (await import('../../bots/teams/index.js')).createTeamsBot({ settings: teamsConfig, engine: sb, helpers: { describeEvent, preview }, logger, bindHost: host, maxImageBytes: config.limits.maxImageBytes })
     : null;
-  const server = await mcp.listenHttp({ host, port, logger, routes: { '/mcp': mcpHandler.handle, '/healthz': healthz, ...(teams ? { '/api/messages': teams.route } : {}) } });
-  process.stderr.write(`switchboard: serving MCP at ${server.url}/mcp (health: ${server.url}/healthz)\n`);
+  const routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>> = { '/mcp': mcpHandler.handle, '/healthz': healthz, ...(teams ? { '/api/messages': teams.route } : {}) };
+  const slack = await mountSlack(config, env, sb, logger, routes);
+  const server = await mcp.listenHttp({ host, port, logger, routes });
+  process.stderr.write(`switchboard: serving MCP at ${server.url}/mcp (health: ${server.url}/healthz)${slack ? `, Slack at ${server.url}/slack/events` : ''}\n`);
   if (teams) process.stderr.write(`switchboard: Teams bot at ${server.url}/api/messages (${teamsConfig!.mode === 'anonymous' ? 'anonymous: local development only' : `app ${teamsConfig!.appId}, ${teamsConfig!.appType}`})\n`);
 
   await new Promise<void>((resolve) => {
@@ -74,8 +78,19 @@ export default async function serve(argv: string[]): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   await mcpHandler.close();
+  await slack?.stop();
   await teams?.close();
   await server.close();
   await sb.close();
   return 0;
+}
+
+/** The Slack bot on the same server, when configured (environment or `slack:` section); Bolt is loaded only then. */
+async function mountSlack(config: Config, env: NodeJS.ProcessEnv, sb: Switchboard, logger: Logger, routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>) {
+  const slackModule = await import('../../bots/slack/index.js');
+  if (!slackModule.slackConfigured(config, env)) return null;
+  const bot = slackModule.createSlackBot({ engine: sb, settings: slackModule.slackSettingsFromConfig(config, env, 'http'), logger });
+  await bot.start();
+  routes['/slack/events'] = bot.handle;
+  return bot;
 }

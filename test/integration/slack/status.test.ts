@@ -1,0 +1,35 @@
+/**
+ * The thread's status line against the fake Slack: set when work starts, sent again while it lasts
+ * (Slack clears a status after two minutes; here the refresh interval is short), cleared at the end,
+ * with the agent session going processing -> active.
+ */
+import { WebClient } from '@slack/web-api';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/index.js';
+import { ThreadStatus } from '../../../src/bots/slack/status.js';
+import { DEFAULT_TEAM, startFakeSlack, type FakeSlack } from '../../support/fake-slack.js';
+import { until } from '../../support/plans.js';
+
+let slack: FakeSlack;
+beforeEach(async () => {
+  slack = await startFakeSlack();
+});
+afterEach(() => slack.close());
+
+describe('ThreadStatus', () => {
+  it('keeps the status line alive until the turn ends, then clears it', async () => {
+    const client = new WebClient(DEFAULT_TEAM.botToken, { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } });
+    const status = new ThreadStatus(client, { channel: 'C1', threadTs: '1.000100' }, { refreshMs: 25, logger: silentLogger, title: 'Cats', user: 'U1' });
+    await status.begin('is thinking…');
+    await status.set('vision_agent is looking at the image…');
+    const lines = () => slack.callsOf('assistant.threads.setStatus').map((c) => c.args.status);
+    await until(() => lines().filter((l) => l === 'vision_agent is looking at the image…').length >= 3, 'the status to be sent again');
+    await status.end();
+    const after = slack.calls.length;
+    expect(lines().at(-1)).toBe('');
+    expect(slack.callsOf('agents.sessions.setStatus').map((c) => [c.args.status, c.args.title ?? null])).toEqual([['processing', 'Cats'], ['active', null]]);
+    // Nothing more once ended (the refresh timer is gone).
+    await new Promise((r) => setTimeout(r, 100));
+    expect(slack.calls.length).toBe(after);
+  });
+});
