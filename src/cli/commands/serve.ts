@@ -87,8 +87,9 @@ export default async function serve(argv: string[]): Promise<number> {
 
 /** The Slack bot on the same server, when configured (environment or `slack:` section); Bolt is loaded only then. */
 async function mountSlack(config: Config, env: NodeJS.ProcessEnv, sb: Switchboard, logger: Logger, routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>) {
+  const { slackConfigured } = await import('../../bots/slack/config.js');
+  if (!slackConfigured(config, env)) return null;
   const slackModule = await import('../../bots/slack/index.js');
-  if (!slackModule.slackConfigured(config, env)) return null;
   const bot = slackModule.createSlackBot({ engine: sb, settings: slackModule.slackSettingsFromConfig(config, env, 'http'), logger });
   await bot.start();
   routes['/slack/events'] = bot.handle;
