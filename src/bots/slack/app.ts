@@ -49,7 +49,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
   const fileHosts = settings.apiUrl ? [...settings.fileHosts, new URL(settings.apiUrl).host] : settings.fileHosts;
   const authTest = (token: string) => new WebClient(token, { logger: slackLogger(logger), ...(settings.apiUrl ? { slackApiUrl: settings.apiUrl } : {}) }).auth.test();
   const installations = new Installations(settings, authTest, logger);
-  const clients = createClients(installations, { ...(settings.apiUrl ? { apiUrl: settings.apiUrl } : {}), retries: settings.retries, updatesPerMinute: settings.updatesPerMinute, statusesPerMinute: settings.statusesPerMinute, logger });
+  const clients = createClients(installations, { ...(settings.apiUrl ? { apiUrl: settings.apiUrl } : {}), retries: settings.retries, updatesPerMinute: settings.updatesPerMinute, statusesPerMinute: settings.statusesPerMinute, streamsPerMinute: settings.streamsPerMinute, logger });
   const cards = new CardKeeper({ engine, clients, logger });
   const socket = settings.mode === 'socket' ? new HeldAckSocketReceiver({ appToken: settings.appToken!, ...(settings.apiUrl ? { apiUrl: settings.apiUrl } : {}), logger }) : null;
   const http = settings.mode === 'http' ? httpReceiver(settings.signingSecret!, logger) : null;

@@ -22,16 +22,25 @@ export interface SlackClients {
    * states), latest-wins per thread. A status waits for its budget; a reply never waits for a status.
    */
   statuses(teamId: string, kind: 'line' | 'session'): UpdateQueue;
+  /**
+   * The workspace's budgets for the streaming methods, one per method (Slack rates each method on its
+   * own tier). A stream's calls wait here in order; text arriving meanwhile joins the stream's buffer.
+   */
+  streams(teamId: string, method: StreamMethod): UpdateQueue;
   /** Resolves when no update or status waits or is in flight (tests, shutdown). */
   drained(): Promise<void>;
   close(): void;
 }
+
+export type StreamMethod = 'start' | 'append' | 'stop';
 
 export interface ClientOptions {
   apiUrl?: string;
   retries: number;
   updatesPerMinute: number;
   statusesPerMinute: number;
+  /** chat.startStream / appendStream / stopStream calls per minute per workspace. */
+  streamsPerMinute: Record<StreamMethod, number>;
   logger: Logger;
   /** The clock of the update budget (tests drive it). */
   now?: () => number;
@@ -42,6 +51,7 @@ export function createClients(installations: Installations, opts: ClientOptions)
   const interactive = new Map<string, WebClient>();
   const queues = new Map<string, UpdateQueue>();
   const statusQueues = new Map<string, UpdateQueue>();
+  const streamQueues = new Map<string, UpdateQueue>();
   const base: WebClientOptions = { logger: slackLogger(opts.logger), ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl } : {}) };
   const get = (cache: Map<string, WebClient>, teamId: string, extra: WebClientOptions) => {
     const inst = installations.get(teamId);
@@ -67,11 +77,17 @@ export function createClients(installations: Installations, opts: ClientOptions)
       if (!q) statusQueues.set(`${teamId}:${kind}`, (q = new UpdateQueue(opts.statusesPerMinute, opts.logger, opts.now, 0)));
       return q;
     },
+    streams(teamId, method) {
+      let q = streamQueues.get(`${teamId}:${method}`);
+      // No per-stream gap: a stream's calls are already one at a time; only the method's minute budget holds them.
+      if (!q) streamQueues.set(`${teamId}:${method}`, (q = new UpdateQueue(opts.streamsPerMinute[method], opts.logger, opts.now, 0)));
+      return q;
+    },
     async drained() {
-      await Promise.all([...queues.values(), ...statusQueues.values()].map((q) => q.drained()));
+      await Promise.all([...queues.values(), ...statusQueues.values(), ...streamQueues.values()].map((q) => q.drained()));
     },
     close() {
-      for (const q of [...queues.values(), ...statusQueues.values()]) q.close();
+      for (const q of [...queues.values(), ...statusQueues.values(), ...streamQueues.values()]) q.close();
     },
   };
 }
@@ -111,6 +127,25 @@ export class UpdateQueue {
       }
       this.#pump();
     });
+  }
+
+  /**
+   * A call whose answer matters (a stream's start returns its ts; an append may learn Slack ended the
+   * stream): it waits for the budget like an update and hands back its result or error. The key must be
+   * unique to the caller, so nothing replaces it while it waits.
+   */
+  async call<T>(key: string, run: () => Promise<T>): Promise<T> {
+    let out: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
+    await this.schedule(key, async () => {
+      try {
+        out = { ok: true, value: await run() };
+      } catch (error) {
+        out = { ok: false, error };
+      }
+    });
+    if (!out) throw new BudgetClosedError(key);
+    if (!out.ok) throw out.error;
+    return out.value;
   }
 
   get waiting(): number {
@@ -182,6 +217,14 @@ export class UpdateQueue {
           this.#settle();
         });
     }
+  }
+}
+
+/** A call was still waiting for its budget when the bot shut down: it was never sent. */
+export class BudgetClosedError extends Error {
+  constructor(readonly key: string) {
+    super(`Slack call ${key} was not sent: the bot is shutting down (its rate budget closed while it waited).`);
+    this.name = 'BudgetClosedError';
   }
 }
 

@@ -23,6 +23,12 @@ export const SlackSectionSchema = z.strictObject({
   updatesPerMinute: z.number().int().positive().default(45),
   /** Status calls (thread status lines and agent session states) per minute per workspace; a newer status of a thread replaces one still waiting. */
   statusesPerMinute: z.number().int().positive().default(90),
+  /**
+   * Streaming calls per minute per workspace, per method, inside Slack's tiers: chat.startStream and
+   * chat.stopStream are Tier 2 (20+ a minute), chat.appendStream Tier 4 (100+ a minute). Starts beyond
+   * the budget wait (in order, none lost); text arriving meanwhile joins the waiting append.
+   */
+  streamsPerMinute: z.strictObject({ start: z.number().int().positive(), append: z.number().int().positive(), stop: z.number().int().positive() }).default({ start: 20, append: 100, stop: 20 }),
   /** How often buffered reply text is flushed into the stream. */
   flushMs: z.number().int().positive().default(800),
   /** Slack clears a thread status after two minutes: it is set again this often while agents work. */

@@ -14,7 +14,7 @@ import type { AnyChunk, KnownBlock, TaskUpdateChunk } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from '../../index.js';
 import { textMessages } from './blocks.js';
-import type { UpdateQueue } from './clients.js';
+import type { StreamMethod, UpdateQueue } from './clients.js';
 import { splitText } from '../shared/split-text.js';
 
 export interface StreamTarget {
@@ -28,7 +28,15 @@ export interface StreamTarget {
 export interface StreamOptions {
   flushMs: number;
   logger: Logger;
+  /**
+   * The workspace's per-method budgets for the streaming calls. A call waits for its turn; the stream's
+   * calls run one at a time, so text arriving meanwhile gathers in the buffer and goes out whole with
+   * the next append (no text lost, one call instead of many).
+   */
+  budgets?: Record<StreamMethod, UpdateQueue>;
 }
+
+let streamIds = 0;
 
 type State = 'idle' | 'streaming' | 'paused' | 'ended' | 'done';
 
@@ -51,6 +59,8 @@ export class ReplyStream {
   readonly messages: string[] = [];
   /** Everything written so far (streamed or continued): the reply as the thread shows it. */
   written = '';
+  /** This stream's key in the budgets: unique, so no other stream's call replaces one of its calls. */
+  readonly #key = `stream:${++streamIds}`;
 
   constructor(
     private readonly client: WebClient,
@@ -178,7 +188,7 @@ export class ReplyStream {
     if (chunks.some((c) => c.type === 'markdown_text')) this.#flushedAny = true;
     const { channel, threadTs, team, user } = this.target;
     if (this.#state === 'idle' || this.#state === 'paused') {
-      const r = await this.client.chat.startStream({ channel, thread_ts: threadTs, recipient_team_id: team, recipient_user_id: user, chunks });
+      const r = await this.#budgeted('start', () => this.client.chat.startStream({ channel, thread_ts: threadTs, recipient_team_id: team, recipient_user_id: user, chunks }));
       this.#ts = r.ts ?? null;
       if (this.#ts) this.messages.push(this.#ts);
       this.#state = 'streaming';
@@ -186,7 +196,7 @@ export class ReplyStream {
       return;
     }
     try {
-      await this.client.chat.appendStream({ channel, ts: this.#ts!, chunks });
+      await this.#budgeted('append', () => this.client.chat.appendStream({ channel, ts: this.#ts!, chunks }));
       this.#wrote(chunks);
     } catch (err) {
       if (!endedBySlack(err)) throw err;
@@ -197,7 +207,7 @@ export class ReplyStream {
 
   async #stop(chunks: AnyChunk[], blocks?: KnownBlock[]): Promise<void> {
     try {
-      await this.client.chat.stopStream({ channel: this.target.channel, ts: this.#ts!, chunks, ...(blocks ? { blocks } : {}) });
+      await this.#budgeted('stop', () => this.client.chat.stopStream({ channel: this.target.channel, ts: this.#ts!, chunks, ...(blocks ? { blocks } : {}) }));
       this.#wrote(chunks);
       this.#state = 'paused';
     } catch (err) {
@@ -205,6 +215,11 @@ export class ReplyStream {
       this.#state = 'ended';
       await this.#continue(textOf(chunks), true);
     }
+  }
+
+  #budgeted<T>(method: StreamMethod, run: () => Promise<T>): Promise<T> {
+    const budget = this.opts.budgets?.[method];
+    return budget ? budget.call(this.#key, run) : run();
   }
 
   /** Text after Slack ended the stream: one continuation message, posted once and then updated. */
