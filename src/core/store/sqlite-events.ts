@@ -85,11 +85,15 @@ export class SqliteEventLog implements EventLog, TransactionRider {
     const params = { c: c.conversationId, origin: this.origin, type: c.type, run: c.runId, root: c.rootRunId, at: c.at, data: c.data };
     return new Promise<number>((resolve, reject) => {
       this.#pending.push({ params, resolve, reject });
-      if (!this.#flushing) {
-        this.#flushing = true;
-        setImmediate(() => this.#flush());
-      }
+      this.#scheduleFlush();
     });
+  }
+
+  /** One flush of its own per turn of the event loop, for what no other transaction took along. */
+  #scheduleFlush(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    setImmediate(() => this.#flush());
   }
 
   /** Stores what waits in a transaction of its own (which boards it, as any other does). */
@@ -126,10 +130,7 @@ export class SqliteEventLog implements EventLog, TransactionRider {
       rolledBack: () => {
         // The transaction it rode in failed for its own reasons: the events wait for the next one.
         this.#pending.unshift(...batch);
-        if (!this.#flushing) {
-          this.#flushing = true;
-          setImmediate(() => this.#flush());
-        }
+        this.#scheduleFlush();
       },
     };
   }
