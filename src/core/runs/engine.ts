@@ -147,10 +147,10 @@ export class RunEngine {
     this.#queued.set(run.id, run.threadId);
     this.start();
     this.#executor.emitter.track(run);
-    // Kicked before the event is stored: it rides along with the claim's transaction (one commit less).
-    const queued = this.#executor.emitter.emit(run, { type: 'run.queued' });
+    // Not waited for: the event rides along with the claim's transaction (one commit less), and the
+    // caller has its run before the run gets going (the bus keeps the conversation's events in order).
+    void this.#executor.emitter.emit(run, { type: 'run.queued' });
     this.kick(run.threadId);
-    await queued;
     return run;
   }
 
