@@ -31,10 +31,30 @@ async function candidates(): Promise<string[]> {
   return [...new Set(out)];
 }
 
-async function sweep(base: string): Promise<void> {
+/** The engine that made a group, from its name (`switchboard-sandbox-<pid>-…` or `…-probe-<pid>-…`). */
+function ownerPid(name: string): number | undefined {
+  const m = /^switchboard-sandbox-(?:probe-)?(\d+)-/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export async function sweepStaleGroups(base: string): Promise<void> {
   const names = await readdir(base).catch(() => [] as string[]);
-  // rmdir only succeeds on an empty cgroup, so a live engine's groups stay.
-  await Promise.all(names.filter((n) => n.startsWith(PREFIX)).map((n) => rmdir(path.join(base, n)).catch(() => undefined)));
+  // Only groups of engines that are gone: a live engine's group is empty between its mkdir and the
+  // moment the sandbox's shell joins it, and removing it then fails that engine's run.
+  const stale = names.filter((n) => {
+    const pid = ownerPid(n);
+    return pid !== undefined && pid !== process.pid && !alive(pid);
+  });
+  await Promise.all(stale.map((n) => rmdir(path.join(base, n)).catch(() => undefined)));
 }
 
 async function usableBase(): Promise<string | undefined> {
@@ -48,7 +68,7 @@ async function usableBase(): Promise<string | undefined> {
     const ok = existsSync(path.join(test, 'pids.max'));
     await rmdir(test).catch(() => undefined);
     if (ok) {
-      await sweep(base);
+      await sweepStaleGroups(base);
       return base;
     }
   }
