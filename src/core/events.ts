@@ -143,13 +143,71 @@ export class EventBus {
     }
     const log = this.#log;
     const key = input.conversationId;
+    // Nothing of the conversation waits for its run tree: handed to the log now, in emission order,
+    // so that the next transaction the store opens takes it along.
+    const ready = this.#chains.has(key) ? null : this.#filled(input);
+    if (ready) {
+      return log.append(ready).then(
+        (seq) => this.#deliver({ ...ready, seq } as SwitchboardEvent),
+        (err: unknown) => this.#onError(err, input),
+      );
+    }
     // Appends of one conversation are handed to the log in emission order without waiting for the
     // previous one to be stored (the log stores them in that order, batched); delivery follows the
     // stores, so listeners still see them in seq order.
-    const queued = (this.#chains.get(key) ?? Promise.resolve()).then(async () => {
+    const queued = this.#after(key, async () => {
       const event = await this.#envelope(input);
       return { event, seq: log.append(event) };
     });
+    return queued
+      .then(async ({ event, seq }) => this.#deliver({ ...event, seq: await seq } as SwitchboardEvent))
+      .catch((err: unknown) => this.#onError(err, input));
+  }
+
+  /**
+   * Makes a write together with the lifecycle events that describe it (`build` makes them from its
+   * result). A log that can (SQLite) stores them in the write's own transaction: they exist exactly
+   * when the write does, at no commit of their own. Otherwise, or while earlier events of the
+   * conversation still wait for their run tree, they are emitted once the write resolved. `result`
+   * is the write's; `delivered` resolves once the events are stored and delivered (never rejects).
+   */
+  around<T>(write: () => Promise<T>, build: (result: T) => EventInput[]): { result: Promise<T>; delivered: Promise<void> } {
+    const log = this.#log;
+    if (!log?.during) {
+      const result = write();
+      // Nothing stored, nobody here listens: no event to build.
+      if (!log && this.#listeners.size === 0) return { result, delivered: result.then(() => {}, () => {}) };
+      return { result, delivered: result.then((value) => this.#emitAll(build(value)), () => {}) };
+    }
+    /** What could not be numbered inside the transaction (best-effort, or a run tree to look up): emitted after it. */
+    let later: EventInput[] = [];
+    const { result, stored } = log.during(write, (value) => {
+      const events: SwitchboardEvent[] = [];
+      for (const input of build(value)) {
+        const event = STORED_EVENT_TYPES.has(input.type) && !this.#chains.has(input.conversationId) ? this.#filled(input) : null;
+        if (event) events.push(event);
+        else later.push(input);
+      }
+      return events;
+    });
+    const delivered = stored.then(async (events) => {
+      if (!events) {
+        // Not taken: a write that failed announces nothing; one that made no transaction, as emit would.
+        later = await result.then(build, () => []);
+      }
+      for (const e of events ?? []) this.#deliver(e);
+      await this.#emitAll(later);
+    });
+    return { result, delivered };
+  }
+
+  async #emitAll(inputs: EventInput[]): Promise<void> {
+    await Promise.all(inputs.map((input) => this.emit(input)));
+  }
+
+  /** Runs `step` after what waits in the conversation's chain; later emits of it wait for this one. */
+  #after<T>(key: string, step: () => Promise<T>): Promise<T> {
+    const queued = (this.#chains.get(key) ?? Promise.resolve()).then(step);
     const chained = queued.then(
       () => {},
       () => {},
@@ -158,9 +216,7 @@ export class EventBus {
     void chained.then(() => {
       if (this.#chains.get(key) === chained) this.#chains.delete(key);
     });
-    return queued
-      .then(async ({ event, seq }) => this.#deliver({ ...event, seq: await seq } as SwitchboardEvent))
-      .catch((err: unknown) => this.#onError(err, input));
+    return queued;
   }
 
   /** Remembers where a run sits in its tree (and its plan), so its events need no lookup. */
@@ -181,10 +237,17 @@ export class EventBus {
     return (planId ? { ...filled, planId } : filled) as SwitchboardEvent;
   }
 
+  /** The event with its envelope when that needs no lookup, else null. */
+  #filled(input: EventInput): SwitchboardEvent | null {
+    const known = (input.rootRunId !== undefined && input.parentRunId !== undefined) || !input.runId || this.#trees.has(input.runId) || !this.#resolve;
+    return known ? this.#fill(input) : null;
+  }
+
   async #envelope(input: EventInput): Promise<SwitchboardEvent> {
-    if ((input.rootRunId !== undefined && input.parentRunId !== undefined) || !input.runId || this.#trees.has(input.runId) || !this.#resolve) return this.#fill(input);
+    const ready = this.#filled(input);
+    if (ready) return ready;
     try {
-      const tree = await this.#resolve(input.runId);
+      const tree = await this.#resolve!(input.runId);
       this.rememberRun({ id: input.runId, parentRunId: tree.parentRunId, planId: tree.planId }, tree.rootRunId);
     } catch {
       // An unknown run (a test's, or one deleted since): the event still goes out, as its own root.

@@ -7,9 +7,16 @@ import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
 export interface TransactionRider {
   /**
    * Called inside the outermost transaction, before its own work: writes what is waiting and returns
-   * what to do once the transaction committed or rolled back (nothing waiting: null).
+   * what to do once the transaction's work is done (`after`, still inside it, with its result) and once
+   * it committed or rolled back (nothing to do: null).
    */
-  board(): { committed(): void; rolledBack(): void } | null;
+  board(): Boarding | null;
+}
+
+export interface Boarding {
+  after?(result: unknown): void;
+  committed(): void;
+  rolledBack(): void;
 }
 
 /** A connection whose outermost transactions take riders along. */
@@ -48,7 +55,7 @@ export class RidingDatabase implements SqliteDatabase {
 
   transaction<T>(fn: () => T): T {
     if (this.#depth > 0 || this.#riders.length === 0) return this.#nested(fn);
-    const boarded: { committed(): void; rolledBack(): void }[] = [];
+    const boarded: Boarding[] = [];
     let result: T;
     try {
       result = this.#nested(() => {
@@ -56,7 +63,9 @@ export class RidingDatabase implements SqliteDatabase {
           const b = rider.board();
           if (b) boarded.push(b);
         }
-        return fn();
+        const r = fn();
+        for (const b of boarded) b.after?.(r);
+        return r;
       });
     } catch (err) {
       for (const b of boarded) b.rolledBack();
