@@ -25,8 +25,22 @@ export class RunEmitter {
 
   /** Resolves once a lifecycle event is stored and delivered (never rejects). */
   emit(run: Run, event: RunEvent): Promise<void> {
+    return this.#bus.emit(this.input(run, event));
+  }
+
+  /**
+   * Makes a write with the events that describe it, built from its result as `[run, event]` pairs:
+   * stored in the write's transaction where the log can (EventBus.around), so none is stored for a
+   * write that rolled back. `delivered` resolves once they are stored and delivered.
+   */
+  around<T>(write: () => Promise<T>, events: (result: T) => [Run, RunEvent][]): { result: Promise<T>; delivered: Promise<void> } {
+    return this.#bus.around(write, (result) => events(result).map(([run, event]) => this.input(run, event)));
+  }
+
+  /** The event with its envelope: who (the run, its tree, agent, depth) and when. */
+  input(run: Run, event: RunEvent): Parameters<EventBus['emit']>[0] {
     const tree = this.#bus.treeOf(run.id);
-    return this.#bus.emit({
+    return {
       ...event,
       conversationId: run.conversationId,
       runId: run.id,
@@ -36,7 +50,7 @@ export class RunEmitter {
       agent: run.agent,
       depth: run.depth,
       at: this.#clock(),
-    } as Parameters<EventBus['emit']>[0]);
+    } as Parameters<EventBus['emit']>[0];
   }
 
   /** Whether deltas are worth building for this conversation (someone here listens). */

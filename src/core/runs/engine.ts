@@ -6,6 +6,7 @@ import { fencedStore } from './fenced-store.js';
 import { RemoteWakeups } from './remote-wakeups.js';
 import { ThreadCache } from './thread-cache.js';
 import { readRuns, RunWaiters } from './waiters.js';
+import type { RunEvent } from './active-run.js';
 
 export interface EngineDeps extends Omit<ExecutorDeps, 'cache'> {
   /** This process's leases (owner id, renewal, adoption rule), shared with plans; by default one of its own. */
@@ -140,16 +141,22 @@ export class RunEngine {
   /**
    * Queues a run on its thread; it starts as soon as the thread is free. `id` lets a caller persist
    * the run's id before the run exists (plans do), so that a restart never creates it twice.
+   * `announce`: further events stored with the new run (a delegation's start).
    */
-  async enqueue(newRun: NewRun & { id?: string }): Promise<Run> {
+  async enqueue(newRun: NewRun & { id?: string }, opts: { announce?: (run: Run) => [Run, RunEvent][] } = {}): Promise<Run> {
     const { store, ids } = this.#deps;
-    const run = await store.createRun({ ...newRun, id: newRun.id ?? ids('run') });
+    const { emitter } = this.#executor;
+    // run.queued is stored with the run (SQLite), not waited for where it cannot be: the caller has
+    // its run before the run gets going (the bus keeps the conversation's events in order).
+    const run = await emitter.around(
+      () => store.createRun({ ...newRun, id: newRun.id ?? ids('run') }),
+      (created) => {
+        emitter.track(created);
+        return [[created, { type: 'run.queued' }], ...(opts.announce?.(created) ?? [])];
+      },
+    ).result;
     this.#queued.set(run.id, run.threadId);
     this.start();
-    this.#executor.emitter.track(run);
-    // Not waited for: the event rides along with the claim's transaction (one commit less), and the
-    // caller has its run before the run gets going (the bus keeps the conversation's events in order).
-    void this.#executor.emitter.emit(run, { type: 'run.queued' });
     this.kick(run.threadId);
     return run;
   }
@@ -187,9 +194,13 @@ export class RunEngine {
     if (!run) throw new NotFoundError('run', runId);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
     // Queued, or held by another process: mark it; the holder sees it on its next step.
-    const ended = await store.updateRun(runId, { status: 'cancelled', error: reason, endedAt: this.#deps.clock() });
-    // Announced here: the holder, told by this event (or its next scan), stops without announcing it again.
-    await this.#executor.emitter.emit(ended, { type: 'run.cancelled', reason });
+    // Announced here, with the write: the holder, told by this event (or its next scan), stops without announcing it again.
+    const cancelled = this.#executor.emitter.around(
+      () => store.updateRun(runId, { status: 'cancelled', error: reason, endedAt: this.#deps.clock() }),
+      (r) => [[r, { type: 'run.cancelled', reason }]],
+    );
+    const ended = await cancelled.result;
+    await cancelled.delivered;
     this.#queued.delete(runId);
     this.#waiters.settle(ended);
     for (const child of await store.listRuns({ parentRunId: runId })) {
@@ -271,7 +282,11 @@ export class RunEngine {
       while (!this.#closed) {
         const now = clock();
         // The claim appends the run's input message in the same transaction (used only when it does).
-        const claimed = await store.claimNextRun(threadId, this.owner, this.#leases.until(now), now, ids('msg'));
+        // run.started is stored with the claim (SQLite): the run has started exactly when it says so.
+        const claimed = await this.#executor.emitter.around(
+          () => store.claimNextRun(threadId, this.owner, this.#leases.until(now), now, ids('msg')),
+          (c) => (c ? [[c.run, { type: 'run.started' }]] : []),
+        ).result;
         if (!claimed) {
           if (this.#draining.get(threadId)) {
             this.#draining.set(threadId, false);
@@ -284,7 +299,7 @@ export class RunEngine {
         if (this.#closed) break;
         this.#runningOn.add(threadId);
         try {
-          await this.#execute(claimed.run, claimed.input);
+          await this.#execute(claimed.run, claimed.input, true);
         } finally {
           this.#runningOn.delete(threadId);
         }
@@ -297,9 +312,9 @@ export class RunEngine {
   }
 
   /** Runs the loop of a run this process holds, then moves the thread's queue on. Never rejects. */
-  async #execute(run: Run, input?: Message | null): Promise<void> {
+  async #execute(run: Run, input?: Message | null, announced = false): Promise<void> {
     try {
-      const ended = await this.#executor.execute(run, input);
+      const ended = await this.#executor.execute(run, input, announced);
       if (ended) this.#waiters.settle(ended);
     } catch (err) {
       // The loop could not record how the run ended (the store failed): the next pass here resumes it.

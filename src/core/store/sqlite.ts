@@ -198,23 +198,8 @@ export class SqliteStore implements Store {
 
   async createRun(run: NewRun & { id: string }): Promise<Run> {
     try {
-      const row = this.s.insertRun.get({
-        id: run.id,
-        conversationId: run.conversationId,
-        threadId: run.threadId,
-        agent: run.agent,
-        input: toJson(run.input),
-        requestedBy: toJson(run.requestedBy),
-        parentRunId: run.parentRunId ?? null,
-        parentToolCallId: run.parentToolCallId ?? null,
-        depth: run.depth ?? 0,
-        now: this.clock(),
-        idempotencyKey: run.idempotencyKey ?? null,
-        planId: run.planId ?? null,
-      }) as unknown as RunRow | undefined;
-      if (row) return toRun(row);
-      // Only a taken idempotency key inserts nothing.
-      return sameKeyRun(toRun(this.s.runByKey.get(run.idempotencyKey!) as unknown as RunRow), run.idempotencyKey!, run.conversationId);
+      // In a transaction of its own, which events describing the new run ride (sqlite-riders.ts).
+      return this.db.transaction(() => this.#insertRun(run));
     } catch (err) {
       if (isForeignKeyError(err)) {
         if (!this.conversations.get(run.conversationId)) throw new NotFoundError('conversation', run.conversationId);
@@ -222,6 +207,26 @@ export class SqliteStore implements Store {
       }
       throw err;
     }
+  }
+
+  #insertRun(run: NewRun & { id: string }): Run {
+    const row = this.s.insertRun.get({
+      id: run.id,
+      conversationId: run.conversationId,
+      threadId: run.threadId,
+      agent: run.agent,
+      input: toJson(run.input),
+      requestedBy: toJson(run.requestedBy),
+      parentRunId: run.parentRunId ?? null,
+      parentToolCallId: run.parentToolCallId ?? null,
+      depth: run.depth ?? 0,
+      now: this.clock(),
+      idempotencyKey: run.idempotencyKey ?? null,
+      planId: run.planId ?? null,
+    }) as unknown as RunRow | undefined;
+    if (row) return toRun(row);
+    // Only a taken idempotency key inserts nothing.
+    return sameKeyRun(toRun(this.s.runByKey.get(run.idempotencyKey!) as unknown as RunRow), run.idempotencyKey!, run.conversationId);
   }
 
   async getRun(id: string): Promise<Run | null> {
@@ -292,7 +297,8 @@ export class SqliteStore implements Store {
       return run;
     }
     const sql = `UPDATE runs SET ${sets.map((s) => `${s.column} = ?`).join(', ')} WHERE id = ? RETURNING *`;
-    const row = this.cached(sql).get(...sets.map((s) => s.value), id) as unknown as RunRow | undefined;
+    // In a transaction, which events describing the change ride (a run's end, its cancel).
+    const row = this.db.transaction(() => this.cached(sql).get(...sets.map((s) => s.value), id)) as unknown as RunRow | undefined;
     if (!row) throw new NotFoundError('run', id);
     return toRun(row);
   }
