@@ -20,7 +20,8 @@ export interface EventLog {
   append(event: SwitchboardEvent): Promise<number>;
   /**
    * Optional (SQLite): runs `write` and stores the events `build` makes from its result inside the
-   * transaction the write opens synchronously, so they exist exactly when the write does. `stored`
+   * transaction the write opens (or queues) synchronously, so they exist exactly when the write does.
+   * The store's write must hand its transaction the result its promise resolves with. `stored`
    * resolves once that committed, with the events and their seq; with null when the write opened no
    * transaction (the caller appends them the usual way once the write resolved) or rolled back.
    */

@@ -143,8 +143,8 @@ export class SqliteEventLog implements EventLog, TransactionRider {
   }
 
   /**
-   * Rider: writes the waiting appends inside the transaction being opened, and the events bound to
-   * its write after the write's own work; settles them once it ends.
+   * Rider: takes the waiting appends and the events bound to the write being made; writes the first
+   * before the write's own work and the others after it, and settles them once the transaction ended.
    */
   board(): Boarding | null {
     if (!this.#append) return null;
@@ -155,14 +155,17 @@ export class SqliteEventLog implements EventLog, TransactionRider {
     let stored: StoredEvent[] | null = null;
     const batch = this.#pending;
     this.#pending = [];
-    const results = batch.map((a): { seq: number } | { error: unknown } => {
-      try {
-        return { seq: (this.#append!.get(a.params) as { seq: number }).seq };
-      } catch (error) {
-        return { error };
-      }
-    });
+    let results: ({ seq: number } | { error: unknown })[] = [];
     return {
+      before: () => {
+        results = batch.map((a): { seq: number } | { error: unknown } => {
+          try {
+            return { seq: (this.#append!.get(a.params) as { seq: number }).seq };
+          } catch (error) {
+            return { error };
+          }
+        });
+      },
       after: (result) => {
         if (bound) stored = bound.build(result).map((e) => ({ ...e, seq: (this.#append!.get(this.#params(e)) as { seq: number }).seq }) as StoredEvent);
       },

@@ -44,8 +44,8 @@ type Stmt = SqliteStatement;
 
 
 export class SqliteStore implements Store {
-  /** The raw connection, for modules (plans, approvals) that keep their tables in the same file. */
-  /** The connection; its transactions take waiting event appends along (see sqlite-riders.ts). */
+  /** The connection, for modules (plans, approvals) that keep their tables in the same file; its
+   * transactions take waiting event appends along, and its `write`s share a commit per turn (sqlite-riders.ts). */
   readonly db: RidingDatabase;
   readonly path: string;
   /** The store's clock, for the stores beside it (refs). */
@@ -114,9 +114,10 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Runs `fn` in one IMMEDIATE transaction on this connection (nested calls become savepoints).
-   * `fn` must be synchronous: the store's own methods do their work synchronously, so calling them
-   * inside `fn` (without awaiting across statements) keeps them in the transaction.
+   * Runs `fn` in one IMMEDIATE transaction on this connection (nested calls become savepoints), with
+   * the group commit's queued writes before it. `fn` must be synchronous: inside a transaction the
+   * store's own methods do their work at once (not queued), so calling them inside `fn` (without
+   * awaiting across statements) keeps them in the transaction.
    */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn);
@@ -198,8 +199,8 @@ export class SqliteStore implements Store {
 
   async createRun(run: NewRun & { id: string }): Promise<Run> {
     try {
-      // In a transaction of its own, which events describing the new run ride (sqlite-riders.ts).
-      return this.db.transaction(() => this.#insertRun(run));
+      // A write of the group commit, which events describing the new run ride (sqlite-riders.ts).
+      return await this.db.write(() => this.#insertRun(run));
     } catch (err) {
       if (isForeignKeyError(err)) {
         if (!this.conversations.get(run.conversationId)) throw new NotFoundError('conversation', run.conversationId);
@@ -297,10 +298,13 @@ export class SqliteStore implements Store {
       return run;
     }
     const sql = `UPDATE runs SET ${sets.map((s) => `${s.column} = ?`).join(', ')} WHERE id = ? RETURNING *`;
-    // In a transaction, which events describing the change ride (a run's end, its cancel).
-    const row = this.db.transaction(() => this.cached(sql).get(...sets.map((s) => s.value), id)) as unknown as RunRow | undefined;
-    if (!row) throw new NotFoundError('run', id);
-    return toRun(row);
+    // A write of the group commit, which events describing the change ride (a run's end, its cancel):
+    // they are built from what the write returns, so it returns the run.
+    return this.db.write(() => {
+      const row = this.cached(sql).get(...sets.map((s) => s.value), id) as unknown as RunRow | undefined;
+      if (!row) throw new NotFoundError('run', id);
+      return toRun(row);
+    });
   }
 
   // ---- run steps --------------------------------------------------------------------------------
@@ -315,7 +319,7 @@ export class SqliteStore implements Store {
 
   async startToolStep(step: { id: string; runId: string; data: Record<string, unknown> }): Promise<RunStep> {
     try {
-      return this.writes.startStep(step, this.clock());
+      return await this.writes.startStep(step, this.clock());
     } catch (err) {
       if (isForeignKeyError(err)) throw new NotFoundError('run', step.runId);
       throw err;
@@ -331,7 +335,7 @@ export class SqliteStore implements Store {
     message: NewMessage & { id: string; threadId: string },
   ): Promise<{ step: RunStep; message: Message }> {
     try {
-      return this.writes.toolStep(step, message, this.clock());
+      return await this.writes.toolStep(step, message, this.clock());
     } catch (err) {
       // The message's own foreign key failure is reported as its thread by insertMessage.
       if (isForeignKeyError(err)) throw new NotFoundError('run', step.runId);
