@@ -37,6 +37,14 @@ export class RunEmitter {
     return this.#bus.around(write, (result) => events(result).map(([run, event]) => this.input(run, event)));
   }
 
+  /** `around`, resolving with the write's result once its events are stored and delivered. */
+  async record<T>(write: () => Promise<T>, events: (result: T) => [Run, RunEvent][]): Promise<T> {
+    const { result, delivered } = this.around(write, events);
+    const value = await result;
+    await delivered;
+    return value;
+  }
+
   /** The event with its envelope: who (the run, its tree, agent, depth) and when. */
   input(run: Run, event: RunEvent): Parameters<EventBus['emit']>[0] {
     const tree = this.#bus.treeOf(run.id);

@@ -148,13 +148,11 @@ export class RunEngine {
     const { emitter } = this.#executor;
     // run.queued is stored with the run (SQLite), not waited for where it cannot be: the caller has
     // its run before the run gets going (the bus keeps the conversation's events in order).
-    const run = await emitter.around(
-      () => store.createRun({ ...newRun, id: newRun.id ?? ids('run') }),
-      (created) => {
-        emitter.track(created);
-        return [[created, { type: 'run.queued' }], ...(opts.announce?.(created) ?? [])];
-      },
-    ).result;
+    const create = () => store.createRun({ ...newRun, id: newRun.id ?? ids('run') });
+    const run = await emitter.around(create, (created) => {
+      emitter.track(created);
+      return [[created, { type: 'run.queued' }], ...(opts.announce?.(created) ?? [])];
+    }).result;
     this.#queued.set(run.id, run.threadId);
     this.start();
     this.kick(run.threadId);
@@ -194,13 +192,9 @@ export class RunEngine {
     if (!run) throw new NotFoundError('run', runId);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
     // Queued, or held by another process: mark it; the holder sees it on its next step.
-    // Announced here, with the write: the holder, told by this event (or its next scan), stops without announcing it again.
-    const cancelled = this.#executor.emitter.around(
-      () => store.updateRun(runId, { status: 'cancelled', error: reason, endedAt: this.#deps.clock() }),
-      (r) => [[r, { type: 'run.cancelled', reason }]],
-    );
-    const ended = await cancelled.result;
-    await cancelled.delivered;
+    // Announced with the write: the holder, told by this event (or its next scan), stops without announcing it again.
+    const cancel = () => store.updateRun(runId, { status: 'cancelled', error: reason, endedAt: this.#deps.clock() });
+    const ended = await this.#executor.emitter.record(cancel, (r) => [[r, { type: 'run.cancelled', reason }]]);
     this.#queued.delete(runId);
     this.#waiters.settle(ended);
     for (const child of await store.listRuns({ parentRunId: runId })) {
@@ -281,12 +275,10 @@ export class RunEngine {
     try {
       while (!this.#closed) {
         const now = clock();
-        // The claim appends the run's input message in the same transaction (used only when it does).
-        // run.started is stored with the claim (SQLite): the run has started exactly when it says so.
-        const claimed = await this.#executor.emitter.around(
-          () => store.claimNextRun(threadId, this.owner, this.#leases.until(now), now, ids('msg')),
-          (c) => (c ? [[c.run, { type: 'run.started' }]] : []),
-        ).result;
+        // The claim appends the run's input message in the same transaction (used only when it does),
+        // and stores run.started (SQLite): the run has started exactly when it says so.
+        const claim = () => store.claimNextRun(threadId, this.owner, this.#leases.until(now), now, ids('msg'));
+        const claimed = await this.#executor.emitter.around(claim, (c) => (c ? [[c.run, { type: 'run.started' }]] : [])).result;
         if (!claimed) {
           if (this.#draining.get(threadId)) {
             this.#draining.set(threadId, false);

@@ -56,10 +56,11 @@ export class ToolRunner {
         active.awaiting++;
         if (active.awaiting === 1) await store.updateRun(run.id, { status: 'requires_action' });
         const decision = await approvals.request({ run, agent, toolCallId: call.id, tool: parsed.tool, args: parsed.args, signal: controller.signal }).finally(() => {
+          // The answer is progress, from the moment the run stops waiting (not once the status below is written).
+          this.#h.progress(active);
           active.awaiting--;
         });
         if (active.awaiting === 0) await store.updateRun(run.id, { status: 'in_progress' });
-        this.#h.progress(active);
         if (!decision.approved) {
           await this.#finish(active, { id: previous?.id, data: { ...base, declined: true } }, call, {
             content: `A person declined this call${decision.by ? ` (${decision.by})` : ''}.${decision.feedback ? ` Feedback: ${decision.feedback}` : ''} Do not retry it unchanged.`,
