@@ -146,16 +146,19 @@ export class RunEngine {
   async enqueue(newRun: NewRun & { id?: string }, opts: { announce?: (run: Run) => [Run, RunEvent][] } = {}): Promise<Run> {
     const { store, ids } = this.#deps;
     const { emitter } = this.#executor;
-    // run.queued is stored with the run (SQLite), not waited for where it cannot be: the caller has
-    // its run before the run gets going (the bus keeps the conversation's events in order).
-    const create = () => store.createRun({ ...newRun, id: newRun.id ?? ids('run') });
-    const run = await emitter.around(create, (created) => {
-      emitter.track(created);
-      return [[created, { type: 'run.queued' }], ...(opts.announce?.(created) ?? [])];
-    }).result;
-    this.#queued.set(run.id, run.threadId);
+    // run.queued is stored with the run (SQLite), not waited for where it cannot be (the bus keeps the conversation's events in order).
+    const id = newRun.id ?? ids('run');
+    const announce = (r: Run): [Run, RunEvent][] => [[r, { type: 'run.queued' }], ...(opts.announce?.(r) ?? [])];
+    const created = emitter.around(() => store.createRun({ ...newRun, id }), (r) => (emitter.track(r), announce(r))).result;
+    // Kicked before the run is written: an idle thread's claim goes right behind it, in its commit (SQLite group commit).
+    this.#queued.set(id, newRun.threadId);
+    this.kick(newRun.threadId);
+    const run = await created.catch((err: unknown) => {
+      this.#queued.delete(id);
+      throw err;
+    });
+    if (run.id !== id) this.#queued.set(run.id, run.threadId).delete(id); // the run holding the same idempotency key
     this.start();
-    this.kick(run.threadId);
     return run;
   }
 
@@ -275,8 +278,7 @@ export class RunEngine {
     try {
       while (!this.#closed) {
         const now = clock();
-        // The claim appends the run's input message in the same transaction (used only when it does),
-        // and stores run.started (SQLite): the run has started exactly when it says so.
+        // The claim appends the run's input message (used only when it does) and run.started in its transaction.
         const claim = () => store.claimNextRun(threadId, this.owner, this.#leases.until(now), now, ids('msg'));
         const claimed = await this.#executor.emitter.around(claim, (c) => (c ? [[c.run, { type: 'run.started' }]] : [])).result;
         if (!claimed) {

@@ -60,6 +60,11 @@ export class RidingDatabase implements SqliteDatabase {
     return this.#db.open;
   }
 
+  /** Whether writes wait for the next group commit (what they write is not there yet for a read). */
+  get queued(): boolean {
+    return this.#queue.length > 0;
+  }
+
   addRider(rider: TransactionRider): void {
     this.#riders.push(rider);
   }

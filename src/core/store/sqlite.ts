@@ -267,7 +267,8 @@ export class SqliteStore implements Store {
    * requires_action (live lease or not: an orphan is resumed with adoptRun before the queue moves).
    */
   async claimNextRun(threadId: string, owner: string, leaseUntil: number, now: number, inputMessageId: string): Promise<ClaimedRun | null> {
-    if (!(this.s.claimable.get({ threadId }) as { ok: number } | undefined)?.ok) return null;
+    // Nothing to claim is known without a write, unless queued writes (a new run) may add something.
+    if (!this.db.queued && !(this.s.claimable.get({ threadId }) as { ok: number } | undefined)?.ok) return null;
     return this.writes.claim(threadId, owner, leaseUntil, now, inputMessageId);
   }
 
