@@ -8,20 +8,22 @@ import { SqliteStore } from '../../src/core/store/sqlite.js';
 
 const event = (content: string): SwitchboardEvent => ({ type: 'message', content, conversationId: 'c1', runId: 'r1', rootRunId: 'r1', parentRunId: null, agent: 'proxy', depth: 0, at: 1 });
 
+const dirs: string[] = [];
+const open = async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-riders-'));
+  dirs.push(dir);
+  const store = new SqliteStore({ path: join(dir, 'sb.db') });
+  await store.init();
+  const log = new SqliteEventLog(store);
+  await log.init();
+  const count = () => store.db.prepare('SELECT COUNT(*) AS n FROM events').get();
+  return { store, log, count };
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
 describe('SQLite event appends ride along with the next transaction', () => {
-  const dirs: string[] = [];
-  const open = async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sb-riders-'));
-    dirs.push(dir);
-    const store = new SqliteStore({ path: join(dir, 'sb.db') });
-    await store.init();
-    const log = new SqliteEventLog(store);
-    await log.init();
-    return { store, log };
-  };
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
 
   it('stores waiting appends inside a transaction the store opens, numbered in the order appended', async () => {
     const { store, log } = await open();
@@ -60,20 +62,6 @@ describe('SQLite event appends ride along with the next transaction', () => {
 });
 
 describe('SQLite events stored in the transaction of the write they describe', () => {
-  const dirs: string[] = [];
-  const open = async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sb-during-'));
-    dirs.push(dir);
-    const store = new SqliteStore({ path: join(dir, 'sb.db') });
-    await store.init();
-    const log = new SqliteEventLog(store);
-    await log.init();
-    const count = () => store.db.prepare('SELECT COUNT(*) AS n FROM events').get();
-    return { store, log, count };
-  };
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
 
   it('stores them after the write in its own transaction, behind the appends that waited', async () => {
     const { store, log, count } = await open();
