@@ -60,6 +60,10 @@ export class RidingDatabase implements SqliteDatabase {
     return this.#db.open;
   }
 
+  get inTransaction(): boolean {
+    return this.#db.inTransaction;
+  }
+
   /** Whether writes wait for the next group commit (what they write is not there yet for a read). */
   get queued(): boolean {
     return this.#queue.length > 0;
@@ -148,7 +152,9 @@ export class RidingDatabase implements SqliteDatabase {
           try {
             item.outcome = { ok: true, value: alone ? run() : this.#nested(run) };
           } catch (error) {
-            if (alone) throw error;
+            // A failure that ended the whole transaction (SQLite does after SQLITE_FULL, IOERR…) fails the group:
+            // what ran before it is gone, and what follows must not run outside a transaction.
+            if (alone || !this.#db.inTransaction) throw error;
             item.outcome = { ok: false, error };
           }
         }
