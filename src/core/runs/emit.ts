@@ -12,6 +12,9 @@ export class RunEmitter {
   readonly #bus: EventBus;
   readonly #clock: () => number;
 
+  /** Events of runs that follow their start, until stored with it or emitted by whoever takes them first. */
+  readonly #deferred = new Map<string, (run: Run) => [Run, RunEvent][]>();
+
   constructor(bus: EventBus, clock: () => number) {
     this.#bus = bus;
     this.#clock = clock;
@@ -21,6 +24,23 @@ export class RunEmitter {
   track(run: Run): void {
     const root = run.parentRunId ? this.#bus.treeOf(run.parentRunId)?.rootRunId : run.id;
     if (root) this.#bus.rememberRun(run, root);
+  }
+
+  /**
+   * Events that follow a run's start (a delegation's: listeners show the delegation as the latest
+   * line, after the child's run.started). Stored with the claim when the run is claimed at once, else
+   * emitted by its creator; whoever `take`s them first.
+   */
+  defer(runId: string, events: ((run: Run) => [Run, RunEvent][]) | undefined): void {
+    if (events) this.#deferred.set(runId, events);
+  }
+
+  /** The run's deferred events, once (none for anyone after); without `run`, only forgets them. */
+  take(runId: string, run?: Run): [Run, RunEvent][] {
+    const events = this.#deferred.get(runId);
+    if (!events) return [];
+    this.#deferred.delete(runId);
+    return run ? events(run) : [];
   }
 
   /** Resolves once a lifecycle event is stored and delivered (never rejects). */

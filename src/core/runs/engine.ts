@@ -139,18 +139,17 @@ export class RunEngine {
   }
 
   /**
-   * Queues a run on its thread; it starts as soon as the thread is free. `id` lets a caller persist
-   * the run's id before the run exists (plans do), so that a restart never creates it twice.
-   * `announce`: further events stored with the new run (a delegation's start).
+   * Queues a run on its thread; it starts as soon as the thread is free. `id` lets a caller persist the run's id
+   * before it exists (plans do), so a restart never creates it twice. `announce`: events after its start (RunEmitter.defer).
    */
   async enqueue(newRun: NewRun & { id?: string }, opts: { announce?: (run: Run) => [Run, RunEvent][] } = {}): Promise<Run> {
-    const { store, ids } = this.#deps;
-    const { emitter } = this.#executor;
-    // run.queued is stored with the run (SQLite), not waited for where it cannot be (the bus keeps the conversation's events in order).
+    const [{ store, ids }, { emitter }] = [this.#deps, this.#executor];
     const id = newRun.id ?? ids('run');
-    const announce = (r: Run): [Run, RunEvent][] => [[r, { type: 'run.queued' }], ...(opts.announce?.(r) ?? [])];
-    const created = emitter.around(() => store.createRun({ ...newRun, id }), (r) => (emitter.track(r), announce(r))).result;
-    // Kicked before the run is written: an idle thread's claim goes right behind it, in its commit (SQLite group commit).
+    emitter.defer(id, opts.announce);
+    // run.queued is stored with the run (SQLite), not waited for where it cannot be (the bus keeps the conversation's events in order).
+    const created = emitter.around(() => store.createRun({ ...newRun, id }), (r) => (emitter.track(r), [[r, { type: 'run.queued' }]])).result;
+    created.catch(() => emitter.take(id)); // a run not created announces nothing
+    // Kicked before the run is written too: an idle thread's claim goes right behind it, in its commit (SQLite group commit).
     this.#queued.set(id, newRun.threadId);
     this.kick(newRun.threadId);
     const run = await created.catch((err: unknown) => {
@@ -158,7 +157,9 @@ export class RunEngine {
       throw err;
     });
     if (run.id !== id) this.#queued.set(run.id, run.threadId).delete(id); // the run holding the same idempotency key
+    for (const [r, e] of emitter.take(id, run)) void emitter.emit(r, e); // not started at once
     this.start();
+    this.kick(run.threadId);
     return run;
   }
 
@@ -280,7 +281,7 @@ export class RunEngine {
         const now = clock();
         // The claim appends the run's input message (used only when it does) and run.started in its transaction.
         const claim = () => store.claimNextRun(threadId, this.owner, this.#leases.until(now), now, ids('msg'));
-        const claimed = await this.#executor.emitter.around(claim, (c) => (c ? [[c.run, { type: 'run.started' }]] : [])).result;
+        const claimed = await this.#executor.emitter.around(claim, (c) => (c ? [[c.run, { type: 'run.started' }], ...this.#executor.emitter.take(c.run.id, c.run)] : [])).result;
         if (!claimed) {
           if (this.#draining.get(threadId)) {
             this.#draining.set(threadId, false);
