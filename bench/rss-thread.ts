@@ -15,8 +15,8 @@ export interface RssSample {
   heapUsedMB: number;
   externalMB: number;
   arrayBuffersMB: number;
-  /** Linux: resident anonymous memory that is neither V8's heap nor mapped files (malloc arenas, SQLite, buffers). */
-  nativeMB: number | null;
+  /** Linux: resident anonymous memory (V8's heap pages, malloc arenas, buffers): RSS without mapped files. */
+  anonMB: number | null;
   /** Linux: resident part of the main malloc arena (the `[heap]` mapping). */
   mallocMainMB: number | null;
 }
@@ -29,7 +29,7 @@ export interface RssThreadResult {
 
 const MB = (bytes: number) => bytes / 2 ** 20;
 
-/** Resident kB of the `[heap]` mapping and of all anonymous memory, from /proc (null off Linux). */
+/** Resident anonymous memory and the resident part of the `[heap]` mapping, from /proc (null off Linux). */
 function procMemory(): { anonMB: number; mallocMainMB: number } | null {
   try {
     const rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
@@ -53,7 +53,7 @@ function sample(turn: number): RssSample {
     heapUsedMB: MB(m.heapUsed),
     externalMB: MB(m.external),
     arrayBuffersMB: MB(m.arrayBuffers),
-    nativeMB: proc ? proc.anonMB - MB(m.heapTotal) : null,
+    anonMB: proc?.anonMB ?? null,
     mallocMainMB: proc?.mallocMainMB ?? null,
   };
 }

@@ -28,10 +28,10 @@ function rssMetrics(r: RssThreadResult): Metric[] {
   const [a, b] = RSS_TURNS.map((t) => r.samples.find((s) => s.turn === t)!);
   const growth = b!.rssMB / a!.rssMB - 1;
   const label = `budget ${r.contextBudget}${r.contextBudget === BUDGET ? '' : ' (default)'}`;
-  const native = a!.nativeMB === null ? '' : `; native (anonymous, not V8 heap) ${fmt(a!.nativeMB)} / ${fmt(b!.nativeMB!)} MB`;
+  const anon = a!.anonMB === null ? '' : `; anonymous ${fmt(a!.anonMB)} / ${fmt(b!.anonMB!)} MB, of it malloc's main arena ${fmt(a!.mallocMainMB!)} / ${fmt(b!.mallocMainMB!)} MB`;
   return [
     metric(`RSS after turns ${RSS_TURNS.join(' / ')}, fresh process, ${label}`, `${fmt(a!.rssMB)} / ${fmt(b!.rssMB)}`, 'MB', {
-      note: `V8 heap total ${fmt(a!.heapTotalMB)} / ${fmt(b!.heapTotalMB)} MB${native}; prompt ${r.promptTokens[RSS_TURNS[0]]} / ${r.promptTokens[RSS_TURNS[1]]} tokens`,
+      note: `V8 heap used ${fmt(a!.heapUsedMB)} / ${fmt(b!.heapUsedMB)} MB${anon}; prompt ${r.promptTokens[RSS_TURNS[0]]} / ${r.promptTokens[RSS_TURNS[1]]} tokens`,
     }),
     metric(`RSS, turn ${RSS_TURNS[1]} vs turn ${RSS_TURNS[0]}, ${label}`, `${growth >= 0 ? '+' : ''}${fmt(growth * 100)} %`, '', { target: `within ${RSS_GROWTH * 100} %`, ok: growth <= RSS_GROWTH }),
   ];
