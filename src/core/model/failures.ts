@@ -7,6 +7,16 @@ export type Sdk = typeof OpenAISdk;
 export class StreamIdleTimeout extends Error {}
 
 /**
+ * The connection broke while the answer's body was being read (our own request path; fetch says
+ * `TypeError: terminated`). `cause` is the socket's error.
+ */
+export class ConnectionLost extends Error {
+  constructor(cause: unknown) {
+    super('terminated', { cause });
+  }
+}
+
+/**
  * A 200 answer that is not a whole chat completion: a stream cut before the model finished, an
  * HTML page, JSON of another kind, an empty body, a chunk of the wrong shape. Retried like a
  * transient error unless retrying cannot help (a content filter, an answer cut at the token limit).
@@ -84,6 +94,7 @@ export function classify(sdk: Sdk, err: unknown): Failure {
     return { kind: 'response', retryable: err.opts.retryable ?? true, message: err.message, ...(err.opts.hint ? { hint: err.opts.hint } : {}) };
   }
   if (err instanceof StreamIdleTimeout) return { kind: 'timeout', retryable: true, message: err.message };
+  if (err instanceof ConnectionLost) return { kind: 'connection', retryable: true, message: causeText(err) };
   if (err instanceof sdk.APIConnectionTimeoutError) return { kind: 'timeout', retryable: true, message: 'request timed out' };
   if (err instanceof sdk.APIConnectionError) {
     // The SDK throws this only when fetch fails, that is before the response's headers.

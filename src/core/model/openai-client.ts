@@ -1,7 +1,7 @@
 /**
  * The one place that talks to a model API: OpenAI, Azure OpenAI or any OpenAI-compatible server
- * (Ollama, vLLM, LiteLLM), through the `openai` SDK. The SDK is imported on the first call, so
- * commands that never reach a model start fast.
+ * (Ollama, vLLM, LiteLLM). The `openai` SDK is imported on the first call, so commands that never
+ * reach a model start fast.
  *
  * Retries are ours (the SDK's are switched off): the backoff is configurable and capped, every
  * attempt is counted for the final message, and an answer that breaks or is not a whole chat
@@ -10,15 +10,18 @@
  * answer is ever returned. A first attempt whose connection was closed before any answer (a
  * kept-alive socket the server had dropped) is retried at once.
  *
- * The SDK builds and sends each chat request (auth, Azure routing, typed errors for non-2xx); the
- * body it answers with is read in response.ts, which costs far less than the SDK's stream handling.
+ * Chat requests go over our own kept-alive connections (http.ts), their bodies are read in
+ * response.ts; the SDK's typed errors classify what fails. With a custom `fetch` (tests, proxies)
+ * the SDK sends them instead, through that fetch. Images always go through the SDK.
  */
 import type { AzureOpenAI, OpenAI } from 'openai';
 import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
 import type { ImageGenerateParamsNonStreaming } from 'openai/resources/images';
 import { ModelCallError, ModelNotConfiguredError, SwitchboardError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { fetchAnswer } from './body.js';
 import { abortError, classify, RETRY_STATUS, sleep, type Failure, type Sdk } from './failures.js';
+import { chatTarget, postChat, statusError, type ChatTarget } from './http.js';
 import { checkProvider, PLACEHOLDER_KEY, resolveProvider, type ModelSetup, type ProviderCheck, type Resolved } from './providers.js';
 import type { ChatOptions, ChatRequest, ChatResult, ImageRequest, ImageResult, ModelClient } from './types.js';
 import { readChatResponse } from './response.js';
@@ -58,6 +61,8 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
   const timeout = Math.max(1, Math.floor(opts.timeoutMs));
   let sdkPromise: Promise<Sdk> | undefined;
   const clients = new Map<string, Promise<OpenAI | AzureOpenAI>>();
+  /** Per provider (and Azure deployment): URL and headers, built on its first call. */
+  const targets = new Map<string, ChatTarget>();
 
   const sdkLogger = {
     error: (msg: string) => logger.error(`openai sdk: ${msg}`),
@@ -179,16 +184,32 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
     }
   }
 
-  async function streamOnce(
+  function targetFor(p: Resolved, model: string): ChatTarget {
+    const key = p.type === 'azure' ? `${p.name}\u0000${model}` : p.name;
+    let t = targets.get(key);
+    if (!t) targets.set(key, (t = chatTarget(p, model)));
+    return t;
+  }
+
+  /** One attempt of a chat call; `body` is the request serialized once for every attempt. */
+  async function chatOnce(
     m: Sdk,
-    api: OpenAI,
+    p: Resolved,
     params: ChatCompletionCreateParamsStreaming,
+    body: Buffer | undefined,
     signal: AbortSignal | undefined,
     onText: (text: string) => void,
   ): Promise<Omit<ChatResult, 'latencyMs'>> {
-    // The SDK sends the request and throws its typed errors; the body is ours to read.
-    const response = await api.chat.completions.create(params, { maxRetries: 0, timeout, ...(signal ? { signal } : {}) }).asResponse();
-    return readChatResponse(m, response, { timeoutMs: timeout, signal, onText, logger, model: params.model });
+    const read = { timeoutMs: timeout, signal, onText, logger, model: params.model };
+    if (!body) {
+      // A custom fetch: the SDK sends the request and throws its typed errors; the body is ours to read.
+      const api = await client(p);
+      const response = await api.chat.completions.create(params, { maxRetries: 0, timeout, ...(signal ? { signal } : {}) }).asResponse();
+      return readChatResponse(m, fetchAnswer(response), read);
+    }
+    const answer = await postChat(m, targetFor(p, params.model), body, timeout, signal);
+    if (answer.status < 200 || answer.status > 299) throw await statusError(m, answer, timeout);
+    return readChatResponse(m, answer, read);
   }
 
   return {
@@ -199,8 +220,8 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
       if (signal?.aborted) throw abortError(signal);
       const p = provider(request.provider);
       const started = performance.now();
-      const api = await client(p);
       const params = toChatParams(request);
+      const body = opts.fetch ? undefined : Buffer.from(JSON.stringify(params));
       // Whether the current attempt's text reached onDelta: a retry then tells the caller to drop it.
       let emitted = false;
       const onText = (text: string) => {
@@ -212,7 +233,7 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
         emitted = false;
         onReset?.();
       };
-      const result = await withRetries(p, request.model, signal, (m) => streamOnce(m, api, params, signal, onText), beforeRetry);
+      const result = await withRetries(p, request.model, signal, (m) => chatOnce(m, p, params, body, signal, onText), beforeRetry);
       const latencyMs = Math.round(performance.now() - started);
       logger.debug('model call', {
         provider: p.name,
