@@ -71,10 +71,16 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
     debug: (msg: string) => logger.debug(`openai sdk: ${msg}`),
   };
 
+  /** Resolved once per name, as the SDK clients are built once per name (a failure is not kept). */
+  const resolved = new Map<string, Resolved>();
   function provider(name: string): Resolved {
-    const r = resolveProvider(opts, name);
-    if (!r.ok) throw new ModelNotConfiguredError(r.message);
-    return r.provider;
+    let p = resolved.get(name);
+    if (!p) {
+      const r = resolveProvider(opts, name);
+      if (!r.ok) throw new ModelNotConfiguredError(r.message);
+      resolved.set(name, (p = r.provider));
+    }
+    return p;
   }
 
   function sdk(): Promise<Sdk> {
