@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ModelCallError } from '../../src/core/errors.js';
+import { envProxyInUse } from '../../src/core/model/http.js';
 import { createModelClient } from '../../src/core/model/openai-client.js';
 import type { ChatRequest } from '../../src/core/model/types.js';
 import { failureOf } from '../support/replies.js';
@@ -133,5 +134,15 @@ describe('an error answer', () => {
     next.push((res) => res.writeHead(404, { 'content-type': 'text/plain' }).end('no such route'));
     const err = await failureOf(client().chat(ask('x')));
     expect((err as Error).message).toBe(`404 Not Found from ${url}: model "gpt-4o-mini" does not exist there, or the base URL is wrong (no such route)`);
+  });
+});
+
+describe("Node's env proxy", () => {
+  it('sends chat requests through fetch (which it routes) only when it is switched on and a proxy is set', () => {
+    const proxy = { HTTPS_PROXY: 'http://proxy.internal:3128' };
+    expect(envProxyInUse({ NODE_USE_ENV_PROXY: '1', ...proxy })).toBe(true);
+    expect(envProxyInUse({ NODE_OPTIONS: '--use-env-proxy', ...proxy })).toBe(true);
+    expect(envProxyInUse(proxy)).toBe(false);
+    expect(envProxyInUse({ NODE_USE_ENV_PROXY: '1' })).toBe(false);
   });
 });

@@ -14,6 +14,16 @@ import { IdleReader, NodeBody, type Answer } from './body.js';
 import { abortError, type Sdk } from './failures.js';
 import type { Resolved } from './providers.js';
 
+/**
+ * Whether Node's own proxy support (Node 24: NODE_USE_ENV_PROXY=1 or --use-env-proxy, with
+ * HTTP(S)_PROXY set) is on: it routes fetch, not our agents, so chat requests then keep to fetch.
+ */
+export function envProxyInUse(env: NodeJS.ProcessEnv = process.env): boolean {
+  const flag = '--use-env-proxy';
+  const on = env['NODE_USE_ENV_PROXY'] === '1' || process.execArgv.includes(flag) || (env['NODE_OPTIONS'] ?? '').includes(flag);
+  return on && Boolean(env['HTTPS_PROXY'] || env['https_proxy'] || env['HTTP_PROXY'] || env['http_proxy']);
+}
+
 /** Where one provider's chat requests go, and the headers every one of them carries. */
 export interface ChatTarget {
   protocol: 'http:' | 'https:';

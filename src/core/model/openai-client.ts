@@ -11,8 +11,9 @@
  * kept-alive socket the server had dropped) is retried at once.
  *
  * Chat requests go over our own kept-alive connections (http.ts), their bodies are read in
- * response.ts; the SDK's typed errors classify what fails. With a custom `fetch` (tests, proxies)
- * the SDK sends them instead, through that fetch. Images always go through the SDK.
+ * response.ts; the SDK's typed errors classify what fails. With a custom `fetch` (tests, proxies),
+ * or when Node's own env proxy support is on, the SDK sends them through fetch as before. Images
+ * always go through the SDK.
  */
 import type { AzureOpenAI, OpenAI } from 'openai';
 import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
@@ -21,7 +22,7 @@ import { ModelCallError, ModelNotConfiguredError, SwitchboardError } from '../er
 import { silentLogger, type Logger } from '../logger.js';
 import { fetchAnswer } from './body.js';
 import { abortError, classify, RETRY_STATUS, sleep, type Failure, type Sdk } from './failures.js';
-import { chatTarget, postChat, statusError, type ChatTarget } from './http.js';
+import { chatTarget, envProxyInUse, postChat, statusError, type ChatTarget } from './http.js';
 import { checkProvider, PLACEHOLDER_KEY, resolveProvider, type ModelSetup, type ProviderCheck, type Resolved } from './providers.js';
 import type { ChatOptions, ChatRequest, ChatResult, ImageRequest, ImageResult, ModelClient } from './types.js';
 import { readChatResponse } from './response.js';
@@ -61,6 +62,8 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
   const timeout = Math.max(1, Math.floor(opts.timeoutMs));
   let sdkPromise: Promise<Sdk> | undefined;
   const clients = new Map<string, Promise<OpenAI | AzureOpenAI>>();
+  /** Chat requests go through the SDK and fetch with a custom fetch, or when Node's env proxy is on. */
+  const viaFetch = opts.fetch !== undefined || envProxyInUse();
   /** Per provider (and Azure deployment): URL and headers, built on its first call. */
   const targets = new Map<string, ChatTarget>();
 
@@ -208,7 +211,7 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
   ): Promise<Omit<ChatResult, 'latencyMs'>> {
     const read = { timeoutMs: timeout, signal, onText, logger, model: params.model };
     if (!body) {
-      // A custom fetch: the SDK sends the request and throws its typed errors; the body is ours to read.
+      // The SDK sends the request (through the custom fetch, or fetch) and throws its typed errors; the body is ours to read.
       const api = await client(p);
       const response = await api.chat.completions.create(params, { maxRetries: 0, timeout, ...(signal ? { signal } : {}) }).asResponse();
       return readChatResponse(m, fetchAnswer(response), read);
@@ -227,7 +230,7 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
       const p = provider(request.provider);
       const started = performance.now();
       const params = toChatParams(request);
-      const body = opts.fetch ? undefined : Buffer.from(JSON.stringify(params));
+      const body = viaFetch ? undefined : Buffer.from(JSON.stringify(params));
       // Whether the current attempt's text reached onDelta: a retry then tells the caller to drop it.
       let emitted = false;
       const onText = (text: string) => {
