@@ -1,10 +1,12 @@
 /**
  * The lean chat request path: one POST over a kept-alive node:http(s) connection, with the URL and
  * headers built once per provider and the body serialized once per call. Measured against the
- * bench's fake server, the SDK's `create().asResponse()` over fetch costs about 4x the CPU per call
- * of this path (fetch alone about 2.5x): the SDK builds headers, a URL and a Request per call, and
- * fetch wraps the body in WHATWG streams. Kept from the SDK: its typed errors, so a non-2xx answer,
- * a failed connection or a timeout is classified (failures.ts) exactly as when the SDK sent it.
+ * bench's fake server (CPU per streamed call, same process): the SDK's `create().asResponse()` over
+ * fetch costs 3-4x a node:http request, fetch alone 2-2.5x (the SDK builds headers, a URL and a
+ * Request per call; fetch wraps the body in WHATWG streams). undici's `request()` costs what
+ * node:http does; only its raw `dispatch()` is cheaper (~0.2 ms a call), not worth a dependency.
+ * Kept from the SDK: its typed errors, so a non-2xx answer, a failed connection or a timeout is
+ * classified (failures.ts) exactly as when the SDK sent it.
  *
  * node:http and node:https are imported on the first request (https only for an https URL), so
  * importing the engine costs nothing more.
@@ -61,7 +63,6 @@ export function chatTarget(p: Resolved, model: string): ChatTarget {
     hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: url.port || (protocol === 'https:' ? 443 : 80),
     path: `${url.pathname}${url.search}`,
-    ...(url.username ? { auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` } : {}),
   };
   return { protocol, options, headers };
 }
