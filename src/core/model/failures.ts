@@ -31,6 +31,31 @@ export class BadResponse extends Error {
   }
 }
 
+/** No response headers within the timeout (our request path; the SDK says APIConnectionTimeoutError). */
+export class HeadersTimeout extends Error {
+  constructor() {
+    super('request timed out');
+  }
+}
+
+/** The connection failed before any response (our request path; the SDK says APIConnectionError). */
+export class ConnectFailed extends Error {
+  constructor(cause: unknown) {
+    super('Connection error.', { cause });
+  }
+}
+
+/**
+ * An error the server reported inside a 200 answer (OpenAI, LiteLLM, vLLM do this), with the
+ * message the SDK's status-less APIError would have.
+ */
+export class ErrorInAnswer extends Error {
+  constructor(readonly error: unknown) {
+    const msg = (error as { message?: unknown } | null | undefined)?.message;
+    super(msg ? (typeof msg === 'string' ? msg : JSON.stringify(msg)) : error ? JSON.stringify(error) : '(no status code or body)');
+  }
+}
+
 export interface Failure {
   kind: 'http' | 'connection' | 'timeout' | 'stream' | 'response' | 'unexpected';
   retryable: boolean;
@@ -95,6 +120,11 @@ export function classify(sdk: Sdk, err: unknown): Failure {
   }
   if (err instanceof StreamIdleTimeout) return { kind: 'timeout', retryable: true, message: err.message };
   if (err instanceof ConnectionLost) return { kind: 'connection', retryable: true, message: causeText(err) };
+  if (err instanceof HeadersTimeout) return { kind: 'timeout', retryable: true, message: err.message };
+  if (err instanceof ConnectFailed) {
+    return { kind: 'connection', retryable: true, message: causeText(err), ...(closedBySocket(err) ? { closedEarly: true } : {}) };
+  }
+  if (err instanceof ErrorInAnswer) return { kind: 'stream', retryable: true, message: serverMessage(err) };
   if (err instanceof sdk.APIConnectionTimeoutError) return { kind: 'timeout', retryable: true, message: 'request timed out' };
   if (err instanceof sdk.APIConnectionError) {
     // The SDK throws this only when fetch fails, that is before the response's headers.

@@ -5,15 +5,16 @@
  * fetch costs 3-4x a node:http request, fetch alone 2-2.5x (the SDK builds headers, a URL and a
  * Request per call; fetch wraps the body in WHATWG streams). undici's `request()` costs what
  * node:http does; only its raw `dispatch()` is cheaper (~0.2 ms a call), not worth a dependency.
- * Kept from the SDK: its typed errors, so a non-2xx answer, a failed connection or a timeout is
- * classified (failures.ts) exactly as when the SDK sent it.
+ * Kept from the SDK: its typed errors for a non-2xx answer (built as the SDK builds them), so it is
+ * classified (failures.ts) exactly as when the SDK sent the request. The SDK itself is imported only
+ * when something fails: a call that succeeds never loads it.
  *
  * node:http and node:https are imported on the first request (https only for an https URL), so
  * importing the engine costs nothing more.
  */
 import type * as Http from 'node:http';
 import { IdleReader, NodeBody, type Answer } from './body.js';
-import { abortError, type Sdk } from './failures.js';
+import { abortError, ConnectFailed, HeadersTimeout, type Sdk } from './failures.js';
 import type { Resolved } from './providers.js';
 
 /**
@@ -106,12 +107,11 @@ function webHeaders(raw: Http.IncomingHttpHeaders): Headers {
 }
 
 /**
- * Sends `body` to `target`; resolves with the answer once its headers arrive. Fails as the SDK
- * would: APIConnectionTimeoutError after `timeoutMs` without headers, APIConnectionError (with the
- * socket's error as the cause) when the connection fails, the signal's reason when aborted. The
- * signal also stops the body later on.
+ * Sends `body` to `target`; resolves with the answer once its headers arrive. Fails with
+ * HeadersTimeout after `timeoutMs` without headers, ConnectFailed (the socket's error as the cause)
+ * when the connection fails, the signal's reason when aborted. The signal also stops the body.
  */
-export async function postChat(m: Sdk, target: ChatTarget, body: Buffer, timeoutMs: number, signal: AbortSignal | undefined): Promise<Answer> {
+export async function postChat(target: ChatTarget, body: Buffer, timeoutMs: number, signal: AbortSignal | undefined): Promise<Answer> {
   const loaded = transport(target.protocol);
   const t = loaded instanceof Promise ? await loaded : loaded;
   if (signal?.aborted) throw abortError(signal);
@@ -128,9 +128,9 @@ export async function postChat(m: Sdk, target: ChatTarget, body: Buffer, timeout
       reject(err);
     };
     const onAbort = () => (answered ? answered.fail(abortError(signal!)) : fail(abortError(signal!)));
-    const timer = setTimeout(() => fail(new m.APIConnectionTimeoutError()), timeoutMs);
+    const timer = setTimeout(() => fail(new HeadersTimeout()), timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
-    req.on('error', (err) => fail(new m.APIConnectionError({ message: 'Connection error.', cause: err })));
+    req.on('error', (err) => fail(new ConnectFailed(err)));
     req.on('response', (res) => {
       if (settled) return void res.destroy();
       settled = true;

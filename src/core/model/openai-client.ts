@@ -1,7 +1,7 @@
 /**
  * The one place that talks to a model API: OpenAI, Azure OpenAI or any OpenAI-compatible server
- * (Ollama, vLLM, LiteLLM). The `openai` SDK is imported on the first call, so commands that never
- * reach a model start fast.
+ * (Ollama, vLLM, LiteLLM). The `openai` SDK is imported only when a call fails (for its error
+ * classes) or goes through it (a custom fetch, images), so a chat that succeeds never loads it.
  *
  * Retries are ours (the SDK's are switched off): the backoff is configurable and capped, every
  * attempt is counted for the final message, and an answer that breaks or is not a whole chat
@@ -155,18 +155,18 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
     p: Resolved,
     model: string,
     signal: AbortSignal | undefined,
-    once: (m: Sdk) => Promise<T>,
+    once: () => Promise<T>,
     beforeRetry: () => void = () => {},
   ): Promise<T> {
-    const m = await sdk();
     let waits = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await once(m);
+        return await once();
       } catch (err) {
         if (signal?.aborted) throw abortError(signal);
         if (err instanceof SwitchboardError) throw err;
-        const f = classify(m, err);
+        // The SDK (for its error classes) is loaded only now: a call that succeeds never needs it.
+        const f = classify(await sdk(), err);
         if (!f.retryable || attempt >= attempts) {
           const error = toCallError(p, model, f, attempt, err);
           logger.warn('model call failed', { provider: p.name, model, status: f.status, attempts: attempt, error: error.message });
@@ -202,7 +202,6 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
 
   /** One attempt of a chat call; `body` is the request serialized once for every attempt. */
   async function chatOnce(
-    m: Sdk,
     p: Resolved,
     params: ChatCompletionCreateParamsStreaming,
     body: Buffer | undefined,
@@ -214,11 +213,11 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
       // The SDK sends the request (through the custom fetch, or fetch) and throws its typed errors; the body is ours to read.
       const api = await client(p);
       const response = await api.chat.completions.create(params, { maxRetries: 0, timeout, ...(signal ? { signal } : {}) }).asResponse();
-      return readChatResponse(m, fetchAnswer(response), read);
+      return readChatResponse(fetchAnswer(response), read);
     }
-    const answer = await postChat(m, targetFor(p, params.model), body, timeout, signal);
-    if (answer.status < 200 || answer.status > 299) throw await statusError(m, answer, timeout);
-    return readChatResponse(m, answer, read);
+    const answer = await postChat(targetFor(p, params.model), body, timeout, signal);
+    if (answer.status < 200 || answer.status > 299) throw await statusError(await sdk(), answer, timeout);
+    return readChatResponse(answer, read);
   }
 
   return {
@@ -242,7 +241,7 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
         emitted = false;
         onReset?.();
       };
-      const result = await withRetries(p, request.model, signal, (m) => chatOnce(m, p, params, body, signal, onText), beforeRetry);
+      const result = await withRetries(p, request.model, signal, () => chatOnce(p, params, body, signal, onText), beforeRetry);
       const latencyMs = Math.round(performance.now() - started);
       logger.debug('model call', {
         provider: p.name,

@@ -17,7 +17,7 @@
  */
 import type { Logger } from '../logger.js';
 import { IdleReader, type Answer } from './body.js';
-import { abortError, BadResponse, ConnectionLost, StreamIdleTimeout, type Sdk } from './failures.js';
+import { abortError, BadResponse, ConnectionLost, ErrorInAnswer, StreamIdleTimeout } from './failures.js';
 import type { ChatResult } from './types.js';
 import { ChunkSchema, CompletionSchema, SseDecoder, TurnAccumulator, type Chunk } from './wire.js';
 
@@ -41,13 +41,13 @@ const MAX_BYTES_BEFORE_EVENT = 1024 * 1024;
 
 const BASE_URL_HINT = 'Is the base URL right (for OpenAI-compatible servers it usually ends in /v1)?';
 
-export async function readChatResponse(m: Sdk, response: Answer, o: ReadOptions): Promise<Turn> {
+export async function readChatResponse(response: Answer, o: ReadOptions): Promise<Turn> {
   const type = response.contentType;
   if (!response.body) throw new BadResponse('answered 200 with an empty body');
   const body = new IdleReader(response.body, o.timeoutMs);
   try {
-    if (type.includes('text/event-stream')) return await readStream(m, response, body, o);
-    if (type.includes('json')) return await readJson(m, response, body, o);
+    if (type.includes('text/event-stream')) return await readStream(body, o);
+    if (type.includes('json')) return await readJson(body, o);
     const head = await body.readText(PREVIEW_BYTES);
     if (!head.text.trim()) throw new BadResponse('answered 200 with an empty body');
     throw new BadResponse(`answered 200 with ${describeBody(type, head.text)} instead of an event stream`, { hint: BASE_URL_HINT });
@@ -59,7 +59,7 @@ export async function readChatResponse(m: Sdk, response: Answer, o: ReadOptions)
   }
 }
 
-async function readStream(m: Sdk, response: Answer, body: IdleReader, o: ReadOptions): Promise<Turn> {
+async function readStream(body: IdleReader, o: ReadOptions): Promise<Turn> {
   const sse = new SseDecoder();
   const turn = new TurnAccumulator();
   let events = 0;
@@ -92,8 +92,8 @@ async function readStream(m: Sdk, response: Answer, body: IdleReader, o: ReadOpt
       }
       const chunk = parseChunk(data);
       if (chunk === null) continue;
-      // An error reported inside a 200 stream: the SDK throws it as a status-less APIError.
-      if (chunk.error) throw new m.APIError(undefined, chunk.error, undefined, response.headers());
+      // An error reported inside a 200 stream (the SDK throws it as a status-less APIError).
+      if (chunk.error) throw new ErrorInAnswer(chunk.error);
       if (o.signal?.aborted) break read;
       const text = turn.add(chunk);
       if (text) o.onText(text);
@@ -118,7 +118,7 @@ async function readStream(m: Sdk, response: Answer, body: IdleReader, o: ReadOpt
   return finish(turn, done, o);
 }
 
-async function readJson(m: Sdk, response: Answer, body: IdleReader, o: ReadOptions): Promise<Turn> {
+async function readJson(body: IdleReader, o: ReadOptions): Promise<Turn> {
   const { text, truncated } = await body.readText(MAX_JSON_BYTES);
   if (body.idle) throw new StreamIdleTimeout(`the answer was silent for ${o.timeoutMs} ms`);
   if (!text.trim()) throw new BadResponse('answered 200 with an empty body');
@@ -130,7 +130,7 @@ async function readJson(m: Sdk, response: Answer, body: IdleReader, o: ReadOptio
     throw new BadResponse(`answered 200 with ${describeBody('', text)} labelled as JSON instead of an event stream`, { hint: BASE_URL_HINT });
   }
   const error = value && typeof value === 'object' ? (value as { error?: unknown }).error : undefined;
-  if (error) throw new m.APIError(undefined, error, undefined, response.headers());
+  if (error) throw new ErrorInAnswer(error);
   // A server that ignores `stream: true` and sends the whole completion: as good as a stream.
   const parsed = CompletionSchema.safeParse(value);
   if (!parsed.success) {
