@@ -182,7 +182,8 @@ export class RunExecutor {
   /** Runs the loop until the run has its answer; `ended` is the run when the last step also completed it. */
   async #loop(active: ActiveRun, input: Message | null): Promise<{ reply: string; ended?: Run }> {
     // Pinned for the whole run: what the run writes lands in the tail it reads (see ThreadCache).
-    const tail = await this.#d.cache.acquire(active.run.threadId);
+    // The claim's input is the thread's newest message: a cached tail that ends right before it needs no read.
+    const tail = await this.#d.cache.acquire(active.run.threadId, input);
     active.tail = tail;
     try {
       return await this.#steps(active, input, tail);
