@@ -145,7 +145,20 @@ export class EventBus {
     const key = input.conversationId;
     // Appends of one conversation are handed to the log in emission order without waiting for the
     // previous one to be stored (the log stores them in that order, batched); delivery follows the
-    // stores, so listeners still see them in seq order.
+    // stores, so listeners still see them in seq order. The usual case (the run's tree is known,
+    // nothing of the conversation waiting on a lookup) appends right away, with no chain to keep.
+    const ready = this.#chains.has(key) ? null : this.#envelopeNow(input);
+    if (ready) {
+      try {
+        return log.append(ready).then(
+          (seq) => this.#deliverStored(ready, seq),
+          (err: unknown) => this.#onError(err, input),
+        );
+      } catch (err) {
+        this.#onError(err, input);
+        return Promise.resolve();
+      }
+    }
     const queued = (this.#chains.get(key) ?? Promise.resolve()).then(async () => {
       const event = await this.#envelope(input);
       return { event, seq: log.append(event) };
@@ -159,8 +172,13 @@ export class EventBus {
       if (this.#chains.get(key) === chained) this.#chains.delete(key);
     });
     return queued
-      .then(async ({ event, seq }) => this.#deliver({ ...event, seq: await seq } as SwitchboardEvent))
+      .then(async ({ event, seq }) => this.#deliverStored(event, await seq))
       .catch((err: unknown) => this.#onError(err, input));
+  }
+
+  /** A stored event, numbered, to the listeners here (built only when there are any). */
+  #deliverStored(event: SwitchboardEvent, seq: number): void {
+    if (this.hasListeners(event.conversationId)) this.#deliver({ ...event, seq } as SwitchboardEvent);
   }
 
   /** Remembers where a run sits in its tree (and its plan), so its events need no lookup. */
@@ -181,8 +199,15 @@ export class EventBus {
     return (planId ? { ...filled, planId } : filled) as SwitchboardEvent;
   }
 
-  async #envelope(input: EventInput): Promise<SwitchboardEvent> {
+  /** The whole event when nothing needs looking up; null when the run's tree must be resolved first. */
+  #envelopeNow(input: EventInput): SwitchboardEvent | null {
     if ((input.rootRunId !== undefined && input.parentRunId !== undefined) || !input.runId || this.#trees.has(input.runId) || !this.#resolve) return this.#fill(input);
+    return null;
+  }
+
+  async #envelope(input: EventInput): Promise<SwitchboardEvent> {
+    const now = this.#envelopeNow(input);
+    if (now || !this.#resolve) return now ?? this.#fill(input);
     try {
       const tree = await this.#resolve(input.runId);
       this.rememberRun({ id: input.runId, parentRunId: tree.parentRunId, planId: tree.planId }, tree.rootRunId);
