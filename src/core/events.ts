@@ -68,6 +68,9 @@ export const STORED_EVENT_TYPES: ReadonlySet<SwitchboardEventType> = new Set<Swi
 ]);
 export const RUN_END_TYPES: ReadonlySet<SwitchboardEventType> = new Set<SwitchboardEventType>(['run.completed', 'run.failed', 'run.cancelled']);
 
+/** Run trees kept for runs in flight (about 100 bytes each). */
+const MAX_TREES = 100_000;
+
 /** Where a run sits in its delegation tree, and the plan it works for; looked up (and cached) for events emitted without it. */
 export type RunTreeResolver = (runId: string) => Promise<RunTree>;
 export interface RunTree {
@@ -181,10 +184,20 @@ export class EventBus {
     if (this.hasListeners(event.conversationId)) this.#deliver({ ...event, seq } as SwitchboardEvent);
   }
 
-  /** Remembers where a run sits in its tree (and its plan), so its events need no lookup. */
+  /**
+   * Remembers where a run sits in its tree (and its plan), so its events need no lookup. Runs that
+   * ended here are forgotten (forgetRun); past the bound the oldest entry goes, not all of them: with
+   * more runs in flight than the bound, clearing everything made every delegate's events look its
+   * tree up in the store again.
+   */
   rememberRun(run: { id: string; parentRunId: string | null; planId?: string | null }, rootRunId: string): void {
-    if (this.#trees.size > 10_000) this.#trees.clear();
+    if (this.#trees.size >= MAX_TREES && !this.#trees.has(run.id)) this.#trees.delete(this.#trees.keys().next().value!);
     this.#trees.set(run.id, { rootRunId, parentRunId: run.parentRunId, planId: run.planId ?? null });
+  }
+
+  /** The run ended here: its later events (rare) look its tree up again. */
+  forgetRun(runId: string): void {
+    this.#trees.delete(runId);
   }
 
   treeOf(runId: string): RunTree | undefined {

@@ -169,6 +169,7 @@ export class RunExecutor {
     } finally {
       parent?.controller.signal.removeEventListener('abort', onParentAbort);
       this.#active.delete(run.id);
+      this.emitter.forget(run);
     }
   }
 
