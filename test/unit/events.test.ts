@@ -44,7 +44,7 @@ describe('EventBus', () => {
       bus.rememberRun({ id: 'known', parentRunId: null }, 'known');
       const seen: SwitchboardEvent[] = [];
       bus.subscribe('c1', (e) => seen.push(e));
-      const message = (runId: string, content: string, tree?: Partial<EventInput>): EventInput => ({ type: 'message', content, conversationId: 'c1', runId, agent: 'a', depth: 0, at: 1, ...tree });
+      const message = (runId: string, content: string, tree: { rootRunId?: string; parentRunId?: string | null } = {}): EventInput => ({ type: 'message', content, conversationId: 'c1', runId, agent: 'a', depth: 0, at: 1, ...tree });
       await Promise.all([
         bus.emit(message('known', 'first')),
         bus.emit(message('unknown', 'looked up')),
