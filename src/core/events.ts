@@ -68,6 +68,9 @@ export const STORED_EVENT_TYPES: ReadonlySet<SwitchboardEventType> = new Set<Swi
 ]);
 export const RUN_END_TYPES: ReadonlySet<SwitchboardEventType> = new Set<SwitchboardEventType>(['run.completed', 'run.failed', 'run.cancelled']);
 
+/** Run trees kept for runs in flight (about 100 bytes each). */
+const MAX_TREES = 100_000;
+
 /** Where a run sits in its delegation tree, and the plan it works for; looked up (and cached) for events emitted without it. */
 export type RunTreeResolver = (runId: string) => Promise<RunTree>;
 export interface RunTree {
@@ -145,7 +148,20 @@ export class EventBus {
     const key = input.conversationId;
     // Appends of one conversation are handed to the log in emission order without waiting for the
     // previous one to be stored (the log stores them in that order, batched); delivery follows the
-    // stores, so listeners still see them in seq order.
+    // stores, so listeners still see them in seq order. The usual case (the run's tree is known,
+    // nothing of the conversation waiting on a lookup) appends right away, with no chain to keep.
+    const ready = this.#chains.has(key) ? null : this.#envelopeNow(input);
+    if (ready) {
+      try {
+        return log.append(ready).then(
+          (seq) => this.#deliverStored(ready, seq),
+          (err: unknown) => this.#onError(err, input),
+        );
+      } catch (err) {
+        this.#onError(err, input);
+        return Promise.resolve();
+      }
+    }
     const queued = (this.#chains.get(key) ?? Promise.resolve()).then(async () => {
       const event = await this.#envelope(input);
       return { event, seq: log.append(event) };
@@ -159,14 +175,29 @@ export class EventBus {
       if (this.#chains.get(key) === chained) this.#chains.delete(key);
     });
     return queued
-      .then(async ({ event, seq }) => this.#deliver({ ...event, seq: await seq } as SwitchboardEvent))
+      .then(async ({ event, seq }) => this.#deliverStored(event, await seq))
       .catch((err: unknown) => this.#onError(err, input));
   }
 
-  /** Remembers where a run sits in its tree (and its plan), so its events need no lookup. */
+  /** A stored event, numbered, to the listeners here (built only when there are any). */
+  #deliverStored(event: SwitchboardEvent, seq: number): void {
+    if (this.hasListeners(event.conversationId)) this.#deliver({ ...event, seq } as SwitchboardEvent);
+  }
+
+  /**
+   * Remembers where a run sits in its tree (and its plan), so its events need no lookup. Runs that
+   * ended here are forgotten (forgetRun); past the bound the oldest entry goes, not all of them: with
+   * more runs in flight than the bound, clearing everything made every delegate's events look its
+   * tree up in the store again.
+   */
   rememberRun(run: { id: string; parentRunId: string | null; planId?: string | null }, rootRunId: string): void {
-    if (this.#trees.size > 10_000) this.#trees.clear();
+    if (this.#trees.size >= MAX_TREES && !this.#trees.has(run.id)) this.#trees.delete(this.#trees.keys().next().value!);
     this.#trees.set(run.id, { rootRunId, parentRunId: run.parentRunId, planId: run.planId ?? null });
+  }
+
+  /** The run ended here: its later events (rare) look its tree up again. */
+  forgetRun(runId: string): void {
+    this.#trees.delete(runId);
   }
 
   treeOf(runId: string): RunTree | undefined {
@@ -181,8 +212,15 @@ export class EventBus {
     return (planId ? { ...filled, planId } : filled) as SwitchboardEvent;
   }
 
-  async #envelope(input: EventInput): Promise<SwitchboardEvent> {
+  /** The whole event when nothing needs looking up; null when the run's tree must be resolved first. */
+  #envelopeNow(input: EventInput): SwitchboardEvent | null {
     if ((input.rootRunId !== undefined && input.parentRunId !== undefined) || !input.runId || this.#trees.has(input.runId) || !this.#resolve) return this.#fill(input);
+    return null;
+  }
+
+  async #envelope(input: EventInput): Promise<SwitchboardEvent> {
+    const now = this.#envelopeNow(input);
+    if (now || !this.#resolve) return now ?? this.#fill(input);
     try {
       const tree = await this.#resolve(input.runId);
       this.rememberRun({ id: input.runId, parentRunId: tree.parentRunId, planId: tree.planId }, tree.rootRunId);

@@ -23,6 +23,11 @@ export class RunEmitter {
     if (root) this.#bus.rememberRun(run, root);
   }
 
+  /** The run ended here: nothing more of it needs its tree at hand. */
+  forget(run: Run): void {
+    this.#bus.forgetRun(run.id);
+  }
+
   /** Resolves once a lifecycle event is stored and delivered (never rejects). */
   emit(run: Run, event: RunEvent): Promise<void> {
     const tree = this.#bus.treeOf(run.id);
