@@ -1,11 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import { benchUser, gc, openEngine } from '../engine.js';
 import { startBenchFake } from '../fake.js';
+import { machine } from '../report.js';
 import { byTag, cpuMs, fmt, median, p95, summary } from '../stats.js';
 import { metric, type ScenarioOptions, type ScenarioResult } from '../types.js';
 
 const LATENCY = 200;
 const CALLS = 3;
+/** Issue 12's targets at 1,000 conversations on 2 cores. */
+const CALLS_PER_S = 1_500;
+const PEAK_RSS_MB = 250;
 
 /**
  * 4. Many conversations each send one message at the same moment; the proxy delegates to a
@@ -75,16 +79,18 @@ export async function concurrency(opts: ScenarioOptions): Promise<ScenarioResult
     const mid = byTotal[Math.floor((byTotal.length - 1) / 2)]!;
     const problems = results.flatMap((r) => r.problems);
     const allWalls = results.flatMap((r) => r.walls);
+    const throughput = mid.calls / (mid.totalMs / 1000);
+    const peakMB = maxRss / 2 ** 20;
     return {
       scenario: 'concurrency',
       title: `4. concurrency (${n} conversations at once, 3 calls each, latency ${LATENCY} ms)`,
       params: { conversations: n, rounds, modelCallsPerConversation: CALLS, latencyMs: LATENCY, floorPerConversationMs: CALLS * LATENCY, events: 'one listener per conversation' },
       metrics: [
         metric(`total wall (median of ${rounds} round${rounds > 1 ? 's' : ''})`, mid.totalMs, 'ms', { note: `floor ${CALLS * LATENCY} ms` }),
-        metric('throughput', mid.calls / (mid.totalMs / 1000), 'model calls/s'),
+        metric('throughput', throughput, 'model calls/s', { target: `≥ ${CALLS_PER_S}`, ok: throughput >= CALLS_PER_S, note: `${machine().cores} cores` }),
         metric('per conversation, median / p95', `${fmt(median(allWalls))} / ${fmt(p95(allWalls))}`, 'ms'),
         metric('engine CPU per model call', mid.engineCpuMs / mid.calls, 'ms', { note: `model server used ${fmt(mid.fakeCpuMs)} ms CPU in its own process` }),
-        metric('peak RSS', maxRss / 2 ** 20, 'MB'),
+        metric('peak RSS', peakMB, 'MB', { target: `≤ ${PEAK_RSS_MB}`, ok: peakMB <= PEAK_RSS_MB }),
         metric(
           `conversations with exactly one answer`,
           `${results.reduce((s, r) => s + r.walls.length, 0) - problems.length} / ${n * rounds}`,

@@ -1,13 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import OpenAI from 'openai';
 import type { Switchboard } from '../../src/core/switchboard.js';
+import { bareClient, systemFor } from '../bare.js';
 import { benchUser, gc, openEngine } from '../engine.js';
 import { startBenchFake, type BenchFake } from '../fake.js';
 import { inProcessModel } from '../inproc-model.js';
-import { byTag, cpuMs, fmt, median, p95, serverMs, summary } from '../stats.js';
+import { byTag, cpuMs, fmt, median, p95, round, serverMs, summary } from '../stats.js';
 import { metric, type ScenarioOptions, type ScenarioResult } from '../types.js';
 
 const TARGET = 0.5;
+/** Issue 12: the engine's overhead per model call at most this many times the bare client's, same run. */
+const FLOOR_RATIO = 1.2;
 
 interface Sample {
   tag: string;
@@ -97,6 +99,7 @@ export async function delegate(opts: ScenarioOptions): Promise<ScenarioResult> {
     const localOn = pick(engineOnly, true);
     const localOff = pick(engineOnly, false);
     const own = medianOf(localOn, perCall);
+    const ratio = overhead / floorMs;
     return {
       scenario: 'delegate',
       title: '1. delegate (3 model calls, latency 0, SQLite on disk)',
@@ -106,6 +109,7 @@ export async function delegate(opts: ScenarioOptions): Promise<ScenarioResult> {
         metric('overhead per model call, p95 (1 listener)', p95Of(on, (r) => r.overheadMs), 'ms'),
         metric('overhead per model call, median (no listener)', medianOf(off, (r) => r.overheadMs), 'ms'),
         metric('↳ transport floor: bare openai client, same calls', floorMs, 'ms', { note: 'SDK + fetch + loopback, no engine' }),
+        metric('overhead per model call / transport floor (1 listener)', `${fmt(ratio)}×`, '', { target: `≤ ${FLOOR_RATIO}×`, ok: ratio <= FLOOR_RATIO, note: 'medians, same run' }),
         metric('↳ engine alone, in-process model, median (1 listener)', own, 'ms', { target: `< ${TARGET}`, ok: own < TARGET, note: 'no HTTP; store on disk' }),
         metric('↳ engine alone, in-process model, p95 / no listener', `${fmt(p95Of(localOn, perCall))} / ${fmt(medianOf(localOff, perCall))}`, 'ms'),
         metric('wall per task, median / p95 (1 listener)', `${fmt(medianOf(on, (r) => r.wallMs))} / ${fmt(p95Of(on, (r) => r.wallMs))}`, 'ms'),
@@ -122,6 +126,7 @@ export async function delegate(opts: ScenarioOptions): Promise<ScenarioResult> {
           serverPerTask: summary(rows.map((r) => r.serverMs)),
         },
         transportFloorPerCall: summary(floor),
+        overheadOverFloor: round(ratio, 3),
         engineOnly: {
           perCall: { listener: summary(localOn.map(perCall)), none: summary(localOff.map(perCall)) },
           cpuPerTask: { listener: summary(localOn.map((r) => r.cpuMs)), none: summary(localOff.map((r) => r.cpuMs)) },
@@ -138,32 +143,9 @@ export async function delegate(opts: ScenarioOptions): Promise<ScenarioResult> {
  * SDK, fetch and the loopback cost per call. It is part of the overhead above, not subtracted.
  */
 async function transportFloor(fake: BenchFake, reps: number): Promise<number[]> {
-  const client = new OpenAI({ baseURL: fake.url, apiKey: 'sk-bench-not-a-real-key', maxRetries: 0 });
-  const tools = [
-    {
-      type: 'function' as const,
-      function: {
-        name: 'send_message',
-        description: 'Send a message to another agent of the team and wait for its reply.',
-        parameters: { type: 'object', properties: { recipient: { type: 'string' }, message: { type: 'string' } }, required: ['recipient', 'message'] },
-      },
-    },
-  ];
-  const call = async (tag: string) => {
-    const stream = await client.chat.completions.create({
-      model: 'gpt-4o-mini',
-      stream: true,
-      stream_options: { include_usage: true },
-      tools,
-      messages: [
-        { role: 'system', content: 'You are the agent "vision_agent" in Switchboard, a team of AI agents.\n\nYou analyse images.' },
-        { role: 'user', content: `[${tag}] What is in the picture at https://example.com/cat.png?` },
-      ],
-    });
-    let text = '';
-    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
-    return text;
-  };
+  const client = bareClient(fake.url);
+  const call = (tag: string) =>
+    client.call([systemFor('vision_agent', 'You analyse images.'), { role: 'user', content: `[${tag}] What is in the picture at https://example.com/cat.png?` }]);
   for (let i = 0; i < 60; i++) await call(`fw${i}`);
   await fake.collect();
   const walls: { tag: string; wallMs: number }[] = [];

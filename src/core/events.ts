@@ -68,6 +68,9 @@ export const STORED_EVENT_TYPES: ReadonlySet<SwitchboardEventType> = new Set<Swi
 ]);
 export const RUN_END_TYPES: ReadonlySet<SwitchboardEventType> = new Set<SwitchboardEventType>(['run.completed', 'run.failed', 'run.cancelled']);
 
+/** Run trees kept for runs in flight (about 100 bytes each). */
+const MAX_TREES = 100_000;
+
 /** Where a run sits in its delegation tree, and the plan it works for; looked up (and cached) for events emitted without it. */
 export type RunTreeResolver = (runId: string) => Promise<RunTree>;
 export interface RunTree {
@@ -143,25 +146,42 @@ export class EventBus {
     }
     const log = this.#log;
     const key = input.conversationId;
-    // Nothing of the conversation waits for its run tree: handed to the log now, in emission order,
-    // so that the next transaction the store opens takes it along.
-    const ready = this.#chains.has(key) ? null : this.#filled(input);
-    if (ready) {
-      return log.append(ready).then(
-        (seq) => this.#deliver({ ...ready, seq } as SwitchboardEvent),
-        (err: unknown) => this.#onError(err, input),
-      );
-    }
     // Appends of one conversation are handed to the log in emission order without waiting for the
     // previous one to be stored (the log stores them in that order, batched); delivery follows the
-    // stores, so listeners still see them in seq order.
-    const queued = this.#after(key, async () => {
+    // stores, so listeners still see them in seq order. The usual case (the run's tree is known,
+    // nothing of the conversation waiting on a lookup) appends right away, with no chain to keep.
+    const ready = this.#chains.has(key) ? null : this.#envelopeNow(input);
+    if (ready) {
+      try {
+        return log.append(ready).then(
+          (seq) => this.#deliverStored(ready, seq),
+          (err: unknown) => this.#onError(err, input),
+        );
+      } catch (err) {
+        this.#onError(err, input);
+        return Promise.resolve();
+      }
+    }
+    const queued = (this.#chains.get(key) ?? Promise.resolve()).then(async () => {
       const event = await this.#envelope(input);
       return { event, seq: log.append(event) };
     });
+    const chained = queued.then(
+      () => {},
+      () => {},
+    );
+    this.#chains.set(key, chained);
+    void chained.then(() => {
+      if (this.#chains.get(key) === chained) this.#chains.delete(key);
+    });
     return queued
-      .then(async ({ event, seq }) => this.#deliver({ ...event, seq: await seq } as SwitchboardEvent))
+      .then(async ({ event, seq }) => this.#deliverStored(event, await seq))
       .catch((err: unknown) => this.#onError(err, input));
+  }
+
+  /** A stored event, numbered, to the listeners here (built only when there are any). */
+  #deliverStored(event: SwitchboardEvent, seq: number): void {
+    if (this.hasListeners(event.conversationId)) this.#deliver({ ...event, seq } as SwitchboardEvent);
   }
 
   /**
@@ -184,7 +204,7 @@ export class EventBus {
     const { result, stored } = log.during(write, (value) => {
       const events: SwitchboardEvent[] = [];
       for (const input of build(value)) {
-        const event = STORED_EVENT_TYPES.has(input.type) && !this.#chains.has(input.conversationId) ? this.#filled(input) : null;
+        const event = STORED_EVENT_TYPES.has(input.type) && !this.#chains.has(input.conversationId) ? this.#envelopeNow(input) : null;
         if (event) events.push(event);
         else later.push(input);
       }
@@ -195,7 +215,7 @@ export class EventBus {
         // Not taken: a write that failed announces nothing; one that made no transaction, as emit would.
         later = await result.then(build, () => []);
       }
-      for (const e of events ?? []) this.#deliver(e);
+      for (const e of events ?? []) this.#deliverStored(e, e.seq);
       await this.#emitAll(later);
     });
     return { result, delivered };
@@ -205,24 +225,20 @@ export class EventBus {
     await Promise.all(inputs.map((input) => this.emit(input)));
   }
 
-  /** Runs `step` after what waits in the conversation's chain; later emits of it wait for this one. */
-  #after<T>(key: string, step: () => Promise<T>): Promise<T> {
-    const queued = (this.#chains.get(key) ?? Promise.resolve()).then(step);
-    const chained = queued.then(
-      () => {},
-      () => {},
-    );
-    this.#chains.set(key, chained);
-    void chained.then(() => {
-      if (this.#chains.get(key) === chained) this.#chains.delete(key);
-    });
-    return queued;
+  /**
+   * Remembers where a run sits in its tree (and its plan), so its events need no lookup. Runs that
+   * ended here are forgotten (forgetRun); past the bound the oldest entry goes, not all of them: with
+   * more runs in flight than the bound, clearing everything made every delegate's events look its
+   * tree up in the store again.
+   */
+  rememberRun(run: { id: string; parentRunId: string | null; planId?: string | null }, rootRunId: string): void {
+    if (this.#trees.size >= MAX_TREES && !this.#trees.has(run.id)) this.#trees.delete(this.#trees.keys().next().value!);
+    this.#trees.set(run.id, { rootRunId, parentRunId: run.parentRunId, planId: run.planId ?? null });
   }
 
-  /** Remembers where a run sits in its tree (and its plan), so its events need no lookup. */
-  rememberRun(run: { id: string; parentRunId: string | null; planId?: string | null }, rootRunId: string): void {
-    if (this.#trees.size > 10_000) this.#trees.clear();
-    this.#trees.set(run.id, { rootRunId, parentRunId: run.parentRunId, planId: run.planId ?? null });
+  /** The run ended here: its later events (rare) look its tree up again. */
+  forgetRun(runId: string): void {
+    this.#trees.delete(runId);
   }
 
   treeOf(runId: string): RunTree | undefined {
@@ -237,17 +253,17 @@ export class EventBus {
     return (planId ? { ...filled, planId } : filled) as SwitchboardEvent;
   }
 
-  /** The event with its envelope when that needs no lookup, else null. */
-  #filled(input: EventInput): SwitchboardEvent | null {
-    const known = (input.rootRunId !== undefined && input.parentRunId !== undefined) || !input.runId || this.#trees.has(input.runId) || !this.#resolve;
-    return known ? this.#fill(input) : null;
+  /** The whole event when nothing needs looking up; null when the run's tree must be resolved first. */
+  #envelopeNow(input: EventInput): SwitchboardEvent | null {
+    if ((input.rootRunId !== undefined && input.parentRunId !== undefined) || !input.runId || this.#trees.has(input.runId) || !this.#resolve) return this.#fill(input);
+    return null;
   }
 
   async #envelope(input: EventInput): Promise<SwitchboardEvent> {
-    const ready = this.#filled(input);
-    if (ready) return ready;
+    const now = this.#envelopeNow(input);
+    if (now || !this.#resolve) return now ?? this.#fill(input);
     try {
-      const tree = await this.#resolve!(input.runId);
+      const tree = await this.#resolve(input.runId);
       this.rememberRun({ id: input.runId, parentRunId: tree.parentRunId, planId: tree.planId }, tree.rootRunId);
     } catch {
       // An unknown run (a test's, or one deleted since): the event still goes out, as its own root.

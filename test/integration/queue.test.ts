@@ -112,6 +112,19 @@ describe('one active run per thread', () => {
     const child = (await h.sb.store.listRuns({ parentRunId: run.id }))[0]!;
     expect(child.status).toBe('cancelled');
   });
+
+  it('stops a running run that another process cancelled through the store, found by the heartbeat without the event', async () => {
+    h = await startHarness({ switchboard: { engine: { pollMs: 20, leaseMs: 600 } } });
+    h.fake.setHandler(scriptByAgent({ proxy: () => ({ hang: true }) }));
+    const convs = await Promise.all(['a', 'b'].map((k) => h!.sb.conversation(`test:cancel-elsewhere-${k}`, alice)));
+    const [kept, stopped] = await Promise.all(convs.map((c) => h!.sb.send(c.id, { text: 'go', from: alice })));
+    await until(() => h!.fake.requests.length === 2);
+    // As another process does it, but its run.cancelled event never arrives here.
+    await h.sb.store.updateRun(stopped!.id, { status: 'cancelled', error: 'stopped elsewhere' });
+    const ended = await h.sb.wait(stopped!.id);
+    expect([ended.status, ended.error]).toEqual(['cancelled', 'stopped elsewhere']);
+    expect((await h.sb.store.getRun(kept!.id))?.status).toBe('in_progress');
+  });
 });
 
 /** Polls for an event-driven condition; the budget only turns a hang into a clear failure (the test timeout is 30 s). */

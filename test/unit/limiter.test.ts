@@ -46,4 +46,21 @@ describe('Limiter', () => {
     await expect(limiter.run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(await limiter.run(async () => 'free again')).toBe('free again');
   });
+
+  it('keeps the order of thousands of waiting tasks, skipping those that gave up', async () => {
+    const limiter = new Limiter(1);
+    const first = gate();
+    const running = limiter.run(() => first.done);
+    const order: number[] = [];
+    const controllers = Array.from({ length: 3000 }, () => new AbortController());
+    const waiting = controllers.map((c, i) => limiter.run(async () => void order.push(i), c.signal).catch(() => 'gave up'));
+    for (let i = 0; i < 3000; i += 3) controllers[i]!.abort(new Error('gave up'));
+    expect(limiter.waiting).toBe(2000);
+    first.open();
+    await running;
+    await Promise.all(waiting);
+    expect(order).toEqual(Array.from({ length: 3000 }, (_, i) => i).filter((i) => i % 3 !== 0));
+    expect(limiter.waiting).toBe(0);
+    expect(await limiter.run(async () => 'free again')).toBe('free again');
+  });
 });

@@ -48,6 +48,40 @@ describe('ThreadCache', () => {
     second.release();
   });
 
+  it('reads nothing when the message just written shows the tail is complete, and catches up when it does not', async () => {
+    // Counts the store's reads of messages; everything else is the real store.
+    let reads = 0;
+    const counted = Object.assign(Object.create(store) as SqliteStore, {
+      tailMessages: (...a: Parameters<SqliteStore['tailMessages']>) => (reads++, store.tailMessages(...a)),
+      listMessages: (...a: Parameters<SqliteStore['listMessages']>) => (reads++, store.listMessages(...a)),
+    });
+    const cache = new ThreadCache(counted, { maxThreads: 4 });
+    // The thread's first message: nothing came before it.
+    const [first] = await say(threads[0]!, 'first');
+    const a = await cache.acquire(threads[0]!, first);
+    a.append([first!]);
+    a.release();
+    // The next message right after what the cache holds.
+    const [second] = await say(threads[0]!, 'second');
+    const b = await cache.acquire(threads[0]!, second);
+    b.append([second!]);
+    expect(b.messages.map((m) => m.content)).toEqual(['first', 'second']);
+    b.release();
+    expect(reads).toBe(0);
+    // Someone else wrote in between: the gap is read.
+    await say(threads[0]!, 'theirs');
+    const [fourth] = await say(threads[0]!, 'fourth');
+    const c = await cache.acquire(threads[0]!, fourth);
+    expect(c.messages.map((m) => m.content)).toEqual(['first', 'second', 'theirs', 'fourth']);
+    c.release();
+    // A thread not cached whose newest is not its first: read as before.
+    const [later] = await say(threads[1]!, 'one').then(() => say(threads[1]!, 'two'));
+    const d = await cache.acquire(threads[1]!, later);
+    expect(d.messages.map((m) => m.content)).toEqual(['one', 'two']);
+    d.release();
+    expect(reads).toBe(2);
+  });
+
   it('keeps nothing of a thread whose first read failed', async () => {
     const cache = new ThreadCache(store, { maxThreads: 4 });
     await store.close();

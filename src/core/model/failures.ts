@@ -7,6 +7,16 @@ export type Sdk = typeof OpenAISdk;
 export class StreamIdleTimeout extends Error {}
 
 /**
+ * The connection broke while the answer's body was being read (our own request path; fetch says
+ * `TypeError: terminated`). `cause` is the socket's error.
+ */
+export class ConnectionLost extends Error {
+  constructor(cause: unknown) {
+    super('terminated', { cause });
+  }
+}
+
+/**
  * A 200 answer that is not a whole chat completion: a stream cut before the model finished, an
  * HTML page, JSON of another kind, an empty body, a chunk of the wrong shape. Retried like a
  * transient error unless retrying cannot help (a content filter, an answer cut at the token limit).
@@ -18,6 +28,31 @@ export class BadResponse extends Error {
     readonly opts: { retryable?: boolean; hint?: string } = {},
   ) {
     super(message);
+  }
+}
+
+/** No response headers within the timeout (our request path; the SDK says APIConnectionTimeoutError). */
+export class HeadersTimeout extends Error {
+  constructor() {
+    super('request timed out');
+  }
+}
+
+/** The connection failed before any response (our request path; the SDK says APIConnectionError). */
+export class ConnectFailed extends Error {
+  constructor(cause: unknown) {
+    super('Connection error.', { cause });
+  }
+}
+
+/**
+ * An error the server reported inside a 200 answer (OpenAI, LiteLLM, vLLM do this), with the
+ * message the SDK's status-less APIError would have.
+ */
+export class ErrorInAnswer extends Error {
+  constructor(readonly error: unknown) {
+    const msg = (error as { message?: unknown } | null | undefined)?.message;
+    super(msg ? (typeof msg === 'string' ? msg : JSON.stringify(msg)) : error ? JSON.stringify(error) : '(no status code or body)');
   }
 }
 
@@ -84,6 +119,12 @@ export function classify(sdk: Sdk, err: unknown): Failure {
     return { kind: 'response', retryable: err.opts.retryable ?? true, message: err.message, ...(err.opts.hint ? { hint: err.opts.hint } : {}) };
   }
   if (err instanceof StreamIdleTimeout) return { kind: 'timeout', retryable: true, message: err.message };
+  if (err instanceof ConnectionLost) return { kind: 'connection', retryable: true, message: causeText(err) };
+  if (err instanceof HeadersTimeout) return { kind: 'timeout', retryable: true, message: err.message };
+  if (err instanceof ConnectFailed) {
+    return { kind: 'connection', retryable: true, message: causeText(err), ...(closedBySocket(err) ? { closedEarly: true } : {}) };
+  }
+  if (err instanceof ErrorInAnswer) return { kind: 'stream', retryable: true, message: serverMessage(err) };
   if (err instanceof sdk.APIConnectionTimeoutError) return { kind: 'timeout', retryable: true, message: 'request timed out' };
   if (err instanceof sdk.APIConnectionError) {
     // The SDK throws this only when fetch fails, that is before the response's headers.

@@ -1,7 +1,7 @@
 /**
  * The one place that talks to a model API: OpenAI, Azure OpenAI or any OpenAI-compatible server
- * (Ollama, vLLM, LiteLLM), through the `openai` SDK. The SDK is imported on the first call, so
- * commands that never reach a model start fast.
+ * (Ollama, vLLM, LiteLLM). The `openai` SDK is imported only when a call fails (for its error
+ * classes) or goes through it (a custom fetch, images), so a chat that succeeds never loads it.
  *
  * Retries are ours (the SDK's are switched off): the backoff is configurable and capped, every
  * attempt is counted for the final message, and an answer that breaks or is not a whole chat
@@ -10,15 +10,19 @@
  * answer is ever returned. A first attempt whose connection was closed before any answer (a
  * kept-alive socket the server had dropped) is retried at once.
  *
- * The SDK builds and sends each chat request (auth, Azure routing, typed errors for non-2xx); the
- * body it answers with is read in response.ts, which costs far less than the SDK's stream handling.
+ * Chat requests go over our own kept-alive connections (http.ts), their bodies are read in
+ * response.ts; the SDK's typed errors classify what fails. With a custom `fetch` (tests, proxies),
+ * or when Node's own env proxy support is on, the SDK sends them through fetch as before. Images
+ * always go through the SDK.
  */
 import type { AzureOpenAI, OpenAI } from 'openai';
 import type { ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions';
 import type { ImageGenerateParamsNonStreaming } from 'openai/resources/images';
 import { ModelCallError, ModelNotConfiguredError, SwitchboardError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { fetchAnswer } from './body.js';
 import { abortError, classify, RETRY_STATUS, sleep, type Failure, type Sdk } from './failures.js';
+import { chatTarget, envProxyInUse, postChat, statusError, type ChatTarget } from './http.js';
 import { checkProvider, PLACEHOLDER_KEY, resolveProvider, type ModelSetup, type ProviderCheck, type Resolved } from './providers.js';
 import type { ChatOptions, ChatRequest, ChatResult, ImageRequest, ImageResult, ModelClient } from './types.js';
 import { readChatResponse } from './response.js';
@@ -58,6 +62,10 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
   const timeout = Math.max(1, Math.floor(opts.timeoutMs));
   let sdkPromise: Promise<Sdk> | undefined;
   const clients = new Map<string, Promise<OpenAI | AzureOpenAI>>();
+  /** Chat requests go through the SDK and fetch with a custom fetch, or when Node's env proxy is on. */
+  const viaFetch = opts.fetch !== undefined || envProxyInUse();
+  /** Per provider (and Azure deployment): URL and headers, built on its first call. */
+  const targets = new Map<string, ChatTarget>();
 
   const sdkLogger = {
     error: (msg: string) => logger.error(`openai sdk: ${msg}`),
@@ -66,10 +74,16 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
     debug: (msg: string) => logger.debug(`openai sdk: ${msg}`),
   };
 
+  /** Resolved once per name, as the SDK clients are built once per name (a failure is not kept). */
+  const resolved = new Map<string, Resolved>();
   function provider(name: string): Resolved {
-    const r = resolveProvider(opts, name);
-    if (!r.ok) throw new ModelNotConfiguredError(r.message);
-    return r.provider;
+    let p = resolved.get(name);
+    if (!p) {
+      const r = resolveProvider(opts, name);
+      if (!r.ok) throw new ModelNotConfiguredError(r.message);
+      resolved.set(name, (p = r.provider));
+    }
+    return p;
   }
 
   function sdk(): Promise<Sdk> {
@@ -141,18 +155,18 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
     p: Resolved,
     model: string,
     signal: AbortSignal | undefined,
-    once: (m: Sdk) => Promise<T>,
+    once: () => Promise<T>,
     beforeRetry: () => void = () => {},
   ): Promise<T> {
-    const m = await sdk();
     let waits = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await once(m);
+        return await once();
       } catch (err) {
         if (signal?.aborted) throw abortError(signal);
         if (err instanceof SwitchboardError) throw err;
-        const f = classify(m, err);
+        // The SDK (for its error classes) is loaded only now: a call that succeeds never needs it.
+        const f = classify(await sdk(), err);
         if (!f.retryable || attempt >= attempts) {
           const error = toCallError(p, model, f, attempt, err);
           logger.warn('model call failed', { provider: p.name, model, status: f.status, attempts: attempt, error: error.message });
@@ -179,16 +193,31 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
     }
   }
 
-  async function streamOnce(
-    m: Sdk,
-    api: OpenAI,
+  function targetFor(p: Resolved, model: string): ChatTarget {
+    const key = p.type === 'azure' ? `${p.name}\u0000${model}` : p.name;
+    let t = targets.get(key);
+    if (!t) targets.set(key, (t = chatTarget(p, model)));
+    return t;
+  }
+
+  /** One attempt of a chat call; `body` is the request serialized once for every attempt. */
+  async function chatOnce(
+    p: Resolved,
     params: ChatCompletionCreateParamsStreaming,
+    body: Buffer | undefined,
     signal: AbortSignal | undefined,
     onText: (text: string) => void,
   ): Promise<Omit<ChatResult, 'latencyMs'>> {
-    // The SDK sends the request and throws its typed errors; the body is ours to read.
-    const response = await api.chat.completions.create(params, { maxRetries: 0, timeout, ...(signal ? { signal } : {}) }).asResponse();
-    return readChatResponse(m, response, { timeoutMs: timeout, signal, onText, logger, model: params.model });
+    const read = { timeoutMs: timeout, signal, onText, logger, model: params.model };
+    if (!body) {
+      // The SDK sends the request (through the custom fetch, or fetch) and throws its typed errors; the body is ours to read.
+      const api = await client(p);
+      const response = await api.chat.completions.create(params, { maxRetries: 0, timeout, ...(signal ? { signal } : {}) }).asResponse();
+      return readChatResponse(fetchAnswer(response), read);
+    }
+    const answer = await postChat(targetFor(p, params.model), body, timeout, signal);
+    if (answer.status < 200 || answer.status > 299) throw await statusError(await sdk(), answer, timeout);
+    return readChatResponse(answer, read);
   }
 
   return {
@@ -199,8 +228,8 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
       if (signal?.aborted) throw abortError(signal);
       const p = provider(request.provider);
       const started = performance.now();
-      const api = await client(p);
       const params = toChatParams(request);
+      const body = viaFetch ? undefined : Buffer.from(JSON.stringify(params));
       // Whether the current attempt's text reached onDelta: a retry then tells the caller to drop it.
       let emitted = false;
       const onText = (text: string) => {
@@ -212,7 +241,7 @@ export function createModelClient(opts: ModelClientOptions): SwitchboardModelCli
         emitted = false;
         onReset?.();
       };
-      const result = await withRetries(p, request.model, signal, (m) => streamOnce(m, api, params, signal, onText), beforeRetry);
+      const result = await withRetries(p, request.model, signal, () => chatOnce(p, params, body, signal, onText), beforeRetry);
       const latencyMs = Math.round(performance.now() - started);
       logger.debug('model call', {
         provider: p.name,

@@ -16,7 +16,8 @@
  * `error` and `abort` (sent by some servers when generation failed) fail and are retried.
  */
 import type { Logger } from '../logger.js';
-import { abortError, BadResponse, StreamIdleTimeout, type Sdk } from './failures.js';
+import { IdleReader, type Answer } from './body.js';
+import { abortError, BadResponse, ConnectionLost, ErrorInAnswer, StreamIdleTimeout } from './failures.js';
 import type { ChatResult } from './types.js';
 import { ChunkSchema, CompletionSchema, SseDecoder, TurnAccumulator, type Chunk } from './wire.js';
 
@@ -40,13 +41,13 @@ const MAX_BYTES_BEFORE_EVENT = 1024 * 1024;
 
 const BASE_URL_HINT = 'Is the base URL right (for OpenAI-compatible servers it usually ends in /v1)?';
 
-export async function readChatResponse(m: Sdk, response: Response, o: ReadOptions): Promise<Turn> {
-  const type = (response.headers.get('content-type') ?? '').toLowerCase();
+export async function readChatResponse(response: Answer, o: ReadOptions): Promise<Turn> {
+  const type = response.contentType;
   if (!response.body) throw new BadResponse('answered 200 with an empty body');
   const body = new IdleReader(response.body, o.timeoutMs);
   try {
-    if (type.includes('text/event-stream')) return await readStream(m, response, body, o);
-    if (type.includes('json')) return await readJson(m, response, body, o);
+    if (type.includes('text/event-stream')) return await readStream(body, o);
+    if (type.includes('json')) return await readJson(body, o);
     const head = await body.readText(PREVIEW_BYTES);
     if (!head.text.trim()) throw new BadResponse('answered 200 with an empty body');
     throw new BadResponse(`answered 200 with ${describeBody(type, head.text)} instead of an event stream`, { hint: BASE_URL_HINT });
@@ -58,21 +59,21 @@ export async function readChatResponse(m: Sdk, response: Response, o: ReadOption
   }
 }
 
-async function readStream(m: Sdk, response: Response, body: IdleReader, o: ReadOptions): Promise<Turn> {
+async function readStream(body: IdleReader, o: ReadOptions): Promise<Turn> {
   const sse = new SseDecoder();
   const turn = new TurnAccumulator();
   let events = 0;
   let received = 0;
   let head = '';
   let done = false;
-  /** undici reports a connection lost mid-body as `TypeError: terminated`. */
-  let lost: TypeError | undefined;
+  /** A connection lost mid-body: undici's fetch says `TypeError: terminated`, our path ConnectionLost. */
+  let lost: TypeError | ConnectionLost | undefined;
   read: for (;;) {
     let bytes: Uint8Array | undefined;
     try {
       bytes = await body.read();
     } catch (err) {
-      if (!(err instanceof TypeError) || o.signal?.aborted) throw err;
+      if (!(err instanceof TypeError || err instanceof ConnectionLost) || o.signal?.aborted) throw err;
       lost = err;
       break;
     }
@@ -91,8 +92,8 @@ async function readStream(m: Sdk, response: Response, body: IdleReader, o: ReadO
       }
       const chunk = parseChunk(data);
       if (chunk === null) continue;
-      // An error reported inside a 200 stream: the SDK throws it as a status-less APIError.
-      if (chunk.error) throw new m.APIError(undefined, chunk.error, undefined, response.headers);
+      // An error reported inside a 200 stream (the SDK throws it as a status-less APIError).
+      if (chunk.error) throw new ErrorInAnswer(chunk.error);
       if (o.signal?.aborted) break read;
       const text = turn.add(chunk);
       if (text) o.onText(text);
@@ -117,7 +118,7 @@ async function readStream(m: Sdk, response: Response, body: IdleReader, o: ReadO
   return finish(turn, done, o);
 }
 
-async function readJson(m: Sdk, response: Response, body: IdleReader, o: ReadOptions): Promise<Turn> {
+async function readJson(body: IdleReader, o: ReadOptions): Promise<Turn> {
   const { text, truncated } = await body.readText(MAX_JSON_BYTES);
   if (body.idle) throw new StreamIdleTimeout(`the answer was silent for ${o.timeoutMs} ms`);
   if (!text.trim()) throw new BadResponse('answered 200 with an empty body');
@@ -129,7 +130,7 @@ async function readJson(m: Sdk, response: Response, body: IdleReader, o: ReadOpt
     throw new BadResponse(`answered 200 with ${describeBody('', text)} labelled as JSON instead of an event stream`, { hint: BASE_URL_HINT });
   }
   const error = value && typeof value === 'object' ? (value as { error?: unknown }).error : undefined;
-  if (error) throw new m.APIError(undefined, error, undefined, response.headers);
+  if (error) throw new ErrorInAnswer(error);
   // A server that ignores `stream: true` and sends the whole completion: as good as a stream.
   const parsed = CompletionSchema.safeParse(value);
   if (!parsed.success) {
@@ -214,64 +215,4 @@ function describeBody(type: string, text: string): string {
   }
   const what = type ? type.split(';')[0]!.trim() : 'a body';
   return `${what} ("${preview(text, 60)}")`;
-}
-
-/**
- * A body reader that gives up when the body stays silent for `timeoutMs` (the SDK's timeout ends
- * when the headers arrive). One timer per body: reads only note their time; when the timer fires
- * early it waits out the rest.
- */
-class IdleReader {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #timeoutMs: number;
-  #last = performance.now();
-  #timer: NodeJS.Timeout;
-  #ended = false;
-  /** The body was cancelled for silence; read() then returns undefined. */
-  idle = false;
-
-  constructor(body: ReadableStream<Uint8Array>, timeoutMs: number) {
-    this.#reader = body.getReader();
-    this.#timeoutMs = timeoutMs;
-    this.#timer = setTimeout(this.#check, timeoutMs);
-  }
-
-  #check = (): void => {
-    const left = this.#last + this.#timeoutMs - performance.now();
-    if (left > 0) {
-      this.#timer = setTimeout(this.#check, left);
-      return;
-    }
-    this.idle = true;
-    this.#reader.cancel().catch(() => {});
-  };
-
-  /** The next bytes, or undefined at the end (or when cancelled for silence). */
-  async read(): Promise<Uint8Array | undefined> {
-    const { value, done } = await this.#reader.read();
-    if (done) {
-      this.#ended = true;
-      return undefined;
-    }
-    this.#last = performance.now();
-    return value;
-  }
-
-  /** Up to `max` bytes as text; `truncated` when the body was longer. */
-  async readText(max: number): Promise<{ text: string; truncated: boolean }> {
-    const decoder = new TextDecoder();
-    let text = '';
-    let size = 0;
-    for (let bytes = await this.read(); bytes; bytes = await this.read()) {
-      size += bytes.length;
-      text += decoder.decode(bytes, { stream: true });
-      if (size > max) return { text, truncated: true };
-    }
-    return { text: text + decoder.decode(), truncated: false };
-  }
-
-  close(): void {
-    clearTimeout(this.#timer);
-    if (!this.#ended) this.#reader.cancel().catch(() => {});
-  }
 }

@@ -43,6 +43,11 @@ export class RunEmitter {
     return run ? events(run) : [];
   }
 
+  /** The run ended here: nothing more of it needs its tree at hand. */
+  forget(run: Run): void {
+    this.#bus.forgetRun(run.id);
+  }
+
   /** Resolves once a lifecycle event is stored and delivered (never rejects). */
   emit(run: Run, event: RunEvent): Promise<void> {
     return this.#bus.emit(this.input(run, event));

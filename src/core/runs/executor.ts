@@ -18,6 +18,7 @@ import { ToolRunner } from './tool-runner.js';
 import type { ToolDefinition } from './tool.js';
 import type { ActiveRun, RunEvent } from './active-run.js';
 import { RunEmitter } from './emit.js';
+import { readRuns } from './waiters.js';
 import { AgentTools, costOf } from './agent-tools.js';
 
 export type { ActiveRun } from './active-run.js';
@@ -122,12 +123,15 @@ export class RunExecutor {
     }
   }
 
-  /** Runs cancelled by another process through the store are aborted here. */
+  /**
+   * Runs cancelled by another process through the store are aborted here. One read for all of them
+   * where the store can (PostgreSQL: one round trip per heartbeat, not one per run in flight).
+   */
   async checkRemoteCancels(): Promise<void> {
-    for (const a of this.#active.values()) {
-      if (a.run.depth > 0) continue; // children are cancelled through their root
-      const stored = await this.#d.store.getRun(a.run.id);
-      if (stored?.status === 'cancelled') a.controller.abort(new CancelSignal(stored.error ?? 'cancelled', true));
+    const roots: string[] = []; // children are cancelled through their root
+    for (const a of this.#active.values()) if (a.run.depth === 0) roots.push(a.run.id);
+    for (const stored of await readRuns(this.#d.store, roots)) {
+      if (stored?.status === 'cancelled') this.#active.get(stored.id)?.controller.abort(new CancelSignal(stored.error ?? 'cancelled', true));
     }
   }
 
@@ -181,6 +185,7 @@ export class RunExecutor {
     } finally {
       parent?.controller.signal.removeEventListener('abort', onParentAbort);
       this.#active.delete(run.id);
+      this.emitter.forget(run);
     }
   }
 
@@ -204,7 +209,8 @@ export class RunExecutor {
   /** Runs the loop until the run has its answer; `ended` is the run when the last step also completed it. */
   async #loop(active: ActiveRun, input: Message | null): Promise<LoopEnd> {
     // Pinned for the whole run: what the run writes lands in the tail it reads (see ThreadCache).
-    const tail = await this.#d.cache.acquire(active.run.threadId);
+    // The claim's input is the thread's newest message: a cached tail that ends right before it needs no read.
+    const tail = await this.#d.cache.acquire(active.run.threadId, input);
     active.tail = tail;
     try {
       return await this.#steps(active, input, tail);

@@ -97,35 +97,45 @@ export class ThreadCache {
     return this.#entries.size;
   }
 
-  /** The cached tail of the thread, brought up to date with the store and pinned until `release`. */
-  async acquire(threadId: string): Promise<ThreadTail> {
+  /**
+   * The cached tail of the thread, brought up to date with the store and pinned until `release`.
+   * `newest` is a message the caller just wrote to the thread (a claim's input): every message before
+   * it has a lower seq, so when the cache already ends right before it, or it is the thread's first,
+   * the tail is known complete without a read.
+   */
+  async acquire(threadId: string, newest?: Pick<Message, 'seq'> | null): Promise<ThreadTail> {
     let entry = this.#entries.get(threadId);
     let fresh = false;
     if (!entry) {
       entry = new Entry(threadId);
       this.#entries.set(threadId, entry);
-      const e = entry;
-      entry.ready = this.#store.tailMessages(threadId, this.#initialTail).then(
-        (messages) => e.reset(messages),
-        (err: unknown) => {
-          // A first read that failed leaves nothing worth keeping: the next acquire reads again.
-          this.#forget(e);
-          throw err;
-        },
-      );
       fresh = true;
+      // A thread whose first message the caller just wrote had nothing before it: no read.
+      if (newest?.seq !== 1) entry.ready = this.#read(entry);
     }
     this.#idle.delete(threadId);
     entry.refs++;
     const tail = this.#tail(entry);
     try {
       await entry.ready;
-      if (!fresh) for (const m of await this.#store.listMessages(threadId, { afterSeq: entry.lastSeq })) entry.push(m);
+      const complete = fresh || (newest != null && entry.lastSeq >= newest.seq - 1);
+      if (!complete) for (const m of await this.#store.listMessages(threadId, { afterSeq: entry.lastSeq })) entry.push(m);
     } catch (err) {
       tail.release();
       throw err;
     }
     return tail;
+  }
+
+  #read(entry: Entry): Promise<void> {
+    return this.#store.tailMessages(entry.threadId, this.#initialTail).then(
+      (messages) => entry.reset(messages),
+      (err: unknown) => {
+        // A first read that failed leaves nothing worth keeping: the next acquire reads again.
+        this.#forget(entry);
+        throw err;
+      },
+    );
   }
 
   #tail(entry: Entry): ThreadTail {
