@@ -185,6 +185,47 @@ export class EventBus {
   }
 
   /**
+   * Makes a write together with the lifecycle events that describe it (`build` makes them from its
+   * result). A log that can (SQLite) stores them in the write's own transaction: they exist exactly
+   * when the write does, at no commit of their own. Otherwise, or while earlier events of the
+   * conversation still wait for their run tree, they are emitted once the write resolved. `result`
+   * is the write's; `delivered` resolves once the events are stored and delivered (never rejects).
+   */
+  around<T>(write: () => Promise<T>, build: (result: T) => EventInput[]): { result: Promise<T>; delivered: Promise<void> } {
+    const log = this.#log;
+    if (!log?.during) {
+      const result = write();
+      // Nothing stored, nobody here listens: no event to build.
+      if (!log && this.#listeners.size === 0) return { result, delivered: result.then(() => {}, () => {}) };
+      return { result, delivered: result.then((value) => this.#emitAll(build(value)), () => {}) };
+    }
+    /** What could not be numbered inside the transaction (best-effort, or a run tree to look up): emitted after it. */
+    let later: EventInput[] = [];
+    const { result, stored } = log.during(write, (value) => {
+      const events: SwitchboardEvent[] = [];
+      for (const input of build(value)) {
+        const event = STORED_EVENT_TYPES.has(input.type) && !this.#chains.has(input.conversationId) ? this.#envelopeNow(input) : null;
+        if (event) events.push(event);
+        else later.push(input);
+      }
+      return events;
+    });
+    const delivered = stored.then(async (events) => {
+      if (!events) {
+        // Not taken: a write that failed announces nothing; one that made no transaction, as emit would.
+        later = await result.then(build, () => []);
+      }
+      for (const e of events ?? []) this.#deliverStored(e, e.seq);
+      await this.#emitAll(later);
+    });
+    return { result, delivered };
+  }
+
+  async #emitAll(inputs: EventInput[]): Promise<void> {
+    await Promise.all(inputs.map((input) => this.emit(input)));
+  }
+
+  /**
    * Remembers where a run sits in its tree (and its plan), so its events need no lookup. Runs that
    * ended here are forgotten (forgetRun); past the bound the oldest entry goes, not all of them: with
    * more runs in flight than the bound, clearing everything made every delegate's events look its

@@ -66,6 +66,7 @@ describeEachSqliteDriver('sqlite-driver', (driver) => {
     const count = () => db.prepare('SELECT COUNT(*) AS c FROM parents').get()!.c;
     const add = (id: string) => db.prepare('INSERT INTO parents (id) VALUES (?)').run(id);
     expect(db.transaction(() => (add('a'), 'done'))).toBe('done');
+    expect([db.inTransaction, db.transaction(() => db.inTransaction && db.transaction(() => db.inTransaction))]).toEqual([false, true]);
     expect(() =>
       db.transaction(() => {
         add('b');

@@ -142,7 +142,9 @@ export class ApprovalService {
   async requestToolApproval(req: ToolApprovalRequest): Promise<Approval> {
     const { run, agent, tool, args, toolCallId } = req;
     const parent = run.parentRunId ? await this.#d.store.getRun(run.parentRunId) : null;
-    const { approval } = await this.#d.approvals.createToolApproval({
+    // Announced on every request (after a restart, this process's listeners have not seen it yet), in the write's transaction where the log can.
+    const base = { conversationId: run.conversationId, runId: run.id, agent: agent.name, depth: run.depth, at: this.#d.clock() };
+    const written = this.#d.events.around(() => this.#d.approvals.createToolApproval({
       id: this.#d.ids('apr'),
       conversationId: run.conversationId,
       kind: 'tool_call',
@@ -154,14 +156,15 @@ export class ApprovalService {
       arguments: args,
       requestedBy: run.requestedBy,
       createdAt: this.#d.clock(),
-    });
-    if (approval.status === 'pending') {
-      // Announced on every request: after a restart, this process's listeners have not seen it yet.
-      const base = { conversationId: run.conversationId, runId: run.id, agent: agent.name, depth: run.depth, at: this.#d.clock() };
-      this.#d.events.emit({ ...base, type: 'approval.requested', approvalId: approval.id, kind: approval.kind, summary: approval.summary, toolName: tool.name });
-      this.#d.events.emit({ ...base, type: 'run.requires_action', approvalId: approval.id });
-    }
-    return approval;
+    }), ({ approval }) =>
+      approval.status !== 'pending'
+        ? []
+        : [
+            { ...base, type: 'approval.requested', approvalId: approval.id, kind: approval.kind, summary: approval.summary, toolName: tool.name },
+            { ...base, type: 'run.requires_action', approvalId: approval.id },
+          ],
+    );
+    return (await written.result).approval;
   }
 
   /** Resolves once the approval is no longer pending, however and wherever it was decided. */

@@ -18,11 +18,25 @@ export interface EventLog {
   init(): Promise<void>;
   /** Stores the event and returns its `seq`; atomic across processes. */
   append(event: SwitchboardEvent): Promise<number>;
+  /**
+   * Optional (SQLite): runs `write` and stores the events `build` makes from its result inside the
+   * transaction the write opens (or queues) synchronously, so they exist exactly when the write does.
+   * The store's write must hand its transaction the result its promise resolves with. `stored`
+   * resolves once that committed, with the events and their seq; with null when the write opened no
+   * transaction (the caller appends them the usual way once the write resolved) or rolled back.
+   */
+  during?<T>(write: () => Promise<T>, build: (result: T) => SwitchboardEvent[]): WriteWithEvents<T>;
   /** Stored events of a conversation with `seq > after`, oldest first (at most `limit`, default 500). */
   readAfter(conversationId: string, after: number, limit?: number): Promise<StoredEvent[]>;
   /** Events other processes store from now on, in order per conversation; returns the unsubscribe. */
   remote(listener: (event: StoredEvent) => void): () => void;
   close(): Promise<void>;
+}
+
+/** A write and the events stored in its transaction (see EventLog.during); `stored` never rejects. */
+export interface WriteWithEvents<T> {
+  result: Promise<T>;
+  stored: Promise<StoredEvent[] | null>;
 }
 
 /** A set of remote listeners that starts its source with the first and stops it with the last. */

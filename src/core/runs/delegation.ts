@@ -4,6 +4,7 @@ import { ToolError } from '../errors.js';
 import type { IdGenerator } from '../ids.js';
 import type { Store } from '../store/types.js';
 import type { RunEngine } from './engine.js';
+import type { RunEvent } from './active-run.js';
 import { ShutdownSignal } from './executor.js';
 import { defineTool, type ToolDefinition } from './tool.js';
 
@@ -47,6 +48,9 @@ export function createSendMessageTool(deps: {
       }
       const existing = await store.findChildRun(parent.id, ctx.toolCallId);
       const thread = await store.getOrCreateThread(parent.conversationId, recipient, ids('thr'));
+      // delegation.started is stored with the child run it names (EventBus.around), when this process runs the parent.
+      const delegating = engine.executor.get(parent.id)?.run;
+      const started = (childRunId: string): RunEvent => ({ type: 'delegation.started', toolCallId: ctx.toolCallId, recipient, message, childRunId });
       const child = existing ?? (await engine.enqueue({
         conversationId: parent.conversationId,
         threadId: thread.id,
@@ -57,8 +61,8 @@ export function createSendMessageTool(deps: {
         parentToolCallId: ctx.toolCallId,
         depth: parent.depth + 1,
         planId: parent.planId,
-      }));
-      engine.executor.emitFor(parent.id, { type: 'delegation.started', toolCallId: ctx.toolCallId, recipient, message, childRunId: child.id });
+      }, { announce: (c) => (delegating ? [[delegating, started(c.id)]] : []) }));
+      if (existing) engine.executor.emitFor(parent.id, started(existing.id));
       // A shutdown leaves the child to be resumed with its parent; a cancel or stall ends it.
       const onAbort = () => {
         if (!(ctx.signal.reason instanceof ShutdownSignal)) void engine.cancel(child.id, 'the delegating run was cancelled').catch(() => {});

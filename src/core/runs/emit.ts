@@ -12,6 +12,9 @@ export class RunEmitter {
   readonly #bus: EventBus;
   readonly #clock: () => number;
 
+  /** Events of runs that follow their start, until stored with it or emitted by whoever takes them first. */
+  readonly #deferred = new Map<string, (run: Run) => [Run, RunEvent][]>();
+
   constructor(bus: EventBus, clock: () => number) {
     this.#bus = bus;
     this.#clock = clock;
@@ -23,6 +26,23 @@ export class RunEmitter {
     if (root) this.#bus.rememberRun(run, root);
   }
 
+  /**
+   * Events that follow a run's start (a delegation's: listeners show the delegation as the latest
+   * line, after the child's run.started). Stored with the claim when the run is claimed at once, else
+   * emitted by its creator; whoever `take`s them first.
+   */
+  defer(runId: string, events: ((run: Run) => [Run, RunEvent][]) | undefined): void {
+    if (events) this.#deferred.set(runId, events);
+  }
+
+  /** The run's deferred events, once (none for anyone after); without `run`, only forgets them. */
+  take(runId: string, run?: Run): [Run, RunEvent][] {
+    const events = this.#deferred.get(runId);
+    if (!events) return [];
+    this.#deferred.delete(runId);
+    return run ? events(run) : [];
+  }
+
   /** The run ended here: nothing more of it needs its tree at hand. */
   forget(run: Run): void {
     this.#bus.forgetRun(run.id);
@@ -30,8 +50,30 @@ export class RunEmitter {
 
   /** Resolves once a lifecycle event is stored and delivered (never rejects). */
   emit(run: Run, event: RunEvent): Promise<void> {
+    return this.#bus.emit(this.input(run, event));
+  }
+
+  /**
+   * Makes a write with the events that describe it, built from its result as `[run, event]` pairs:
+   * stored in the write's transaction where the log can (EventBus.around), so none is stored for a
+   * write that rolled back. `delivered` resolves once they are stored and delivered.
+   */
+  around<T>(write: () => Promise<T>, events: (result: T) => [Run, RunEvent][]): { result: Promise<T>; delivered: Promise<void> } {
+    return this.#bus.around(write, (result) => events(result).map(([run, event]) => this.input(run, event)));
+  }
+
+  /** `around`, resolving with the write's result once its events are stored and delivered. */
+  async record<T>(write: () => Promise<T>, events: (result: T) => [Run, RunEvent][]): Promise<T> {
+    const { result, delivered } = this.around(write, events);
+    const value = await result;
+    await delivered;
+    return value;
+  }
+
+  /** The event with its envelope: who (the run, its tree, agent, depth) and when. */
+  input(run: Run, event: RunEvent): Parameters<EventBus['emit']>[0] {
     const tree = this.#bus.treeOf(run.id);
-    return this.#bus.emit({
+    return {
       ...event,
       conversationId: run.conversationId,
       runId: run.id,
@@ -41,7 +83,7 @@ export class RunEmitter {
       agent: run.agent,
       depth: run.depth,
       at: this.#clock(),
-    } as Parameters<EventBus['emit']>[0]);
+    } as Parameters<EventBus['emit']>[0];
   }
 
   /** Whether deltas are worth building for this conversation (someone here listens). */

@@ -6,6 +6,7 @@ import { fencedStore } from './fenced-store.js';
 import { RemoteWakeups } from './remote-wakeups.js';
 import { ThreadCache } from './thread-cache.js';
 import { readRuns, RunWaiters } from './waiters.js';
+import type { RunEvent } from './active-run.js';
 
 export interface EngineDeps extends Omit<ExecutorDeps, 'cache'> {
   /** This process's leases (owner id, renewal, adoption rule), shared with plans; by default one of its own. */
@@ -138,18 +139,26 @@ export class RunEngine {
   }
 
   /**
-   * Queues a run on its thread; it starts as soon as the thread is free. `id` lets a caller persist
-   * the run's id before the run exists (plans do), so that a restart never creates it twice.
+   * Queues a run on its thread; it starts as soon as the thread is free. `id` lets a caller persist the run's id
+   * before it exists (plans do), so a restart never creates it twice. `announce`: events after its start (RunEmitter.defer).
    */
-  async enqueue(newRun: NewRun & { id?: string }): Promise<Run> {
-    const { store, ids } = this.#deps;
-    const run = await store.createRun({ ...newRun, id: newRun.id ?? ids('run') });
-    this.#queued.set(run.id, run.threadId);
+  async enqueue(newRun: NewRun & { id?: string }, opts: { announce?: (run: Run) => [Run, RunEvent][] } = {}): Promise<Run> {
+    const [{ store, ids }, { emitter }] = [this.#deps, this.#executor];
+    const id = newRun.id ?? ids('run');
+    emitter.defer(id, opts.announce);
+    // run.queued is stored with the run (SQLite), not waited for where it cannot be (the bus keeps the conversation's events in order).
+    const created = emitter.around(() => store.createRun({ ...newRun, id }), (r) => (emitter.track(r), [[r, { type: 'run.queued' }]])).result;
+    created.catch(() => emitter.take(id)); // a run not created announces nothing
+    // Kicked before the run is written too: an idle thread's claim goes right behind it, in its commit (SQLite group commit).
+    this.#queued.set(id, newRun.threadId);
+    this.kick(newRun.threadId);
+    const run = await created.catch((err: unknown) => {
+      this.#queued.delete(id);
+      throw err;
+    });
+    if (run.id !== id) this.#queued.set(run.id, run.threadId).delete(id); // the run holding the same idempotency key
+    for (const [r, e] of emitter.take(id, run)) void emitter.emit(r, e); // not started at once
     this.start();
-    this.#executor.emitter.track(run);
-    // Not waited for: the event rides along with the claim's transaction (one commit less), and the
-    // caller has its run before the run gets going (the bus keeps the conversation's events in order).
-    void this.#executor.emitter.emit(run, { type: 'run.queued' });
     this.kick(run.threadId);
     return run;
   }
@@ -187,9 +196,9 @@ export class RunEngine {
     if (!run) throw new NotFoundError('run', runId);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
     // Queued, or held by another process: mark it; the holder sees it on its next step.
-    const ended = await store.updateRun(runId, { status: 'cancelled', error: reason, endedAt: this.#deps.clock() });
-    // Announced here: the holder, told by this event (or its next scan), stops without announcing it again.
-    await this.#executor.emitter.emit(ended, { type: 'run.cancelled', reason });
+    // Announced with the write: the holder, told by this event (or its next scan), stops without announcing it again.
+    const cancel = () => store.updateRun(runId, { status: 'cancelled', error: reason, endedAt: this.#deps.clock() });
+    const ended = await this.#executor.emitter.record(cancel, (r) => [[r, { type: 'run.cancelled', reason }]]);
     this.#queued.delete(runId);
     this.#waiters.settle(ended);
     for (const child of await store.listRuns({ parentRunId: runId })) {
@@ -270,8 +279,9 @@ export class RunEngine {
     try {
       while (!this.#closed) {
         const now = clock();
-        // The claim appends the run's input message in the same transaction (used only when it does).
-        const claimed = await store.claimNextRun(threadId, this.owner, this.#leases.until(now), now, ids('msg'));
+        // The claim appends the run's input message (used only when it does) and run.started in its transaction.
+        const claim = () => store.claimNextRun(threadId, this.owner, this.#leases.until(now), now, ids('msg'));
+        const claimed = await this.#executor.emitter.around(claim, (c) => (c ? [[c.run, { type: 'run.started' }], ...this.#executor.emitter.take(c.run.id, c.run)] : [])).result;
         if (!claimed) {
           if (this.#draining.get(threadId)) {
             this.#draining.set(threadId, false);
@@ -284,7 +294,7 @@ export class RunEngine {
         if (this.#closed) break;
         this.#runningOn.add(threadId);
         try {
-          await this.#execute(claimed.run, claimed.input);
+          await this.#execute(claimed.run, claimed.input, true);
         } finally {
           this.#runningOn.delete(threadId);
         }
@@ -297,9 +307,9 @@ export class RunEngine {
   }
 
   /** Runs the loop of a run this process holds, then moves the thread's queue on. Never rejects. */
-  async #execute(run: Run, input?: Message | null): Promise<void> {
+  async #execute(run: Run, input?: Message | null, announced = false): Promise<void> {
     try {
-      const ended = await this.#executor.execute(run, input);
+      const ended = await this.#executor.execute(run, input, announced);
       if (ended) this.#waiters.settle(ended);
     } catch (err) {
       // The loop could not record how the run ended (the store failed): the next pass here resumes it.

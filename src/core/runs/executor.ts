@@ -47,6 +47,9 @@ export interface ExecutorDeps {
   modelConcurrency?: number;
 }
 
+/** How a run loop ended: its answer, and the run when the last step ended it (its events `delivered` then). */
+type LoopEnd = { reply: string; ended?: undefined } | { reply: string; ended: Run; delivered: Promise<void> };
+
 class RunLimitError extends SwitchboardError {
   constructor(message: string) {
     super('run_limit', message);
@@ -73,7 +76,11 @@ export class RunExecutor {
     this.emitter = new RunEmitter(deps.events, deps.clock);
     this.#tools = new AgentTools(deps.tools);
     this.#modelCalls = new Limiter(deps.modelConcurrency ?? 512);
-    this.#toolRunner = new ToolRunner(deps, { emit: (run, event) => void this.#emit(run, event), progress: (active) => this.#progress(active) });
+    this.#toolRunner = new ToolRunner(deps, {
+      emit: (run, event) => void this.#emit(run, event),
+      record: (run, write, events) => this.#around(run, write, () => events).result,
+      progress: (active) => this.#progress(active),
+    });
   }
 
   isActive(runId: string): boolean {
@@ -132,8 +139,9 @@ export class RunExecutor {
    * Executes a claimed run to its end. Returns the ended run, or null when shut down mid-run.
    * `input` is the input message the claim appended (a run just claimed, never started before);
    * without it the run may be resuming, and its history in the thread says where it stands.
+   * `announced`: run.started went out with the claim.
    */
-  async execute(run: Run, input?: Message | null): Promise<Run | null> {
+  async execute(run: Run, input?: Message | null, announced = false): Promise<Run | null> {
     const { store, clock, logger } = this.#d;
     let agent: AgentSpec;
     try {
@@ -151,13 +159,17 @@ export class RunExecutor {
     const active: ActiveRun = { run, agent, controller, parent, progressAt: clock(), awaiting: 0, tail: null };
     this.#active.set(run.id, active);
     this.emitter.track(run);
-    void this.#emit(active.run, { type: 'run.started' });
+    if (!announced) void this.#emit(active.run, { type: 'run.started' });
     try {
       const done = await this.#loop(active, input ?? null);
-      // Usually the final model step ended the run with it; a resumed run may have its answer already.
-      const ended = done.ended ?? (await store.updateRun(run.id, { status: 'completed', reply: done.reply, endedAt: clock(), leaseOwner: null, leaseUntil: null }));
-      await this.#emit(active.run, { type: 'run.completed', reply: done.reply, usage: ended.usage });
-      return ended;
+      // Usually the final model step ended the run (and stored run.completed) with it; a resumed run may have its answer already.
+      if (done.ended) {
+        await done.delivered;
+        return done.ended;
+      }
+      return await this.#record(active.run, () => store.updateRun(run.id, { status: 'completed', reply: done.reply, endedAt: clock(), leaseOwner: null, leaseUntil: null }), (ended) => [
+        { type: 'run.completed', reply: done.reply, usage: ended.usage },
+      ]);
     } catch (err) {
       const reason = controller.signal.aborted ? controller.signal.reason : undefined;
       if (reason instanceof ShutdownSignal) return null;
@@ -179,13 +191,23 @@ export class RunExecutor {
 
   /** Ends the run as failed or cancelled; `announce` false when whoever cancelled it emitted run.cancelled already. */
   async #end(run: Run, status: 'failed' | 'cancelled', error: string, announce = true): Promise<Run> {
-    const ended = await this.#d.store.updateRun(run.id, { status, error, endedAt: this.#d.clock(), leaseOwner: null, leaseUntil: null });
-    if (announce) await this.#emit(run, status === 'failed' ? { type: 'run.failed', error } : { type: 'run.cancelled', reason: error });
-    return ended;
+    const event: RunEvent = status === 'failed' ? { type: 'run.failed', error } : { type: 'run.cancelled', reason: error };
+    return this.#record(run, () => this.#d.store.updateRun(run.id, { status, error, endedAt: this.#d.clock(), leaseOwner: null, leaseUntil: null }), () => (announce ? [event] : []));
+  }
+
+  /** A write of `run` and the events describing it, stored together (RunEmitter.record); resolves once they are delivered. */
+  #record<T>(run: Run, write: () => Promise<T>, events: (result: T) => RunEvent[]): Promise<T> {
+    if (!this.#d.events.wants(run.conversationId)) return write();
+    return this.emitter.record(write, (r) => events(r).map((e): [Run, RunEvent] => [run, e]));
+  }
+
+  #around<T>(run: Run, write: () => Promise<T>, events: (result: T) => RunEvent[]): { result: Promise<T>; delivered: Promise<void> } {
+    if (!this.#d.events.wants(run.conversationId)) return { result: write(), delivered: Promise.resolve() };
+    return this.emitter.around(write, (r) => events(r).map((e): [Run, RunEvent] => [run, e]));
   }
 
   /** Runs the loop until the run has its answer; `ended` is the run when the last step also completed it. */
-  async #loop(active: ActiveRun, input: Message | null): Promise<{ reply: string; ended?: Run }> {
+  async #loop(active: ActiveRun, input: Message | null): Promise<LoopEnd> {
     // Pinned for the whole run: what the run writes lands in the tail it reads (see ThreadCache).
     // The claim's input is the thread's newest message: a cached tail that ends right before it needs no read.
     const tail = await this.#d.cache.acquire(active.run.threadId, input);
@@ -198,7 +220,7 @@ export class RunExecutor {
     }
   }
 
-  async #steps(active: ActiveRun, input: Message | null, tail: ThreadTail): Promise<{ reply: string; ended?: Run }> {
+  async #steps(active: ActiveRun, input: Message | null, tail: ThreadTail): Promise<LoopEnd> {
     const { run, agent, controller } = active;
     const { store, ids } = this.#d;
     const { tools, schemas, tokens: toolTokens } = this.#tools.for(agent);
@@ -255,7 +277,8 @@ export class RunExecutor {
       // An answer without tool calls is the run's last step: it completes the run in the same write.
       // Not once the run is aborted: the step is kept and the abort decides how the run ends.
       const final = result.toolCalls.length === 0 && !controller.signal.aborted;
-      const { message, run: ended } = await store.recordModelStep(
+      // The answer's message event (and run.completed) are stored with the step.
+      const recorded = this.#around(active.run, () => store.recordModelStep(
         { id: ids('step'), runId: run.id, data: { model: result.model || agent.model, finishReason: result.finishReason, latencyMs: result.latencyMs }, usage: result.usage, cost },
         {
           id: ids('msg'),
@@ -267,13 +290,16 @@ export class RunExecutor {
           runId: run.id,
         },
         final ? { complete: { endedAt: this.#d.clock() } } : undefined,
-      );
+      ), (r): RunEvent[] => [
+        ...(result.content ? [{ type: 'message' as const, content: result.content }] : []),
+        ...(r.run ? [{ type: 'run.completed' as const, reply: r.message.content, usage: r.run.usage }] : []),
+      ]);
+      const { message, run: ended } = await recorded.result;
       tail.append([message]);
       tail.trim(contextBudget * 2);
       turns++;
       this.#progress(active);
-      if (result.content) void this.#emit(active.run, { type: 'message', content: result.content });
-      if (ended) return { reply: message.content, ended };
+      if (ended) return { reply: message.content, ended, delivered: recorded.delivered };
     }
     const answer = lastAssistant(run, tail.messages)!;
     return { reply: answer.content };

@@ -12,6 +12,8 @@ import type { ToolContext, ToolDefinition, ToolResult } from './tool.js';
 /** What the tool runner needs from the executor besides its dependencies. */
 export interface ToolRunnerHooks {
   emit(run: Run, event: RunEvent): void;
+  /** Makes a write of the run with the events describing it, stored in its transaction where the log can. */
+  record<T>(run: Run, write: () => Promise<T>, events: RunEvent[]): Promise<T>;
   /** The run (and the runs it works for) made progress now. */
   progress(active: ActiveRun): void;
 }
@@ -54,10 +56,11 @@ export class ToolRunner {
         active.awaiting++;
         if (active.awaiting === 1) await store.updateRun(run.id, { status: 'requires_action' });
         const decision = await approvals.request({ run, agent, toolCallId: call.id, tool: parsed.tool, args: parsed.args, signal: controller.signal }).finally(() => {
+          // The answer is progress, from the moment the run stops waiting (not once the status below is written).
+          this.#h.progress(active);
           active.awaiting--;
         });
         if (active.awaiting === 0) await store.updateRun(run.id, { status: 'in_progress' });
-        this.#h.progress(active);
         if (!decision.approved) {
           await this.#finish(active, { id: previous?.id, data: { ...base, declined: true } }, call, {
             content: `A person declined this call${decision.by ? ` (${decision.by})` : ''}.${decision.feedback ? ` Feedback: ${decision.feedback}` : ''} Do not retry it unchanged.`,
@@ -100,11 +103,17 @@ export class ToolRunner {
       isError: result.isError || undefined,
       runId: run.id,
     };
+    const resultEvent: RunEvent = { type: 'tool.result', toolCallId: call.id, name: call.name, content: result.content, isError: Boolean(result.isError) };
     let message: Message;
     try {
-      ({ message } = step.id
-        ? await store.finishToolStep(step.id, status, resultMessage)
-        : await store.recordToolStep({ id: ids('step'), runId: run.id, data: step.data, status, startedAt: step.startedAt ?? this.#d.clock() }, resultMessage));
+      ({ message } = await this.#h.record(
+        active.run,
+        () =>
+          step.id
+            ? store.finishToolStep(step.id, status, resultMessage)
+            : store.recordToolStep({ id: ids('step'), runId: run.id, data: step.data, status, startedAt: step.startedAt ?? this.#d.clock() }, resultMessage),
+        [resultEvent],
+      ));
     } catch (err) {
       if (!(err instanceof DuplicateToolResultError)) throw err;
       // The store already holds this call's result (written by whoever wrote it): read it, never add another.
@@ -114,7 +123,6 @@ export class ToolRunner {
     }
     active.tail?.append([message]);
     this.#h.progress(active);
-    this.#h.emit(active.run, { type: 'tool.result', toolCallId: call.id, name: call.name, content: result.content, isError: Boolean(result.isError) });
   }
 
   #context(active: ActiveRun, call: ToolCall): ToolContext {

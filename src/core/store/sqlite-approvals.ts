@@ -47,9 +47,12 @@ export class SqliteApprovalStore implements ApprovalStore {
   }
 
   async createToolApproval(a: NewApproval): Promise<{ approval: Approval; created: boolean }> {
-    const created = insertSqliteApproval(this.#q, a, 'ON CONFLICT DO NOTHING') === 1;
-    const row = this.#q("SELECT * FROM approvals WHERE run_id = ? AND tool_call_id = ? AND kind = 'tool_call'").get(a.runId ?? null, a.toolCallId ?? null) as unknown as ApprovalRow;
-    return { approval: toApproval(row), created };
+    // A transaction, so that the events announcing the approval are stored with it (sqlite-riders.ts).
+    return this.#store.db.transaction(() => {
+      const created = insertSqliteApproval(this.#q, a, 'ON CONFLICT DO NOTHING') === 1;
+      const row = this.#q("SELECT * FROM approvals WHERE run_id = ? AND tool_call_id = ? AND kind = 'tool_call'").get(a.runId ?? null, a.toolCallId ?? null) as unknown as ApprovalRow;
+      return { approval: toApproval(row), created };
+    });
   }
 
   async getApproval(id: string): Promise<Approval | null> {

@@ -1,6 +1,7 @@
 import { NotFoundError } from '../errors.js';
 import { toConversation, toThread, type ConversationRow, type ThreadRow } from './rows.js';
-import type { SqliteDatabase, SqliteStatement } from './sqlite-driver.js';
+import type { SqliteStatement } from './sqlite-driver.js';
+import type { RidingDatabase } from './sqlite-riders.js';
 import { principalId, type Conversation, type NewConversationOptions, type Principal, type Thread } from './types.js';
 
 /**
@@ -36,11 +37,11 @@ const SQL = {
 } as const;
 
 export class SqliteConversations {
-  readonly #db: SqliteDatabase;
+  readonly #db: RidingDatabase;
   readonly #clock: () => number;
   readonly #stmts = new Map<string, SqliteStatement>();
 
-  constructor(db: SqliteDatabase, clock: () => number) {
+  constructor(db: RidingDatabase, clock: () => number) {
     this.#db = db;
     this.#clock = clock;
   }
@@ -56,19 +57,18 @@ export class SqliteConversations {
     this.#stmts.clear();
   }
 
-  getOrCreate(key: string, owner: Principal, id: string, opts: NewConversationOptions = {}): { conversation: Conversation; created: boolean } {
+  async getOrCreate(key: string, owner: Principal, id: string, opts: NewConversationOptions = {}): Promise<{ conversation: Conversation; created: boolean }> {
     // Read first: the common case (it exists) then takes no write lock.
     const existing = this.q(SQL.conversationByKey).get(key) as unknown as ConversationRow | undefined;
     if (existing) return { conversation: toConversation(existing), created: false };
     const now = this.#clock();
-    const created = this.#db.transaction(() => {
+    // A write of the group commit (sqlite-riders.ts): conversations started in the same turn share it.
+    return this.#db.write(() => {
       const res = this.q(SQL.insertConversation).run(id, key, JSON.stringify(owner), owner.surface, owner.userId, opts.title ?? null, now, opts.access ?? 'private');
-      if (res.changes !== 1) return false;
-      this.q(SQL.insertParticipant).run(id, principalId(owner), JSON.stringify(owner), now);
-      return true;
+      if (res.changes === 1) this.q(SQL.insertParticipant).run(id, principalId(owner), JSON.stringify(owner), now);
+      const row = this.q(SQL.conversationByKey).get(key) as unknown as ConversationRow;
+      return { conversation: toConversation(row), created: res.changes === 1 };
     });
-    const row = this.q(SQL.conversationByKey).get(key) as unknown as ConversationRow;
-    return { conversation: toConversation(row), created };
   }
 
   get(id: string): Conversation | null {
@@ -109,16 +109,20 @@ export class SqliteConversations {
     return this.q(SQL.participant).get(conversationId, principalId(p)) !== undefined;
   }
 
-  getOrCreateThread(conversationId: string, agent: string, id: string): Thread {
+  async getOrCreateThread(conversationId: string, agent: string, id: string): Promise<Thread> {
     const existing = this.q(SQL.threadByAgent).get(conversationId, agent) as unknown as ThreadRow | undefined;
     if (existing) return toThread(existing);
+    const now = this.#clock();
     try {
-      this.q(SQL.insertThread).run(id, conversationId, agent, this.#clock());
+      // A write of the group commit: the threads opened in the same turn share it.
+      return await this.#db.write(() => {
+        this.q(SQL.insertThread).run(id, conversationId, agent, now);
+        return toThread(this.q(SQL.threadByAgent).get(conversationId, agent) as unknown as ThreadRow);
+      });
     } catch (err) {
       if (isForeignKeyError(err)) throw new NotFoundError('conversation', conversationId);
       throw err;
     }
-    return toThread(this.q(SQL.threadByAgent).get(conversationId, agent) as unknown as ThreadRow);
   }
 
   getThread(id: string): Thread | null {

@@ -55,6 +55,10 @@ class BetterSqliteDatabase implements SqliteDatabase {
     return this.#db.open;
   }
 
+  get inTransaction(): boolean {
+    return this.#db.inTransaction;
+  }
+
   prepare(sql: string): SqliteStatement {
     return this.#db.prepare<unknown[], Record<string, unknown>>(sql);
   }

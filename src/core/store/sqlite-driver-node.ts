@@ -185,6 +185,10 @@ class NodeSqliteDatabase implements SqliteDatabase {
     return typeof native === 'boolean' ? native : this.#depth > 0;
   }
 
+  get inTransaction(): boolean {
+    return this.#inTransaction();
+  }
+
   /** better-sqlite3's `db.transaction(fn).immediate()`, by hand (same savepoint nesting and rollback). */
   transaction<T>(fn: () => T): T {
     const nested = this.#inTransaction();

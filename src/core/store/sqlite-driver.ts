@@ -50,6 +50,8 @@ export interface SqliteDatabase {
   pragma(source: string): unknown;
   /** `fn` in one IMMEDIATE transaction (a savepoint when nested); rolled back if it throws. */
   transaction<T>(fn: () => T): T;
+  /** Whether a transaction is open (SQLite ends one by itself after some failures: SQLITE_FULL, IOERR…). */
+  readonly inTransaction: boolean;
   close(): void;
 }
 

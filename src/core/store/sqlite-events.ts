@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { SwitchboardError } from '../errors.js';
 import type { SwitchboardEvent } from '../events.js';
-import { RemoteListeners, eventColumns, toStoredEvent, type EventLog, type StoredEvent } from '../events/log.js';
+import { RemoteListeners, eventColumns, toStoredEvent, type EventLog, type StoredEvent, type WriteWithEvents } from '../events/log.js';
 import type { SqliteMigration } from './migrations.js';
 import type { SqliteStatement } from './sqlite-driver.js';
-import type { TransactionRider } from './sqlite-riders.js';
+import type { Boarding, TransactionRider } from './sqlite-riders.js';
 import type { SqliteStore } from './sqlite.js';
 
 export const eventSqliteMigrations: SqliteMigration[] = [
@@ -28,6 +28,13 @@ CREATE INDEX events_root_run ON events (root_run_id, id);
 `,
   },
 ];
+
+/** Events bound to the write being made (EventLog.during): stored by its transaction or not at all. */
+interface Bound {
+  build(result: unknown): SwitchboardEvent[];
+  settle(events: StoredEvent[] | null): void;
+  taken: boolean;
+}
 
 interface Row {
   id: number;
@@ -55,6 +62,8 @@ export class SqliteEventLog implements EventLog, TransactionRider {
   /** Appends waiting for the next flush: one transaction stores them all (one WAL commit, not one each). */
   #pending: { params: Record<string, string | number>; resolve: (seq: number) => void; reject: (err: unknown) => void }[] = [];
   #flushing = false;
+  /** Set only while a `during` write runs its synchronous part. */
+  #bound: Bound | null = null;
 
   constructor(store: SqliteStore, opts: { origin?: string; pollMs?: number } = {}) {
     this.#store = store;
@@ -81,12 +90,37 @@ export class SqliteEventLog implements EventLog, TransactionRider {
    * with the others waiting, in the order they were appended.
    */
   append(event: SwitchboardEvent): Promise<number> {
-    const c = eventColumns(event);
-    const params = { c: c.conversationId, origin: this.origin, type: c.type, run: c.runId, root: c.rootRunId, at: c.at, data: c.data };
+    const params = this.#params(event);
     return new Promise<number>((resolve, reject) => {
       this.#pending.push({ params, resolve, reject });
       this.#scheduleFlush();
     });
+  }
+
+  /**
+   * The store's methods open their transaction synchronously, inside the call: the first one `write`
+   * opens takes the events along, after its own work. An event insert that fails fails the write.
+   */
+  during<T>(write: () => Promise<T>, build: (result: T) => SwitchboardEvent[]): WriteWithEvents<T> {
+    let settle!: (events: StoredEvent[] | null) => void;
+    const stored = new Promise<StoredEvent[] | null>((resolve) => (settle = resolve));
+    const bound: Bound = { build: build as (result: unknown) => SwitchboardEvent[], settle, taken: false };
+    this.#bound = bound;
+    let result: Promise<T>;
+    try {
+      result = write();
+    } catch (err) {
+      result = Promise.reject(err);
+    } finally {
+      this.#bound = null;
+    }
+    if (!bound.taken) settle(null);
+    return { result, stored };
+  }
+
+  #params(event: SwitchboardEvent): Record<string, string | number> {
+    const c = eventColumns(event);
+    return { c: c.conversationId, origin: this.origin, type: c.type, run: c.runId, root: c.rootRunId, at: c.at, data: c.data };
   }
 
   /** One flush of its own per turn of the event loop, for what no other transaction took along. */
@@ -108,27 +142,45 @@ export class SqliteEventLog implements EventLog, TransactionRider {
     }
   }
 
-  /** Rider: writes the waiting appends inside the transaction being opened; settles them once it ends. */
-  board(): { committed(): void; rolledBack(): void } | null {
-    if (this.#pending.length === 0 || !this.#append) return null;
+  /**
+   * Rider: takes the waiting appends and the events bound to the write being made; writes the first
+   * before the write's own work and the others after it, and settles them once the transaction ended.
+   */
+  board(): Boarding | null {
+    if (!this.#append) return null;
+    const bound = this.#bound;
+    this.#bound = null;
+    if (this.#pending.length === 0 && !bound) return null;
+    if (bound) bound.taken = true;
+    let stored: StoredEvent[] | null = null;
     const batch = this.#pending;
     this.#pending = [];
-    const results = batch.map((a): { seq: number } | { error: unknown } => {
-      try {
-        return { seq: (this.#append!.get(a.params) as { seq: number }).seq };
-      } catch (error) {
-        return { error };
-      }
-    });
+    let results: ({ seq: number } | { error: unknown })[] = [];
     return {
-      committed: () =>
+      before: () => {
+        results = batch.map((a): { seq: number } | { error: unknown } => {
+          try {
+            return { seq: (this.#append!.get(a.params) as { seq: number }).seq };
+          } catch (error) {
+            return { error };
+          }
+        });
+      },
+      after: (result) => {
+        if (bound) stored = bound.build(result).map((e) => ({ ...e, seq: (this.#append!.get(this.#params(e)) as { seq: number }).seq }) as StoredEvent);
+      },
+      committed: () => {
         batch.forEach((a, i) => {
           const r = results[i]!;
           if ('seq' in r) a.resolve(r.seq);
           else a.reject(r.error);
-        }),
+        });
+        bound?.settle(stored);
+      },
       rolledBack: () => {
-        // The transaction it rode in failed for its own reasons: the events wait for the next one.
+        // Events bound to the write are gone with it; the others wait for the next transaction.
+        bound?.settle(null);
+        if (batch.length === 0) return;
         this.#pending.unshift(...batch);
         this.#scheduleFlush();
       },

@@ -2,7 +2,7 @@ import { DuplicateToolResultError, NotFoundError } from '../errors.js';
 import type { Usage } from '../model/types.js';
 import { toJson, toMessage, toRun, toStep, type MessageRow, type RunRow, type StepRow } from './rows.js';
 import { isForeignKeyError } from './sqlite-conversations.js';
-import type { SqliteDatabase } from './sqlite-driver.js';
+import type { RidingDatabase } from './sqlite-riders.js';
 import type { Statements } from './sqlite-sql.js';
 import type { ClaimedRun, Message, NewMessage, Run, RunStep, RunStepStatus } from './types.js';
 
@@ -10,20 +10,22 @@ type NewMessageIn = NewMessage & { id: string; threadId: string };
 
 /**
  * SqliteStore's writes that must be atomic: messages with their seq, a model or tool step with the
- * message it produced, a claim with the input message it appends. Each is one IMMEDIATE transaction,
- * which takes SQLite's write lock up front, so processes sharing the file never interleave them.
+ * message it produced, a claim with the input message it appends. Each is one savepoint of an IMMEDIATE
+ * transaction (shared with the other writes of the same turn: group commit), which takes SQLite's
+ * write lock up front, so processes sharing the file never interleave them.
  */
 export class SqliteWrites {
-  readonly #db: SqliteDatabase;
+  readonly #db: RidingDatabase;
   readonly #s: () => Statements;
 
-  constructor(db: SqliteDatabase, statements: () => Statements) {
+  constructor(db: RidingDatabase, statements: () => Statements) {
     this.#db = db;
     this.#s = statements;
   }
 
-  #immediate<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
-    return (...args: A) => this.#db.transaction(() => fn(...args));
+  /** `fn` as a write of the next group commit (sqlite-riders.ts): resolves once it is committed. */
+  #immediate<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => Promise<R> {
+    return (...args: A) => this.#db.write(() => fn(...args));
   }
 
   insertMessage(threadId: string, m: NewMessage & { id: string }, now: number): Message {

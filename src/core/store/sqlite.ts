@@ -44,8 +44,8 @@ type Stmt = SqliteStatement;
 
 
 export class SqliteStore implements Store {
-  /** The raw connection, for modules (plans, approvals) that keep their tables in the same file. */
-  /** The connection; its transactions take waiting event appends along (see sqlite-riders.ts). */
+  /** The connection, for modules (plans, approvals) that keep their tables in the same file; its
+   * transactions take waiting event appends along, and its `write`s share a commit per turn (sqlite-riders.ts). */
   readonly db: RidingDatabase;
   readonly path: string;
   /** The store's clock, for the stores beside it (refs). */
@@ -114,9 +114,10 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Runs `fn` in one IMMEDIATE transaction on this connection (nested calls become savepoints).
-   * `fn` must be synchronous: the store's own methods do their work synchronously, so calling them
-   * inside `fn` (without awaiting across statements) keeps them in the transaction.
+   * Runs `fn` in one IMMEDIATE transaction on this connection (nested calls become savepoints), with
+   * the group commit's queued writes before it. `fn` must be synchronous: inside a transaction the
+   * store's own methods do their work at once (not queued), so calling them inside `fn` (without
+   * awaiting across statements) keeps them in the transaction.
    */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn);
@@ -198,23 +199,8 @@ export class SqliteStore implements Store {
 
   async createRun(run: NewRun & { id: string }): Promise<Run> {
     try {
-      const row = this.s.insertRun.get({
-        id: run.id,
-        conversationId: run.conversationId,
-        threadId: run.threadId,
-        agent: run.agent,
-        input: toJson(run.input),
-        requestedBy: toJson(run.requestedBy),
-        parentRunId: run.parentRunId ?? null,
-        parentToolCallId: run.parentToolCallId ?? null,
-        depth: run.depth ?? 0,
-        now: this.clock(),
-        idempotencyKey: run.idempotencyKey ?? null,
-        planId: run.planId ?? null,
-      }) as unknown as RunRow | undefined;
-      if (row) return toRun(row);
-      // Only a taken idempotency key inserts nothing.
-      return sameKeyRun(toRun(this.s.runByKey.get(run.idempotencyKey!) as unknown as RunRow), run.idempotencyKey!, run.conversationId);
+      // A write of the group commit, which events describing the new run ride (sqlite-riders.ts).
+      return await this.db.write(() => this.#insertRun(run));
     } catch (err) {
       if (isForeignKeyError(err)) {
         if (!this.conversations.get(run.conversationId)) throw new NotFoundError('conversation', run.conversationId);
@@ -222,6 +208,26 @@ export class SqliteStore implements Store {
       }
       throw err;
     }
+  }
+
+  #insertRun(run: NewRun & { id: string }): Run {
+    const row = this.s.insertRun.get({
+      id: run.id,
+      conversationId: run.conversationId,
+      threadId: run.threadId,
+      agent: run.agent,
+      input: toJson(run.input),
+      requestedBy: toJson(run.requestedBy),
+      parentRunId: run.parentRunId ?? null,
+      parentToolCallId: run.parentToolCallId ?? null,
+      depth: run.depth ?? 0,
+      now: this.clock(),
+      idempotencyKey: run.idempotencyKey ?? null,
+      planId: run.planId ?? null,
+    }) as unknown as RunRow | undefined;
+    if (row) return toRun(row);
+    // Only a taken idempotency key inserts nothing.
+    return sameKeyRun(toRun(this.s.runByKey.get(run.idempotencyKey!) as unknown as RunRow), run.idempotencyKey!, run.conversationId);
   }
 
   async getRun(id: string): Promise<Run | null> {
@@ -261,7 +267,8 @@ export class SqliteStore implements Store {
    * requires_action (live lease or not: an orphan is resumed with adoptRun before the queue moves).
    */
   async claimNextRun(threadId: string, owner: string, leaseUntil: number, now: number, inputMessageId: string): Promise<ClaimedRun | null> {
-    if (!(this.s.claimable.get({ threadId }) as { ok: number } | undefined)?.ok) return null;
+    // Nothing to claim is known without a write, unless queued writes (a new run) may add something.
+    if (!this.db.queued && !(this.s.claimable.get({ threadId }) as { ok: number } | undefined)?.ok) return null;
     return this.writes.claim(threadId, owner, leaseUntil, now, inputMessageId);
   }
 
@@ -292,9 +299,13 @@ export class SqliteStore implements Store {
       return run;
     }
     const sql = `UPDATE runs SET ${sets.map((s) => `${s.column} = ?`).join(', ')} WHERE id = ? RETURNING *`;
-    const row = this.cached(sql).get(...sets.map((s) => s.value), id) as unknown as RunRow | undefined;
-    if (!row) throw new NotFoundError('run', id);
-    return toRun(row);
+    // A write of the group commit, which events describing the change ride (a run's end, its cancel):
+    // they are built from what the write returns, so it returns the run.
+    return this.db.write(() => {
+      const row = this.cached(sql).get(...sets.map((s) => s.value), id) as unknown as RunRow | undefined;
+      if (!row) throw new NotFoundError('run', id);
+      return toRun(row);
+    });
   }
 
   // ---- run steps --------------------------------------------------------------------------------
@@ -309,7 +320,7 @@ export class SqliteStore implements Store {
 
   async startToolStep(step: { id: string; runId: string; data: Record<string, unknown> }): Promise<RunStep> {
     try {
-      return this.writes.startStep(step, this.clock());
+      return await this.writes.startStep(step, this.clock());
     } catch (err) {
       if (isForeignKeyError(err)) throw new NotFoundError('run', step.runId);
       throw err;
@@ -325,7 +336,7 @@ export class SqliteStore implements Store {
     message: NewMessage & { id: string; threadId: string },
   ): Promise<{ step: RunStep; message: Message }> {
     try {
-      return this.writes.toolStep(step, message, this.clock());
+      return await this.writes.toolStep(step, message, this.clock());
     } catch (err) {
       // The message's own foreign key failure is reported as its thread by insertMessage.
       if (isForeignKeyError(err)) throw new NotFoundError('run', step.runId);
