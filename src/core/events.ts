@@ -261,9 +261,10 @@ export class EventBus {
 
   async #envelope(input: EventInput): Promise<SwitchboardEvent> {
     const now = this.#envelopeNow(input);
-    if (now || !this.#resolve) return now ?? this.#fill(input);
+    if (now) return now;
     try {
-      const tree = await this.#resolve(input.runId);
+      // Not known now means: a run whose tree a resolver looks up (#envelopeNow fills everything else).
+      const tree = await this.#resolve!(input.runId);
       this.rememberRun({ id: input.runId, parentRunId: tree.parentRunId, planId: tree.planId }, tree.rootRunId);
     } catch {
       // An unknown run (a test's, or one deleted since): the event still goes out, as its own root.

@@ -195,12 +195,15 @@ export class RunExecutor {
     return this.#record(run, () => this.#d.store.updateRun(run.id, { status, error, endedAt: this.#d.clock(), leaseOwner: null, leaseUntil: null }), () => (announce ? [event] : []));
   }
 
-  /** A write of `run` and the events describing it, stored together (RunEmitter.record); resolves once they are delivered. */
-  #record<T>(run: Run, write: () => Promise<T>, events: (result: T) => RunEvent[]): Promise<T> {
-    if (!this.#d.events.wants(run.conversationId)) return write();
-    return this.emitter.record(write, (r) => events(r).map((e): [Run, RunEvent] => [run, e]));
+  /** A write of `run` and the events describing it, stored together (`#around`); resolves once they are delivered. */
+  async #record<T>(run: Run, write: () => Promise<T>, events: (result: T) => RunEvent[]): Promise<T> {
+    const { result, delivered } = this.#around(run, write, events);
+    const value = await result;
+    await delivered;
+    return value;
   }
 
+  /** A write of `run` with the events describing it, stored in its transaction where the log can (RunEmitter.around). */
   #around<T>(run: Run, write: () => Promise<T>, events: (result: T) => RunEvent[]): { result: Promise<T>; delivered: Promise<void> } {
     if (!this.#d.events.wants(run.conversationId)) return { result: write(), delivered: Promise.resolve() };
     return this.emitter.around(write, (r) => events(r).map((e): [Run, RunEvent] => [run, e]));
