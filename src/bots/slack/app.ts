@@ -96,7 +96,13 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
   app.event('agent_session_stopped' as never, async ({ event, body }: { event: { channel: string; thread_ts: string; user: string }; body: { team_id: string } }) => {
     track(stopSession(deps, body.team_id, event));
   });
-  app.event('tokens_revoked', async ({ body }) => installations.remove(body.team_id, 'tokens revoked'));
+  // Only a revoked bot token stops the bot; user tokens (oauth) revoked in the same workspace do not.
+  app.event('tokens_revoked', async ({ event, body }) => {
+    if (!installations.has(body.team_id)) return;
+    const bots = event.tokens.bot ?? [];
+    const mine = installations.get(body.team_id).botUserId;
+    if (mine ? bots.includes(mine) : bots.length > 0) installations.remove(body.team_id, 'bot token revoked');
+  });
   app.event('app_uninstalled', async ({ body }) => installations.remove(body.team_id, 'app uninstalled'));
 
   const clickOf = (body: Record<string, unknown>, value: string): Click => {

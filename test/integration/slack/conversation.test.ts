@@ -72,7 +72,10 @@ describe('Slack: conversations in threads', () => {
   it('answers a mention once, though it arrives twice (app_mention + message) and Slack retries it', async () => {
     h = await startSlackHarness({ model: { handler: scriptByAgent({ proxy: [{ content: 'Once.' }] }) } });
     const ts = '1700000123.000100';
-    await h.say({ user: 'U1', text: `${BOT} hi`, ts, eventId: 'Ev1' });
+    await h.say({ user: 'U1', text: `${BOT} hi`, ts, eventId: 'Ev1', message: false });
+    // Slack's HTTP ack (the 200) left only after the message was a run in the store: nothing is lost after it.
+    expect((await h.sb.listRuns({})).map((r) => r.idempotencyKey)).toEqual(['slack:T1:C1:1700000123.000100']);
+    await h.say({ user: 'U1', text: `${BOT} hi`, ts, eventId: 'Ev1', mention: false });
     await h.say({ user: 'U1', text: `${BOT} hi`, ts, eventId: 'Ev1', retryNum: 1, message: false });
     await h.idle();
     expect(streamed(h)).toHaveLength(1);
@@ -153,9 +156,12 @@ describe('Slack: conversations in threads', () => {
     await h.idle();
     const starts = h.slack.callsOf('chat.startStream');
     expect(starts.map((c) => [c.team, c.args.channel])).toEqual([['T1', 'C1'], ['T2', 'C2']]);
+    // A user's token revoked in T1 leaves the bot there working; T2's bot token revoked drops T2.
+    await h.slack.postEvent(h.url, eventEnvelope('T1', { type: 'tokens_revoked', tokens: { oauth: ['U1'] } }));
     await h.slack.postEvent(h.url, eventEnvelope('T2', { type: 'tokens_revoked', tokens: { bot: ['UBOT2'] } }));
     await h.say({ team: 'T2', user: 'U9', text: '<@UBOT2> again', channel: 'C2' });
+    await h.say({ team: 'T1', user: 'U1', text: `${BOT} still there?` });
     await h.idle();
-    expect(h.slack.callsOf('chat.startStream')).toHaveLength(2);
+    expect(h.slack.callsOf('chat.startStream').map((c) => c.team)).toEqual(['T1', 'T2', 'T1']);
   });
 });
