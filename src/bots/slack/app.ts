@@ -174,8 +174,10 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       shutdown.abort();
       cards.stop();
       if (socket) await socket.stop();
-      await Promise.allSettled([...work]);
+      // Calls still waiting for a rate budget are dropped now (the text so far stands): replies waiting on
+      // them would otherwise hold the shutdown for as long as the budget needs (minutes, with many queued).
       clients.close();
+      await Promise.allSettled([...work]);
     },
     async idle() {
       while (work.size > 0) await Promise.allSettled([...work]);

@@ -93,8 +93,16 @@ export function createClients(installations: Installations, opts: ClientOptions)
 }
 
 /**
+ * The window a budget counts its calls in: Slack's minute and a margin. Slack counts calls as they
+ * arrive; the first calls of a window may have reached it later than they left (a busy moment), the
+ * first of the next window sooner, so a budget of exactly 60 s could still put `perMinute` + 1 calls
+ * into one of Slack's minutes.
+ */
+export const BUDGET_WINDOW_MS = 62_000;
+
+/**
  * A workspace's chat.update budget, shared by every conversation: at most `perMinute` calls in any
- * minute. Updates are keyed by message; a newer update of a message waiting in line replaces the older
+ * minute (`BUDGET_WINDOW_MS`). Updates are keyed by message; a newer update of a message waiting in line replaces the older
  * one (only the latest state matters), so a busy card costs one call per slot, not one per change.
  */
 export class UpdateQueue {
@@ -117,6 +125,8 @@ export class UpdateQueue {
 
   /** Resolves once this update (or a newer one of the same message) was sent. */
   schedule(key: string, run: () => Promise<unknown>): Promise<void> {
+    // Closed: nothing is sent any more, and whoever waits is told at once (never left hanging).
+    if (this.#closed) return Promise.resolve();
     return new Promise((resolve) => {
       const existing = this.#pending.get(key);
       if (existing) {
@@ -178,8 +188,8 @@ export class UpdateQueue {
     this.#timer = null;
     while (this.#pending.size > 0) {
       const t = this.now();
-      while (this.#sent.length > 0 && this.#sent[0]! <= t - 60_000) this.#sent.shift();
-      let wait = this.#sent.length >= this.perMinute ? this.#sent[0]! + 60_000 - t : 0;
+      while (this.#sent.length > 0 && this.#sent[0]! <= t - BUDGET_WINDOW_MS) this.#sent.shift();
+      let wait = this.#sent.length >= this.perMinute ? this.#sent[0]! + BUDGET_WINDOW_MS - t : 0;
       let next: string | null = null;
       if (wait === 0) {
         let soonest = Infinity;

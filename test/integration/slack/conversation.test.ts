@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { lastUserTextOf, scriptByAgent, TINY_PNG_B64 } from '../../support/fake-openai.js';
 import { eventEnvelope, type FakeTeam } from '../../support/fake-slack.js';
+import { until } from '../../support/plans.js';
 import { delegate } from '../../support/replies.js';
 import { startSlackHarness, type SlackHarness } from '../../support/slack-harness.js';
 
@@ -82,6 +83,21 @@ describe('Slack: conversations in threads', () => {
     expect(h.model.requests).toHaveLength(1);
     const runs = await h.sb.listRuns({ parentRunId: undefined });
     expect(runs.filter((r) => r.idempotencyKey === 'slack:T1:C1:1700000123.000100')).toHaveLength(1);
+  });
+
+  it('shuts down at once while a reply waits for its rate budget (the waiting call is dropped, the text so far stands)', async () => {
+    h = await startSlackHarness({ section: { streamsPerMinute: { start: 1, append: 100, stop: 20 } }, model: { handler: scriptByAgent({ proxy: [{ content: 'One.' }, { content: 'Two.' }] }) } });
+    await h.say({ user: 'U1', text: `${BOT} one` });
+    await h.say({ user: 'U1', text: `${BOT} two`, channel: 'C2' });
+    await until(async () => (await h!.sb.listRuns({ statuses: ['completed'] })).length === 2, 'both runs to complete');
+    await until(() => streamed(h!).find((m) => m.stream === 'stopped'), 'the first reply');
+    // The second reply's chat.startStream waits for the next minute of the workspace's Tier 2 budget.
+    expect(h.slack.callsOf('chat.startStream')).toHaveLength(1);
+    const closing = h;
+    h = undefined;
+    // Without dropping the waiting call this would wait out the budget's minute (beyond the test's timeout).
+    await closing.close();
+    expect(streamed(closing)[0]!.text).toMatch(/^(One|Two)\.$/);
   });
 
   it('starts nothing for bots (itself included), edits, deletions and joins', async () => {
