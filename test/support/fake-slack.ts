@@ -53,6 +53,11 @@ export interface FakeSlackOptions {
   signingSecret?: string;
   appToken?: string;
   appId?: string;
+  /**
+   * Slack's per-method rate tiers, enforced per workspace: a call beyond `perMinute` calls of its method
+   * in the last 60 s answers 429 with Retry-After, as Slack does (the bench proves none happen).
+   */
+  limits?: Record<string, number>;
 }
 
 type Fault = { method: string; times: number } & ({ kind: '429'; retryAfter: number } | { kind: 'error'; error: string });
@@ -79,6 +84,8 @@ export interface FakeSlack {
   /** A file on the fake's private host; only the team's bot token may download it. */
   hostFile(team: string, bytes: Buffer, mediaType: string, name?: string): { id: string; url_private: string; mimetype: string; name: string };
   downloads: { fileId: string; authorized: boolean }[];
+  /** Calls answered 429 because they went beyond `limits` (not counting `rateLimit` faults). */
+  throttled: SlackCall[];
   /** Signed POST to the app's request URL (Events API body as JSON). */
   postEvent(appUrl: string, body: unknown, opts?: { timestamp?: number; secret?: string; retryNum?: number }): Promise<{ status: number; text: string }>;
   /** Signed POST of an interactivity payload (`payload=` form). */
@@ -124,6 +131,24 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const url = `http://127.0.0.1:${port}`;
   const socket = new FakeSocketMode(server, { appId: opts.appId ?? 'A1' });
 
+  const throttled: SlackCall[] = [];
+  const windows = new Map<string, number[]>();
+  const windowOf = (team: string, method: string) => {
+    let w = windows.get(`${team} ${method}`);
+    if (!w) windows.set(`${team} ${method}`, (w = []));
+    const now = performance.now();
+    while (w.length > 0 && w[0]! <= now - 60_000) w.shift();
+    return w;
+  };
+  /** Counts the call in its method's window, unless the window is full. */
+  const overLimit = (team: string, method: string) => {
+    const limit = opts.limits?.[method];
+    if (limit === undefined) return false;
+    const w = windowOf(team, method);
+    if (w.length >= limit) return true;
+    w.push(performance.now());
+    return false;
+  };
   const teamOfToken = (token: string | undefined) => teams.find((t) => t.botToken === token) ?? null;
   const find = (channel: string, ts: string) => messages.find((m) => m.channel === channel && m.ts === ts);
 
@@ -148,6 +173,12 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     const team = teamOfToken(auth);
     calls.push({ method, team: team?.id ?? null, args, encoding, at: performance.now() });
 
+    if (team && overLimit(team.id, method)) {
+      const retryAfter = Math.max(1, Math.ceil((windowOf(team.id, method)[0]! + 60_000 - performance.now()) / 1000));
+      throttled.push(calls.at(-1)!);
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(retryAfter) });
+      return void res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
+    }
     const fault = faults.find((f) => f.method === method || f.method === '*');
     if (fault) {
       if (--fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
@@ -284,6 +315,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     uploads,
     views,
     downloads,
+    throttled,
     socket,
     callsOf: (method) => calls.filter((c) => c.method === method),
     methods: () => calls.map((c) => c.method),
