@@ -87,6 +87,30 @@ describe('Slack: plans and approvals', () => {
     expect(h.slack.callsOf('chat.postMessage').filter((c) => !c.args.thread_ts)).toHaveLength(1);
   });
 
+  it('puts a plan the proxy makes (create_plan) into the mention’s thread, approved there by a click', async () => {
+    h = await startSlackHarness({
+      model: {
+        handler: scriptByAgent({
+          proxy: [{ toolCalls: [{ name: 'create_plan', arguments: { goal: 'Describe the cat' } }] }, { content: 'Here is my plan.' }, { content: 'Summary: an orange cat.' }],
+          planner: [plannerReply(['vision_agent', 'Describe cat.png'])],
+          vision_agent: [{ content: 'An orange cat.' }],
+        }),
+      },
+    });
+    const { ts } = await h.say({ user: 'U1', text: `${BOT} describe the cat, with a plan` });
+    const card = await until(() => h!.slack.messages.find((m) => m.thread_ts === ts && m.text.startsWith('Plan:') && waitingOn(m)), 'the plan card in the thread');
+    expect(blocksOf(card)).toContain('Describe cat.png');
+    await h.click('sb_approve', waitingOn(card)!, { user: 'U1', messageTs: card.ts, threadTs: ts });
+    await settle(h);
+    const done = h.slack.messages.find((m) => m.ts === card.ts)!;
+    expect(done.text).toMatch(/completed/);
+    expect(blocksOf(done)).toMatch(/approved by <@U1>/);
+    // The proxy's answer streamed in the thread; the summary follows there; nothing went top-level.
+    expect(h.slack.messages.find((m) => m.stream && m.thread_ts === ts)!.text).toBe('Here is my plan.');
+    expect(h.slack.messages.some((m) => m.thread_ts === ts && m.text.includes('Summary: an orange cat.'))).toBe(true);
+    expect(h.slack.callsOf('chat.postMessage').filter((c) => !c.args.thread_ts)).toHaveLength(0);
+  });
+
   it('with whole-plan approval: one set of buttons for every step, without Edit', async () => {
     h = await startSlackHarness({
       config: { approvals: { plan: 'whole_plan' } },
