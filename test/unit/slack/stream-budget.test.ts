@@ -107,4 +107,23 @@ describe('streaming calls share per-method workspace budgets', () => {
     expect(stream.written).toBe('Hello there, world.');
     expect(calls.filter((c) => c.method === 'stopStream' && c.args.channel === 'C2')).toHaveLength(1);
   });
+
+  it('sends the first text at once and later text on the flush timer, without waiting for the end', async () => {
+    const { client, calls } = recorder();
+    const stream = new ReplyStream(client, budgets.append, { team: 'T1', channel: 'C1', threadTs: 'timer', user: 'U1' }, { flushMs: 800, logger: silentLogger, budgets });
+    await stream.start('Thinking…');
+    stream.text('First');
+    await vi.advanceTimersByTimeAsync(0);
+    const texts = () => calls.filter((c) => c.method === 'appendStream').map((c) => (c.args.chunks ?? []).map((k) => k.text ?? '').join(''));
+    expect(texts()).toEqual(['First']);
+    stream.text(' words');
+    stream.text(' arrive');
+    await vi.advanceTimersByTimeAsync(799);
+    // Held for the timer (one append for both deltas), not for the SDK's 256 characters or the end.
+    expect(texts()).toEqual(['First']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(texts()).toEqual(['First', ' words arrive']);
+    await stream.finish();
+    expect(stream.written).toBe('First words arrive');
+  });
 });
