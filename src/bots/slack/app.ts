@@ -18,6 +18,7 @@ import { classify, InFlight, intake, type MessageLike } from './intake.js';
 import { decideClick, openEdit, openFullText, openReject, submitModal, tellClicker, type Click } from './interactions.js';
 import { MODALS } from './modals.js';
 import { HeldAckSocketReceiver, httpReceiver } from './receivers.js';
+import { finishReleased } from './handoff.js';
 import { driveReply } from './reply.js';
 import { slackKey } from './refs.js';
 import { stopSession, startPlanCommand } from './session.js';
@@ -63,6 +64,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     },
   });
   const work = new Set<Promise<unknown>>();
+  let offHandoff: (() => void) | null = null;
   const shutdown = new AbortController();
   // Every reply in flight follows its run with this signal: far more than Node's default of 10 listeners.
   setMaxListeners(0, shutdown.signal);
@@ -168,16 +170,23 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     async start() {
       await installations.init();
       cards.start((id, listener) => engine.on(id, listener));
+      // Replies a stopped process let go of: the rest is posted when their runs end (any replica).
+      offHandoff = engine.on('*', (e) => {
+        if (e.type === 'run.completed' || e.type === 'run.failed' || e.type === 'run.cancelled') track(finishReleased(deps, e));
+      });
       if (socket) await socket.start();
     },
     async stop() {
       shutdown.abort();
       cards.stop();
+      offHandoff?.();
       if (socket) await socket.stop();
-      // Calls still waiting for a rate budget are dropped now (the text so far stands): replies waiting on
-      // them would otherwise hold the shutdown for as long as the budget needs (minutes, with many queued).
-      clients.close();
+      // Replies end their streams and let go (handoff.ts) with the calls their budgets have room for now;
+      // a call that would wait for room is dropped (the text so far stands, the rest is posted when the run
+      // ends): waiting would hold the shutdown for as long as the budget needs (minutes, with many queued).
+      clients.stopWaiting();
       await Promise.allSettled([...work]);
+      clients.close();
     },
     async idle() {
       while (work.size > 0) await Promise.allSettled([...work]);

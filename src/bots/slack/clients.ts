@@ -29,6 +29,8 @@ export interface SlackClients {
   streams(teamId: string, method: StreamMethod): UpdateQueue;
   /** Resolves when no update or status waits or is in flight (tests, shutdown). */
   drained(): Promise<void>;
+  /** Shutting down: a call still goes out when its budget has room at once; none waits for room (it is dropped). */
+  stopWaiting(): void;
   close(): void;
 }
 
@@ -86,6 +88,9 @@ export function createClients(installations: Installations, opts: ClientOptions)
     async drained() {
       await Promise.all([...queues.values(), ...statusQueues.values(), ...streamQueues.values()].map((q) => q.drained()));
     },
+    stopWaiting() {
+      for (const q of [...queues.values(), ...statusQueues.values(), ...streamQueues.values()]) q.stopWaiting();
+    },
     close() {
       for (const q of [...queues.values(), ...statusQueues.values(), ...streamQueues.values()]) q.close();
     },
@@ -112,6 +117,8 @@ export class UpdateQueue {
   readonly #last = new Map<string, number>();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
+  /** Shutting down: what cannot go out at once is dropped instead of waiting. */
+  #noWait = false;
   #inFlight = 0;
   #idle: (() => void)[] = [];
   calls = 0;
@@ -172,6 +179,12 @@ export class UpdateQueue {
     if (this.#pending.size === 0 && this.#inFlight === 0) for (const r of this.#idle.splice(0)) r();
   }
 
+  /** From now on a call goes out if the budget has room at once; one that would wait is dropped (its waiter told). */
+  stopWaiting(): void {
+    this.#noWait = true;
+    this.#pump();
+  }
+
   close(): void {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
@@ -202,6 +215,12 @@ export class UpdateQueue {
           soonest = Math.min(soonest, ready);
         }
         if (!next) wait = soonest - t;
+      }
+      if (!next && this.#noWait) {
+        for (const job of this.#pending.values()) job.done.forEach((d) => d());
+        this.#pending.clear();
+        this.#settle();
+        return;
       }
       if (!next) {
         this.#timer = setTimeout(() => {

@@ -9,6 +9,7 @@ import { feedbackBlock } from './blocks.js';
 import type { SlackClients } from './clients.js';
 import type { SlackEngine } from './engine.js';
 import { uploadImage } from './files.js';
+import { releaseReply } from './handoff.js';
 import { ThreadStatus } from './status.js';
 import { ReplyStream, type StreamTarget } from './stream.js';
 import type { Logger } from '../../index.js';
@@ -40,8 +41,10 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
       if (ended) break;
     }
     if (!ended && signal?.aborted) {
-      // Shutting down: the text so far stands; the run goes on (here after a restart, or on another replica).
+      // Shutting down: the text so far stands; the run goes on (here after a restart, or on another
+      // replica), and whoever sees it end posts the rest (handoff.ts).
       await stream.pause();
+      await releaseReply(deps, run.id, { channel: target.channel, threadTs: target.threadTs, user: target.user }, stream.written.length);
     } else if (!ended) {
       const last = await deps.engine.getRun(run.id);
       if (last.status === 'completed') stream.complete(last.reply ?? '');

@@ -57,4 +57,23 @@ describe('UpdateQueue', () => {
       vi.useRealTimers();
     }
   });
+
+  it('when told to stop waiting (shutdown), sends what has room now and drops what would wait', async () => {
+    const q = new UpdateQueue(2, silentLogger, () => 0, 0);
+    const sent: string[] = [];
+    await q.schedule('a', async () => void sent.push('a'));
+    // One slot left in this minute: c takes it; d then waits for the next window.
+    const waiting = q.schedule('c', async () => void sent.push('c'));
+    expect(q.waiting).toBe(0);
+    await waiting;
+    expect(sent).toEqual(['a', 'c']);
+    const d = q.schedule('d', async () => void sent.push('d'));
+    expect(q.waiting).toBe(1);
+    q.stopWaiting();
+    await d;
+    await q.schedule('e', async () => void sent.push('e'));
+    expect(sent).toEqual(['a', 'c']);
+    await q.drained();
+    q.close();
+  });
 });
