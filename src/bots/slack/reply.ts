@@ -86,8 +86,11 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
         return;
       case 'approval.requested':
         // The wait may outlast the stream: the text so far stands, the card follows, later text streams anew.
+        // The session is suspended (a person has to act) until the work goes on.
         await stream.pause();
-        return void status.set('is waiting for an approval…');
+        return void status.suspend();
+      case 'approval.decided':
+        return void status.set(e.approved ? 'is working…' : 'is thinking it over…');
       case 'artifact.created':
         if (e.mediaType.startsWith('image/')) await upload(e.artifactId, e.name ?? `${e.artifactId}.${e.mediaType.split('/')[1]}`);
         return;

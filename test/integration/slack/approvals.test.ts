@@ -162,6 +162,10 @@ describe('Slack: plans and approvals', () => {
     expect(blocksOf(card)).toContain('print(6*7)');
     // The stream ends before the wait (which would outlive Slack's stream); the text so far stands.
     await until(() => h!.slack.messages.filter((m) => m.stream).every((m) => m.stream === 'stopped'), 'the stream paused');
+    // While a person has to act, the session is suspended and no status line is kept alive.
+    const sessions = () => h!.slack.callsOf('agents.sessions.setStatus').map((c) => c.args.status);
+    await until(() => sessions().at(-1) === 'suspended', 'the session suspended');
+    expect(h.slack.callsOf('assistant.threads.setStatus').at(-1)!.args.status).toBe('');
     await h.click('sb_approve', waitingOn(card)!, { user: 'U1', messageTs: card.ts, threadTs: ts });
     await h.idle();
     await until(async () => (await h!.sb.listRuns({ statuses: ['in_progress', 'queued', 'requires_action'] })).length === 0, 'the run to end');
@@ -169,6 +173,8 @@ describe('Slack: plans and approvals', () => {
     const updated = h.slack.messages.find((m) => m.ts === card.ts)!;
     expect(blocksOf(updated)).toContain('Approved by <@U1>');
     expect(h.slack.messages.filter((m) => m.stream).map((m) => m.text).join('')).toMatch(/proxy got:/);
+    // Processing again once the decision let the work go on, active at the end.
+    expect(sessions()).toEqual(['processing', 'suspended', 'processing', 'active']);
   });
 
   it('keeps cards working across a restart: a click on the old card decides the next step and updates that card', async () => {
