@@ -177,6 +177,19 @@ describe('Slack: plans and approvals', () => {
     expect(sessions()).toEqual(['processing', 'suspended', 'processing', 'active']);
   });
 
+  it('shortens long code on a tool card and shows all of it in a modal on “See all”', async () => {
+    const code = ['print(6*7)', ...Array.from({ length: 300 }, (_, i) => `# line ${i} of a long script`), 'print("the end")'].join('\n');
+    h = await startSlackHarness({ model: { handler: scriptByAgent({ proxy: [delegate('code_agent', 'Run the long script')], code_agent: [{ toolCalls: [{ name: 'run_code', arguments: { language: 'python', code } }] }] }) } });
+    const { ts } = await h.say({ user: 'U1', text: `${BOT} run it` });
+    const card = await until(() => h!.slack.messages.find((m) => m.thread_ts === ts && waitingOn(m)), 'the tool approval card');
+    expect(blocksOf(card)).not.toContain('the end');
+    expect(blocksOf(card)).toContain(`See all ${code.length.toLocaleString('en')} characters`);
+    await h.click('sb_view', waitingOn(card)!, { user: 'U1', messageTs: card.ts, threadTs: ts });
+    const modal = JSON.stringify(h.slack.views.at(-1)!.view);
+    expect(modal).toContain('# line 299 of a long script');
+    expect(modal).toContain('print(\\"the end\\")');
+  });
+
   it('keeps cards working across a restart: a click on the old card decides the next step and updates that card', async () => {
     h = await startSlackHarness({ model: { handler: scriptByAgent({ planner: [plannerReply(['vision_agent', 'One'], ['vision_agent', 'Two'])], vision_agent: [{ content: 'did one' }, { content: 'did two' }], proxy: [{ content: 'all done' }] }) } });
     const card = await planCard(h, 'Two steps');
