@@ -15,7 +15,7 @@ import type { SlackSettings } from './config.js';
 import type { SlackEngine } from './engine.js';
 import { Installations } from './installations.js';
 import { classify, InFlight, intake, type MessageLike } from './intake.js';
-import { decideClick, openEdit, openFullText, openReject, submitModal, tellClicker, type Click } from './interactions.js';
+import { decideClick, openEdit, openFullText, openReject, submitModal, tellClicker, whatSlackSaid, type Click } from './interactions.js';
 import { MODALS } from './modals.js';
 import { HeldAckSocketReceiver, httpReceiver } from './receivers.js';
 import { finishReleased } from './handoff.js';
@@ -125,18 +125,21 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     const verdict = await decideClick(deps, click, { approve: true });
     if (!verdict.ok) await tellClicker(deps, click, verdict.message);
   });
-  app.action(ACTIONS.reject, async ({ ack, body, action }) => {
-    await ack();
-    await openReject(deps, clickOf(body as never, valueOf(action)));
-  });
-  app.action(ACTIONS.edit, async ({ ack, body, action }) => {
-    await ack();
-    await openEdit(deps, clickOf(body as never, valueOf(action)));
-  });
-  app.action(ACTIONS.view, async ({ ack, body, action }) => {
-    await ack();
-    await openFullText(deps, clickOf(body as never, valueOf(action)));
-  });
+  // A modal Slack would not open (rate limited, or the 3-second trigger expired) is said to the clicker, not swallowed.
+  const modal = (open: (d: typeof deps, click: Click) => Promise<void>) =>
+    async ({ ack, body, action }: { ack: () => Promise<void>; body: unknown; action: unknown }) => {
+      await ack();
+      const click = clickOf(body as never, valueOf(action));
+      try {
+        await open(deps, click);
+      } catch (err) {
+        logger.warn('Slack modal not opened', { approvalId: click.approvalId, error: err });
+        await tellClicker(deps, click, `Slack did not open the form (${whatSlackSaid(err)}); nothing was decided. Click the button again.`);
+      }
+    };
+  app.action(ACTIONS.reject, modal(openReject));
+  app.action(ACTIONS.edit, modal(openEdit));
+  app.action(ACTIONS.view, modal(openFullText));
   // Feedback on a reply: logged with its run, for whoever tunes the agents.
   app.action(ACTIONS.feedback, async ({ ack, body, action }) => {
     await ack();

@@ -214,5 +214,11 @@ describe('Slack: plans and approvals', () => {
     await h.click('sb_reject', waitingOn(card)!, { user: 'U1', messageTs: card.ts });
     expect(h.slack.views.at(-1)!.view.callback_id).toBe('sb_reject_modal');
     void stuck;
+    // A 429 on views.open itself is not waited out (the trigger would expire): the clicker is told at once.
+    h.slack.rateLimit('views.open', 30, 1);
+    await h.click('sb_edit', waitingOn(card)!, { user: 'U1', messageTs: card.ts });
+    const told = await until(() => h!.slack.messages.find((m) => m.ephemeralTo === 'U1'), 'the answer to the clicker');
+    expect(told.text).toBe('Slack did not open the form (rate limited); nothing was decided. Click the button again.');
+    expect((await h.sb.approvalView(waitingOn(card)!)).status).toBe('pending');
   });
 });
