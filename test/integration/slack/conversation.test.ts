@@ -122,7 +122,7 @@ describe('Slack: conversations in threads', () => {
     expect(h.model.requests).toHaveLength(0);
   });
 
-  it('in the agent view: suggested prompts when the Messages tab opens, a private conversation per DM thread', async () => {
+  it('in the agent view: suggested prompts when the Messages tab opens, a private conversation per DM thread, its session titled and its status shown', async () => {
     h = await startSlackHarness({ model: { handler: scriptByAgent({ proxy: [{ content: 'Hi there.' }] }) } });
     await h.slack.postEvent(h.url, eventEnvelope('T1', { type: 'app_home_opened', user: 'U1', channel: 'D1', tab: 'messages' }));
     const prompts = h.slack.callsOf('assistant.threads.setSuggestedPrompts')[0]!;
@@ -135,6 +135,10 @@ describe('Slack: conversations in threads', () => {
     expect(streamed(h)[0]).toMatchObject({ channel: 'D1', thread_ts: ts, text: 'Hi there.' });
     const conv = await h.sb.conversation(`slack:T1:D1:${ts}`, { surface: 'slack', tenant: 'T1', userId: 'U1' });
     expect(conv.access).toBe('private');
+    // The agent session of that thread: titled by the message, processing while agents work, then active; the status line shown and cleared.
+    const inThread = (m: string) => h!.slack.callsOf(m).filter((c) => c.args.channel_id === 'D1' && c.args.thread_ts === ts).map((c) => c.args);
+    expect(inThread('agents.sessions.setStatus')).toEqual([expect.objectContaining({ status: 'processing', title: 'hello', initiator_user_id: 'U1' }), expect.objectContaining({ status: 'active' })]);
+    expect(inThread('assistant.threads.setStatus').map((a) => a.status)).toEqual(['is thinking…', '']);
   });
 
   it('sends an attached image to the vision agent (bot token to Slack’s file host only) and uploads images the agents make', async () => {
