@@ -165,7 +165,7 @@ describe('Slack: conversations in threads', () => {
     expect(h.slack.methods()).toEqual(expect.arrayContaining(['files.getUploadURLExternal', 'files.completeUploadExternal']));
   });
 
-  it('works in two workspaces with their own tokens, and forgets one whose tokens were revoked', async () => {
+  it('works in two workspaces with their own tokens, and forgets one whose bot token was revoked or that uninstalled the app', async () => {
     const teams: FakeTeam[] = [
       { id: 'T1', botToken: 'xoxb-t1-token', botUserId: 'UBOT1', botId: 'B1' },
       { id: 'T2', botToken: 'xoxb-t2-token', botUserId: 'UBOT2', botId: 'B2' },
@@ -183,5 +183,12 @@ describe('Slack: conversations in threads', () => {
     await h.say({ team: 'T1', user: 'U1', text: `${BOT} still there?` });
     await h.idle();
     expect(h.slack.callsOf('chat.startStream').map((c) => c.team)).toEqual(['T1', 'T2', 'T1']);
+    // Uninstalled from T1 too: its events start nothing any more (and are still acked).
+    expect((await h.slack.postEvent(h.url, eventEnvelope('T1', { type: 'app_uninstalled' }))).status).toBe(200);
+    const { statuses } = await h.say({ team: 'T1', user: 'U1', text: `${BOT} gone?` });
+    await h.idle();
+    expect(statuses).toEqual([200, 200]);
+    expect(h.slack.callsOf('chat.startStream')).toHaveLength(3);
+    expect(h.bot.installations.teams()).toEqual([]);
   });
 });
