@@ -97,6 +97,8 @@ describe('Slack: Web API calls per turn', () => {
     expect(edits.length).toBeLessThanOrEqual(3);
     expect(edits.every((c) => c.method === 'chat.update' && c.args.ts === card.ts)).toBe(true);
     expect(String(edits.at(-1)!.args.text)).toMatch(/completed/);
+    // The card shows the end first; the summary follows it.
+    expect(after.at(-1)).toBe(summaries[0]);
     const final = JSON.stringify(h.slack.messages.find((m) => m.ts === card.ts)!.blocks);
     expect(final).toMatch(/approved by <@U1>/);
     expect(final).not.toContain('sb_approve');
