@@ -84,6 +84,9 @@ export interface FakeSlack {
   /** A file on the fake's private host; only the team's bot token may download it. */
   hostFile(team: string, bytes: Buffer, mediaType: string, name?: string): { id: string; url_private: string; mimetype: string; name: string };
   downloads: { fileId: string; authorized: boolean }[];
+  /** Bodies the app POSTed to `responseUrl` (a slash command's response_url). */
+  responses: Record<string, unknown>[];
+  responseUrl: string;
   /** Calls answered 429 because they went beyond `limits` (not counting `rateLimit` faults). */
   throttled: SlackCall[];
   /** Signed POST to the app's request URL (Events API body as JSON). */
@@ -132,6 +135,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const socket = new FakeSocketMode(server, { appId: opts.appId ?? 'A1' });
 
   const throttled: SlackCall[] = [];
+  const responses: Record<string, unknown>[] = [];
   const windows = new Map<string, number[]>();
   const windowOf = (team: string, method: string) => {
     let w = windows.get(`${team} ${method}`);
@@ -156,6 +160,11 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     const path = new URL(req.url ?? '/', url).pathname;
     const raw = await readRaw(req);
     if (path.startsWith('/files-pri/')) return serveFile(path.slice('/files-pri/'.length), req, res);
+    if (path === '/respond') {
+      // A slash command's response_url: what the app answered there, as the person would see it.
+      responses.push(JSON.parse(raw.toString('utf8')) as Record<string, unknown>);
+      return json(res, { ok: true });
+    }
     if (path.startsWith('/upload/')) {
       const up = pendingUploads.get(path.slice('/upload/'.length));
       if (!up) return void res.writeHead(404).end();
@@ -316,6 +325,8 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     views,
     downloads,
     throttled,
+    responses,
+    responseUrl: `${url}/respond`,
     socket,
     callsOf: (method) => calls.filter((c) => c.method === method),
     methods: () => calls.map((c) => c.method),

@@ -152,12 +152,19 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       await ack(r.errors ? { response_action: 'errors', errors: r.errors } : undefined);
     });
   }
-  app.command('/switchboard', async ({ ack, command }) => {
+  app.command('/switchboard', async ({ ack, command, respond }) => {
     const [verb, ...rest] = command.text.trim().split(/\s+/);
     const goal = rest.join(' ').trim();
     if (verb !== 'plan' || !goal) return void (await ack({ response_type: 'ephemeral', text: 'Usage: `/switchboard plan <goal>` — the planner breaks the goal into steps you approve one by one.' }));
     await ack();
-    track(startPlanCommand(deps, cards, { team: command.team_id, channel: command.channel_id, user: command.user_id, goal }));
+    track(
+      startPlanCommand(deps, cards, { team: command.team_id, channel: command.channel_id, user: command.user_id, goal }).catch(async (err: unknown) => {
+        logger.warn('Slack plan command failed', { error: err });
+        // Through the command's response_url: it works where the bot cannot post (not invited to the channel).
+        const why = whatSlackSaid(err) === 'not_in_channel' ? 'the bot is not in this channel: invite it (`/invite @switchboard`) and try again' : `${whatSlackSaid(err)}`;
+        await respond({ response_type: 'ephemeral', text: `The plan could not start: ${why}.` });
+      }),
+    );
   });
   app.error(async (err) => logger.warn('Slack listener failed', { error: err }));
 

@@ -111,6 +111,16 @@ describe('Slack: plans and approvals', () => {
     expect(h.slack.callsOf('chat.postMessage').filter((c) => !c.args.thread_ts)).toHaveLength(0);
   });
 
+  it('answers a plan command it cannot carry out (the bot is not in the channel) to the person, through the command’s response_url', async () => {
+    h = await startSlackHarness({ model: { handler: scriptByAgent({ planner: [plannerReply(['vision_agent', 'Look'])] }) } });
+    h.slack.failWith('chat.postMessage', 'not_in_channel');
+    const r = await h.slack.postCommand(h.url, { command: '/switchboard', text: 'plan Look at it', team_id: 'T1', channel_id: 'C9', user_id: 'U1', trigger_id: 't', response_url: h.slack.responseUrl });
+    expect(r.status).toBe(200);
+    const answer = await until(() => h!.slack.responses[0], 'the answer at the response_url');
+    expect(answer).toMatchObject({ response_type: 'ephemeral', text: 'The plan could not start: the bot is not in this channel: invite it (`/invite @switchboard`) and try again.' });
+    expect(await h.sb.listPlans({})).toHaveLength(0);
+  });
+
   it('with whole-plan approval: one set of buttons for every step, without Edit', async () => {
     h = await startSlackHarness({
       config: { approvals: { plan: 'whole_plan' } },
