@@ -13,6 +13,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { tierLimiter } from './fake-slack-limits.js';
 import { FakeSocketMode } from './fake-slack-socket.js';
 
 export interface FakeTeam {
@@ -136,23 +137,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
 
   const throttled: SlackCall[] = [];
   const responses: Record<string, unknown>[] = [];
-  const windows = new Map<string, number[]>();
-  const windowOf = (team: string, method: string) => {
-    let w = windows.get(`${team} ${method}`);
-    if (!w) windows.set(`${team} ${method}`, (w = []));
-    const now = performance.now();
-    while (w.length > 0 && w[0]! <= now - 60_000) w.shift();
-    return w;
-  };
-  /** Counts the call in its method's window, unless the window is full. */
-  const overLimit = (team: string, method: string) => {
-    const limit = opts.limits?.[method];
-    if (limit === undefined) return false;
-    const w = windowOf(team, method);
-    if (w.length >= limit) return true;
-    w.push(performance.now());
-    return false;
-  };
+  const tiers = tierLimiter(opts.limits ?? {});
   const teamOfToken = (token: string | undefined) => teams.find((t) => t.botToken === token) ?? null;
   const find = (channel: string, ts: string) => messages.find((m) => m.channel === channel && m.ts === ts);
 
@@ -182,8 +167,8 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     const team = teamOfToken(auth);
     calls.push({ method, team: team?.id ?? null, args, encoding, at: performance.now() });
 
-    if (team && overLimit(team.id, method)) {
-      const retryAfter = Math.max(1, Math.ceil((windowOf(team.id, method)[0]! + 60_000 - performance.now()) / 1000));
+    const retryAfter = team ? tiers.take(team.id, method) : null;
+    if (retryAfter !== null) {
       throttled.push(calls.at(-1)!);
       res.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(retryAfter) });
       return void res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
