@@ -1,6 +1,7 @@
 /**
  * A restart in the middle of a reply: the stream ends with the text so far, the run goes on in the new
- * process, and the rest of the answer reaches the thread when the run ends (not lost to the deploy).
+ * process, and the rest of the answer reaches the thread when the run ends (not lost to the deploy); a
+ * retry of the mention after the restart is the same message, answered once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../../support/plans.js';
@@ -23,6 +24,8 @@ describe('Slack: a restart during a reply', () => {
     const { ts } = await h.say({ user: 'U1', text: '<@UBOT1> a long job' });
     await until(() => h!.model.requests.length === 1 && h!.slack.messages.find((m) => m.stream === 'streaming'), 'the reply to be under way');
     await h.restart();
+    // Slack retries the mention after the restart (its first delivery looked slow): the store knows the message.
+    await h.say({ user: 'U1', text: '<@UBOT1> a long job', ts, retryNum: 1, message: false });
     await until(async () => (await h!.sb.listRuns({ statuses: ['completed'] })).length === 1, 'the run to complete in the new process');
     const answer = await until(() => h!.slack.messages.find((m) => m.thread_ts === ts && !m.stream && m.text.includes('The answer, after the restart.')), 'the answer in the thread');
     expect(answer.text).toBe('The answer, after the restart.');
@@ -33,5 +36,7 @@ describe('Slack: a restart during a reply', () => {
     expect(h.slack.callsOf('assistant.threads.setStatus').at(-1)!.args.status).toBe('');
     // Posted once, though the old and the new process both followed the run.
     expect(h.slack.messages.filter((m) => m.text.includes('The answer, after the restart.'))).toHaveLength(1);
+    expect((await h.sb.listRuns({})).map((r) => r.idempotencyKey)).toEqual([`slack:T1:C1:${ts}`]);
+    expect(h.slack.callsOf('chat.startStream')).toHaveLength(1);
   });
 });
