@@ -161,7 +161,8 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       startPlanCommand(deps, cards, { team: command.team_id, channel: command.channel_id, user: command.user_id, goal }).catch(async (err: unknown) => {
         logger.warn('Slack plan command failed', { error: err });
         // Through the command's response_url: it works where the bot cannot post (not invited to the channel).
-        const why = whatSlackSaid(err) === 'not_in_channel' ? 'the bot is not in this channel: invite it (`/invite @switchboard`) and try again' : `${whatSlackSaid(err)}`;
+        const said = whatSlackSaid(err);
+        const why = said === 'not_in_channel' ? 'the bot is not in this channel: invite it (`/invite @switchboard`) and try again' : said;
         await respond({ response_type: 'ephemeral', text: `The plan could not start: ${why}.` });
       }),
     );

@@ -12,6 +12,7 @@ import { displayName } from './cards.js';
 import type { SlackClients } from './clients.js';
 import type { SlackEngine } from './engine.js';
 import { editModal, fullTextModal, INPUT, parseMeta, rejectModal, submittedText, type ModalMeta } from './modals.js';
+import { plainReason } from './reply.js';
 import { SURFACE, slackKey, slackPrincipal } from './refs.js';
 
 export interface InteractionDeps {
@@ -102,11 +103,11 @@ export async function tellClicker(deps: InteractionDeps, click: Pick<Click, 'tea
   await deps.clients.interactive(click.team).chat.postEphemeral({ channel: click.channel, user: click.user, text, ...(thread ? { thread_ts: thread } : {}) });
 }
 
-/** What Slack answered a failed call, in a few words: rate limited, `expired_trigger_id`, … */
+/** What went wrong, in a few words: Slack's answer (rate limited, `expired_trigger_id`, …) or a short plain reason. */
 export function whatSlackSaid(err: unknown): string {
   const e = err as { code?: string; data?: { error?: string } };
   if (e.code === ErrorCode.RateLimitedError) return 'rate limited';
-  return e.data?.error ?? 'no answer';
+  return e.data?.error ?? plainReason(err instanceof Error ? err.message : String(err));
 }
 
 function threadOf(click: Click): { threadTs?: string } {
