@@ -18,7 +18,7 @@ import { classify, InFlight, intake, type MessageLike } from './intake.js';
 import { decideClick, openEdit, openFullText, openReject, submitModal, tellClicker, whatSlackSaid, type Click } from './interactions.js';
 import { MODALS } from './modals.js';
 import { HeldAckSocketReceiver, httpReceiver } from './receivers.js';
-import { finishReleased } from './handoff.js';
+import { Handoff } from './handoff.js';
 import { driveReply } from './reply.js';
 import { slackKey } from './refs.js';
 import { stopSession, startPlanCommand } from './session.js';
@@ -73,7 +73,8 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     work.add(t);
   };
   const deps = { engine, clients, logger };
-  const replyDeps = { ...deps, flushMs: settings.flushMs, statusRefreshMs: settings.statusRefreshMs };
+  const replyDeps = { ...deps, flushMs: settings.flushMs, statusRefreshMs: settings.statusRefreshMs, beatMs: settings.replyBeatMs };
+  const handoff = new Handoff(deps, 3 * settings.replyBeatMs, track);
 
   const inFlight = new InFlight();
   const intakeDeps = { engine, logger, botToken: (t: string) => installations.get(t).botToken, fileHosts, maxImageBytes: opts.maxImageBytes ?? 10 * 1024 * 1024, known: new Set<string>() };
@@ -181,16 +182,15 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     async start() {
       await installations.init();
       cards.start((id, listener) => engine.on(id, listener));
-      // Replies a stopped process let go of: the rest is posted when their runs end (any replica).
-      offHandoff = engine.on('*', (e) => {
-        if (e.type === 'run.completed' || e.type === 'run.failed' || e.type === 'run.cancelled') track(finishReleased(deps, e));
-      });
+      // Replies a stopped or dead process left: the rest is posted when their runs end (any replica).
+      offHandoff = engine.on('*', (e) => handoff.onEvent(e));
       if (socket) await socket.start();
     },
     async stop() {
       shutdown.abort();
       cards.stop();
       offHandoff?.();
+      handoff.stop();
       if (socket) await socket.stop();
       // Replies end their streams and let go (handoff.ts) with the calls their budgets have room for now;
       // a call that would wait for room is dropped (the text so far stands, the rest is posted when the run

@@ -9,7 +9,7 @@ import { feedbackBlock } from './blocks.js';
 import type { SlackClients } from './clients.js';
 import type { SlackEngine } from './engine.js';
 import { uploadImage } from './files.js';
-import { releaseReply } from './handoff.js';
+import { writeRunRef, type RunRef } from './handoff.js';
 import { ThreadStatus } from './status.js';
 import { ReplyStream, type StreamTarget } from './stream.js';
 import type { Logger } from '../../index.js';
@@ -20,6 +20,8 @@ export interface ReplyDeps {
   logger: Logger;
   flushMs: number;
   statusRefreshMs: number;
+  /** How often the driver says it is alive in the run's reference (handoff.ts). */
+  beatMs: number;
 }
 
 /** Events that mean work is going on somewhere below the proxy, shown as tasks. */
@@ -35,6 +37,12 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
   const starting = stream.start('Thinking…');
   void status.begin('is thinking…');
   let ended = false;
+  // Alive: the beat says so (and how much is shown); a process that sees the run end finishes a reply whose beat stopped.
+  const ref: RunRef = { channel: target.channel, threadTs: target.threadTs, user: target.user };
+  const beat = () => writeRunRef(deps, run.id, { ...ref, beat: Date.now(), shown: stream.written.length }).catch((err: unknown) => deps.logger.debug('Slack reply beat not written', { error: err }));
+  void beat();
+  const beating = setInterval(() => void beat(), deps.beatMs);
+  beating.unref();
   try {
     for await (const e of deps.engine.follow(run.id, { signal })) {
       await onEvent(e);
@@ -44,16 +52,19 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
       // Shutting down: the text so far stands; the run goes on (here after a restart, or on another
       // replica), and whoever sees it end posts the rest (handoff.ts).
       await stream.pause();
-      await releaseReply(deps, run.id, { channel: target.channel, threadTs: target.threadTs, user: target.user }, stream.written.length);
+      clearInterval(beating);
+      await writeRunRef(deps, run.id, { ...ref, released: true, shown: stream.written.length });
     } else if (!ended) {
       const last = await deps.engine.getRun(run.id);
       if (last.status === 'completed') stream.complete(last.reply ?? '');
       await end(last.status === 'completed' ? {} : { error: plainReason(last.error ?? `The run ended as ${last.status}.`) });
     }
   } finally {
+    clearInterval(beating);
     await starting;
     void status.end();
   }
+  if (ended) await writeRunRef(deps, run.id, { ...ref, done: true, shown: stream.written.length });
   return stream;
 
   async function end(how: { error?: string }) {
