@@ -144,7 +144,7 @@ export async function slack(opts: ScenarioOptions): Promise<ScenarioResult> {
         metric(`highest per-method rate in one workspace (${top.team} ${top.method})`, top.count, 'calls/min', {
           target: 'inside each tier',
           ok: overTier.length === 0,
-          note: `busiest 60 s of ${windowMs} ms; ${rates.slice(0, 6).map((r) => `${r.method} ${r.count}${SLACK_TIERS[r.method] ? `/${SLACK_TIERS[r.method]}` : ''}`).join(', ')}`,
+          note: `busiest 60 s of ${windowMs} ms; ${rates.slice(0, 6).map((r) => `${r.team} ${r.method} ${r.count}${SLACK_TIERS[r.method] ? ` (tier ${SLACK_TIERS[r.method]})` : ' (special)'}`).join(', ')}`,
         }),
         metric('429 answers (fake Slack enforcing the tiers)', fake.throttled.length, 'calls', { target: '0', ok: fake.throttled.length === 0 }),
       ],
