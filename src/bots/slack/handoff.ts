@@ -16,24 +16,9 @@
 import type { Logger, SwitchboardEvent } from '../../index.js';
 import { textMessages } from './blocks.js';
 import type { SlackClients } from './clients.js';
-import type { Json, SlackEngine } from './engine.js';
+import type { SlackEngine } from './engine.js';
 import { plainReason } from './reply.js';
-import { SURFACE, type ConversationRef } from './refs.js';
-
-/** The run's reference: where its reply goes, who asked; then the driver's beat and its end. */
-export interface RunRef {
-  channel: string;
-  threadTs: string;
-  user: string;
-  /** When the driver last said it was alive (ms since the epoch). */
-  beat?: number;
-  /** Characters of the reply shown so far (at the last beat, or when released). */
-  shown?: number;
-  /** The driver let go at shutdown. */
-  released?: boolean;
-  /** The driver finished the reply. */
-  done?: boolean;
-}
+import { SURFACE, type ConversationRef, type RunRef } from './refs.js';
 
 export interface HandoffDeps {
   engine: SlackEngine;
@@ -42,10 +27,6 @@ export interface HandoffDeps {
 }
 
 type RunEnd = Extract<SwitchboardEvent, { type: 'run.completed' | 'run.failed' | 'run.cancelled' }>;
-
-export function writeRunRef(deps: HandoffDeps, runId: string, ref: RunRef): Promise<void> {
-  return deps.engine.refs.put(SURFACE, 'run', runId, ref as unknown as Json);
-}
 
 /** Watches run ends for replies nobody will finish. `staleMs`: a beat older than this means the driver is gone. */
 export class Handoff {

@@ -9,7 +9,7 @@ import { feedbackBlock } from './blocks.js';
 import type { SlackClients } from './clients.js';
 import type { SlackEngine } from './engine.js';
 import { uploadImage } from './files.js';
-import { writeRunRef, type RunRef } from './handoff.js';
+import { writeRunRef, type RunRef } from './refs.js';
 import { ThreadStatus } from './status.js';
 import { ReplyStream, type StreamTarget } from './stream.js';
 import type { Logger } from '../../index.js';
