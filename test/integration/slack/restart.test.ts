@@ -39,4 +39,19 @@ describe('Slack: a restart during a reply', () => {
     expect((await h.sb.listRuns({})).map((r) => r.idempotencyKey)).toEqual([`slack:T1:C1:${ts}`]);
     expect(h.slack.callsOf('chat.startStream')).toHaveLength(1);
   });
+
+  it('posts the answer of a message whose process died between the ack and the reply (never claimed)', async () => {
+    h = await startSlackHarness({ section: { replyBeatMs: 20 }, model: { handler: async () => ({ content: 'Answered by whoever saw it end.' }) } });
+    // What intake wrote before the ack, and nothing after it: the conversation, its references, the run.
+    const ts = '1700000777.000100';
+    const who = { surface: 'slack', tenant: 'T1', userId: 'U1' };
+    const conv = await h.sb.conversation(`slack:T1:C1:${ts}`, who, { access: 'shared' });
+    await h.sb.refs.put('slack', 'conversation', `slack:T1:C1:${ts}`, { conversationId: conv.id });
+    await h.sb.refs.put('slack', 'conversation', conv.id, { team: 'T1', channel: 'C1', threadTs: ts });
+    await h.sb.send(conv.id, { text: 'hello', from: who, idempotencyKey: `slack:T1:C1:${ts}` });
+    const answer = await until(() => h!.slack.messages.find((m) => m.thread_ts === ts && m.text === 'Answered by whoever saw it end.'), 'the answer in the thread');
+    expect(answer.channel).toBe('C1');
+    await h.idle();
+    expect(h.slack.messages.filter((m) => m.thread_ts === ts)).toHaveLength(1);
+  });
 });
