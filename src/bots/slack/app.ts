@@ -94,7 +94,8 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
   // The agent view: suggested prompts when a person opens the app's Messages tab (no thread_ts for agent apps).
   app.event('app_home_opened', async ({ event, body }) => {
     if (event.tab !== 'messages' || !installations.has(body.team_id)) return;
-    await clients.main(body.team_id).assistant.threads.setSuggestedPrompts({ channel_id: event.channel, title: 'Try asking', prompts: settings.suggestedPrompts });
+    // On the client that never waits on a 429: a throttled prompt is skipped, it does not pause the replies' queue.
+    await clients.interactive(body.team_id).assistant.threads.setSuggestedPrompts({ channel_id: event.channel, title: 'Try asking', prompts: settings.suggestedPrompts });
   });
   app.event('agent_session_stopped' as never, async ({ event, body }: { event: { channel: string; thread_ts: string; user: string }; body: { team_id: string } }) => {
     track(stopSession(deps, body.team_id, event));

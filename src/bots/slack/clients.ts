@@ -2,9 +2,10 @@
  * Web API clients per workspace, two of each:
  * - `main`: replies, cards, uploads. One 429 pauses a WebClient's whole queue until Retry-After, and its
  *   default retries last ~30 minutes, so retries here are bounded;
- * - `interactive`: views.open / views.update / ephemeral answers to a click. It never waits on a 429
- *   (rejectRateLimitedCalls, no retries), so a throttled main queue cannot push a modal past its
- *   3-second trigger_id.
+ * - `interactive`: views.open / views.update / ephemeral answers to a click, and the decoration
+ *   (status lines, session states, suggested prompts). It never waits on a 429 (rejectRateLimitedCalls,
+ *   no retries), so a throttled main queue cannot push a modal past its 3-second trigger_id, and a
+ *   throttled status is dropped rather than pausing the queue the replies use.
  * `chat.update` goes through a per-workspace budget (`UpdateQueue`), latest-wins per message.
  */
 import { WebClient, type WebClientOptions } from '@slack/web-api';

@@ -30,7 +30,9 @@ const INTERNAL_TOOLS = new Set(['send_message']);
 export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: StreamTarget & { title?: string }, signal?: AbortSignal): Promise<ReplyStream> {
   const client = deps.clients.main(target.team);
   const stream = new ReplyStream(client, deps.clients.updates(target.team), target, { flushMs: deps.flushMs, logger: deps.logger, budgets: { start: deps.clients.streams(target.team, 'start'), append: deps.clients.streams(target.team, 'append'), stop: deps.clients.streams(target.team, 'stop') } });
-  const status = new ThreadStatus(client, target, { refreshMs: deps.statusRefreshMs, logger: deps.logger, user: target.user, budgets: { line: deps.clients.statuses(target.team, 'line'), session: deps.clients.statuses(target.team, 'session') }, ...(target.title ? { title: target.title } : {}) });
+  // Statuses are decoration: on the client that never waits on a 429, so a throttled status is dropped
+  // instead of pausing the queue the reply's stream calls share.
+  const status = new ThreadStatus(deps.clients.interactive(target.team), target, { refreshMs: deps.statusRefreshMs, logger: deps.logger, user: target.user, budgets: { line: deps.clients.statuses(target.team, 'line'), session: deps.clients.statuses(target.team, 'session') }, ...(target.title ? { title: target.title } : {}) });
   // Not awaited before following: text deltas are not stored, so the follow starts listening now;
   // what the handlers send queues behind the stream's start. Statuses wait for their own budget: the
   // reply never waits for them.

@@ -45,6 +45,15 @@ describe('Slack: conversations in threads', () => {
     expect(lastUserTextOf(h.model.requests.find((r) => r.agent === 'proxy')!.body.messages)).toBe('what colour is the cat?');
   });
 
+  it('streams the reply even when Slack throttles the status calls (they never pause the reply’s queue)', async () => {
+    h = await startSlackHarness({ model: { handler: scriptByAgent({ proxy: [{ content: 'Still here.' }] }) } });
+    h.slack.rateLimit('assistant.threads.setStatus', 3_600, 1);
+    h.slack.rateLimit('agents.sessions.setStatus', 3_600, 1);
+    await h.say({ user: 'U1', text: `${BOT} hi` });
+    await h.idle();
+    expect(streamed(h)[0]).toMatchObject({ stream: 'stopped', text: 'Still here.' });
+  });
+
   it('ends a failed turn with a short plain reason, never a key or a stack', async () => {
     h = await startSlackHarness({ model: { handler: () => ({ status: 400, error: 'Invalid request for key sk-test-secret-key: context too long' }) } });
     await h.say({ user: 'U1', text: `${BOT} hi` });
@@ -124,8 +133,11 @@ describe('Slack: conversations in threads', () => {
 
   it('in the agent view: suggested prompts when the Messages tab opens, a private conversation per DM thread, its session titled and its status shown', async () => {
     h = await startSlackHarness({ model: { handler: scriptByAgent({ proxy: [{ content: 'Hi there.' }] }) } });
+    // People opening the tab can hit its rate limit: a throttled prompt must not pause the replies' queue for its Retry-After.
+    h.slack.rateLimit('assistant.threads.setSuggestedPrompts', 3_600, 1);
+    await h.slack.postEvent(h.url, eventEnvelope('T1', { type: 'app_home_opened', user: 'U2', channel: 'D2', tab: 'messages' }));
     await h.slack.postEvent(h.url, eventEnvelope('T1', { type: 'app_home_opened', user: 'U1', channel: 'D1', tab: 'messages' }));
-    const prompts = h.slack.callsOf('assistant.threads.setSuggestedPrompts')[0]!;
+    const prompts = h.slack.callsOf('assistant.threads.setSuggestedPrompts')[1]!;
     expect(prompts.args.channel_id).toBe('D1');
     // Agent apps must not pass thread_ts (the call would silently fail).
     expect(prompts.args).not.toHaveProperty('thread_ts');
