@@ -41,9 +41,13 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
   let ended = false;
   // Alive: the beat says so (and how much is shown); a process that sees the run end finishes a reply whose beat stopped.
   const ref: RunRef = { channel: target.channel, threadTs: target.threadTs, user: target.user };
-  const beat = () => writeRunRef(deps, run.id, { ...ref, beat: Date.now(), shown: stream.written.length }).catch((err: unknown) => deps.logger.debug('Slack reply beat not written', { error: err }));
-  void beat();
-  const beating = setInterval(() => void beat(), deps.beatMs);
+  // One write at a time, in order: a beat still in flight never lands after (and erases) `released` or `done`.
+  let writing: Promise<void> = Promise.resolve();
+  const write = (r: RunRef) =>
+    (writing = writing.then(() => writeRunRef(deps, run.id, r)).catch((err: unknown) => deps.logger.debug('Slack run reference not written', { error: err })));
+  const beat = () => void write({ ...ref, beat: Date.now(), shown: stream.written.length });
+  beat();
+  const beating = setInterval(beat, deps.beatMs);
   beating.unref();
   try {
     for await (const e of deps.engine.follow(run.id, { signal })) {
@@ -55,7 +59,7 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
       // replica), and whoever sees it end posts the rest (handoff.ts).
       await stream.pause();
       clearInterval(beating);
-      await writeRunRef(deps, run.id, { ...ref, released: true, shown: stream.written.length });
+      await write({ ...ref, released: true, shown: stream.written.length });
     } else if (!ended) {
       const last = await deps.engine.getRun(run.id);
       if (last.status === 'completed') stream.complete(last.reply ?? '');
@@ -66,7 +70,7 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
     await starting;
     void status.end();
   }
-  if (ended) await writeRunRef(deps, run.id, { ...ref, done: true, shown: stream.written.length });
+  if (ended) await write({ ...ref, done: true, shown: stream.written.length });
   return stream;
 
   async function end(how: { error?: string }) {
