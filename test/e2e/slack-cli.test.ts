@@ -101,7 +101,7 @@ describe('switchboard serve and switchboard slack --socket', () => {
       child!.kill('SIGKILL');
       await killed;
       start(['serve', '--port', String(port)], env);
-      const answer = await until(() => slack.messages.find((m) => m.thread_ts === '1700000990.000100' && !m.stream && m.text.includes('Finished after the crash.')), `the answer in the thread (stderr: ${stderr})`, 45_000);
+      const answer = await until(() => slack.messages.find((m) => m.thread_ts === '1700000990.000100' && !m.stream && m.text.includes('Finished after the crash.')), `the answer in the thread (model requests: ${requests}; stderr: ${stderr})`, 45_000);
       expect(answer.text).toBe('Finished after the crash.');
       await until(() => slack.callsOf('agents.sessions.setStatus').at(-1)?.args.status === 'active', 'the session at rest');
       expect(slack.messages.filter((m) => m.text.includes('Finished after the crash.'))).toHaveLength(1);

@@ -29,6 +29,11 @@ export interface SlackBotOptions {
   logger: Logger;
   /** Largest image accepted from Slack (default: 10 MB, the engine's default). */
   maxImageBytes?: number;
+  /**
+   * Run ends the engine emitted before the bot was created (the host kept them since the engine opened):
+   * a reply a dead process left may end as soon as this process adopts its run (handoff.ts).
+   */
+  earlier?: readonly SwitchboardEvent[];
 }
 
 export interface SlackBot {
@@ -181,10 +186,18 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       http.handle(req, res);
     },
     async start() {
+      // Replies a stopped or dead process left: the rest is posted when their runs end (any replica).
+      // Listening starts before anything is awaited; run ends seen meanwhile wait for the workspaces.
+      const waiting: SwitchboardEvent[] = [...(opts.earlier ?? [])];
+      let ready = false;
+      offHandoff = engine.on('*', (e) => {
+        if (ready) handoff.onEvent(e);
+        else if (e.type === 'run.completed' || e.type === 'run.failed' || e.type === 'run.cancelled') waiting.push(e);
+      });
       await installations.init();
       cards.start((id, listener) => engine.on(id, listener));
-      // Replies a stopped or dead process left: the rest is posted when their runs end (any replica).
-      offHandoff = engine.on('*', (e) => handoff.onEvent(e));
+      ready = true;
+      for (const e of waiting.splice(0)) handoff.onEvent(e);
       if (socket) await socket.start();
     },
     async stop() {
