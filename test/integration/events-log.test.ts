@@ -157,40 +157,47 @@ for (const d of dialects) {
   });
 }
 
-describe.skipIf(!url)('approval decisions across PostgreSQL replicas', () => {
-  it('a decision made on B wakes the run waiting on A, through the notification (no poll would come in time)', async () => {
-    const { fake, db, dir } = await setUp(dialects[1]!);
-    const open = (resume: boolean) =>
-      createSwitchboard({
-        config: { workspaceDir: join(dir, 'ws'), sandbox: { type: 'none' } },
-        store: db.stores(),
-        env: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test-events' },
-        cwd: dir,
-        // Polls every minute at best: only the pushed event can wake A's waiter before the test times out.
-        engine: { pollMs: 60_000 },
-        resume,
-      });
-    const a = await open(true);
-    cleanups.push(() => a.close());
-    const b = await open(false);
-    cleanups.push(() => b.close());
-    fake.setHandler(
-      scriptByAgent({
-        proxy: (req) => (req.toolResults.length > 0 ? { content: `proxy got: ${req.toolResults[0]!.content}` } : { toolCalls: [{ name: 'send_message', arguments: { recipient: 'code_agent', message: 'compute' } }] }),
-        code_agent: (req) =>
-          req.toolResults.length > 0 ? { content: `code said: ${req.toolResults[0]!.content.split('\n').join(' | ')}` } : { toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] },
-      }),
-    );
-    const conv = await a.conversation('test:events-approval', alice);
-    const root = await a.send(conv.id, { text: 'what is 6*7?', from: alice });
-    const requested = await collect(a.events(conv.id, { after: 0 }), (e) => e.type === 'approval.requested');
-    const approvalId = (requested.at(-1) as Extract<SwitchboardEvent, { type: 'approval.requested' }>).approvalId;
-    await b.decide(approvalId, { approve: true, by: alice });
-    const run = await a.wait(root.id);
-    expect(run.status).toBe('completed');
-    expect(run.reply).toContain('42');
+for (const d of dialects) {
+  describe.skipIf(d.skip)(`approval decisions across engines (${d.name})`, () => {
+    it(d.name === 'postgres' ? 'a decision made on B wakes the run waiting on A, through the notification (no poll would come in time), and is stored once' : 'a decision made on B wakes the run waiting on A, and is stored once', async () => {
+      const { fake, db, dir } = await setUp(d);
+      const open = (resume: boolean) =>
+        createSwitchboard({
+          config: { workspaceDir: join(dir, 'ws'), sandbox: { type: 'none' } },
+          store: db.stores(),
+          env: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test-events' },
+          cwd: dir,
+          // PostgreSQL: polls every minute at best, so only the pushed event can wake A's waiter before the test
+          // times out. SQLite has no push: A's waiter hears B's stored event through the event log's poll.
+          engine: { pollMs: d.name === 'postgres' ? 60_000 : 20 },
+          resume,
+        });
+      const a = await open(true);
+      cleanups.push(() => a.close());
+      const b = await open(false);
+      cleanups.push(() => b.close());
+      fake.setHandler(
+        scriptByAgent({
+          proxy: (req) => (req.toolResults.length > 0 ? { content: `proxy got: ${req.toolResults[0]!.content}` } : { toolCalls: [{ name: 'send_message', arguments: { recipient: 'code_agent', message: 'compute' } }] }),
+          code_agent: (req) =>
+            req.toolResults.length > 0 ? { content: `code said: ${req.toolResults[0]!.content.split('\n').join(' | ')}` } : { toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] },
+        }),
+      );
+      const conv = await a.conversation('test:events-approval', alice);
+      const root = await a.send(conv.id, { text: 'what is 6*7?', from: alice });
+      const requested = await collect(a.events(conv.id, { after: 0 }), (e) => e.type === 'approval.requested');
+      const approvalId = (requested.at(-1) as Extract<SwitchboardEvent, { type: 'approval.requested' }>).approvalId;
+      await b.decide(approvalId, { approve: true, by: alice });
+      const run = await a.wait(root.id);
+      expect(run.status).toBe('completed');
+      expect(run.reply).toContain('42');
+      // B stored the decision's event; A, whose run it woke, did not store it a second time.
+      const log = await collect(a.events(conv.id, { after: 0 }), (e) => e.type === 'run.completed' && e.runId === root.id);
+      expect(log.filter((e) => e.type === 'approval.decided').map((e) => (e as Extract<SwitchboardEvent, { type: 'approval.decided' }>).approvalId)).toEqual([approvalId]);
+      expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
+    });
   });
-});
+}
 
 for (const d of dialects) {
   describe.skipIf(d.skip)(`a parent waiting on a delegate another engine runs (${d.name})`, () => {

@@ -172,7 +172,10 @@ export class ApprovalService {
     return this.#d.watch.until(async () => {
       const approval = await this.get(id);
       if (approval.status === 'pending') return undefined;
-      this.#announce(approval, opts.depth);
+      // Decided here: announced by `decide`/`cancel`. Decided by another process on the same event log: that
+      // process stored the event and it reaches listeners here through the log, so announcing it again would
+      // store it twice. Without a log, listeners here hear of it only from this announcement.
+      if (!this.#d.events.log) this.#announce(approval, opts.depth);
       return approval;
     }, opts.signal);
   }
