@@ -32,6 +32,7 @@ const VALUES = [
   'ADAPTER_SECTIONS',
   'AgentRegistry',
   'AgentSpecSchema',
+  'ClosedError',
   'ConfigError',
   'ConfigSchema',
   'EventBus',

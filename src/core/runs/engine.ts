@@ -1,4 +1,4 @@
-import { NotFoundError } from '../errors.js';
+import { ClosedError, NotFoundError } from '../errors.js';
 import { LeaseKeeper } from '../leases/keeper.js';
 import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run } from '../store/types.js';
 import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
@@ -107,11 +107,7 @@ export class RunEngine {
     this.#timer = setInterval(() => this.#tick(), this.#pollMs);
     this.#timer.unref();
     // Pushed events cost nothing while idle: always listen. Polled ones only while someone waits.
-    if (this.#deps.events.log?.live) this.#listenRemote();
-  }
-
-  #listenRemote(): void {
-    this.#remote.listen();
+    if (this.#deps.events.log?.live) this.#remote.listen();
   }
 
   /**
@@ -126,6 +122,7 @@ export class RunEngine {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     this.#remote.stop();
+    this.#waiters.rejectAll(new ClosedError());
     // No renewal or takeover scan after this (one in flight is waited for): the leases given up below stay given up.
     await this.#leases.drop('runs');
     await this.#executor.shutdown();
@@ -175,7 +172,8 @@ export class RunEngine {
    */
   async wait(runId: string, signal?: AbortSignal): Promise<Run> {
     signal?.throwIfAborted();
-    this.#listenRemote(); // before the read: an end announced after it is heard
+    if (this.#closed) throw new ClosedError('Switchboard is closed: open it again to wait for a run.');
+    this.#remote.listen(); // before the read: an end announced after it is heard
     const run = await this.#deps.store.getRun(runId);
     if (!run) throw new NotFoundError('run', runId);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;
