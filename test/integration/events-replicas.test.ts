@@ -12,7 +12,7 @@ import type { Store } from '../../src/core/store/types.js';
 import { createSwitchboard, type Switchboard } from '../../src/core/switchboard.js';
 import { spawnChild, type SpawnedChild } from '../support/child-process.js';
 import { delegatingScript } from '../support/events.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { scriptByAgent, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { alice } from '../support/switchboard.js';
 
 /**
@@ -81,6 +81,42 @@ function expectNumbered(events: SwitchboardEvent[]): void {
   expect(lifecycle.map((e) => `${e.seq}:${label(e)}`)).toEqual(lifecycle.map((e, i) => `${i + 1}:${label(e)}`));
 }
 
+/** proxy -> code_agent -> run_code, which waits for a person; both answer with what they got back. */
+const approvalScript = () =>
+  scriptByAgent({
+    proxy: (req) => (req.toolResults.length > 0 ? { content: `proxy got: ${req.toolResults[0]!.content}` } : { toolCalls: [{ name: 'send_message', arguments: { recipient: 'code_agent', message: 'compute' } }] }),
+    code_agent: (req) =>
+      req.toolResults.length > 0 ? { content: `code said: ${req.toolResults[0]!.content.split('\n').join(' | ')}` } : { toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] },
+  });
+
+/**
+ * B (a child process) runs a message whose delegate's tool call waits for a person; A (this process)
+ * follows the conversation, sees the request and decides; B's run goes on and finishes, A sees it all.
+ */
+async function decideInA(a: Switchboard, key: string, spawn: (options: Record<string, unknown>) => ReturnType<typeof spawnB>): Promise<void> {
+  const conv = await a.conversation(key, alice);
+  const ids: { root?: string } = {};
+  const f = follow(a.events(conv.id, { after: 0 }), () => ids.root);
+  const b = spawn({ key, text: 'what is 6*7?', config: { sandbox: { type: 'none' } } });
+  const root = (ids.root = (await b.report('sent')).runId as string);
+  await f.sees((e) => e.type === 'approval.requested');
+  const requested = f.seen.find((e) => e.type === 'approval.requested') as Extract<SwitchboardEvent, { type: 'approval.requested' }>;
+  expect(requested).toMatchObject({ toolName: 'run_code', agent: 'code_agent', rootRunId: root });
+  expect((await a.getRun(requested.runId))?.leaseOwner).toContain(`:${b.proc.pid}:`);
+  const { approval } = await a.decide(requested.approvalId, { approve: true, by: alice });
+  expect(approval.status).toBe('approved');
+  expect(await b.report('answered')).toMatchObject({ status: 'completed', reply: expect.stringContaining('42') });
+  await f.ended;
+  expectNumbered(f.seen);
+  const decided = f.seen.filter((e) => e.type === 'approval.decided');
+  expect(decided).toHaveLength(1);
+  expect(decided[0]).toMatchObject({ approvalId: requested.approvalId, approved: true, by: 'test:alice' });
+  // Everything after the decision is B's work: its delegate ran the code and both answered.
+  expect(f.seen.slice(f.seen.indexOf(decided[0]!)).map(label)).toEqual(
+    expect.arrayContaining(['code_agent:tool.result', 'code_agent:run.completed', 'proxy:delegation.finished', 'proxy:run.completed']),
+  );
+}
+
 describe.skipIf(!url || !built)('events across PostgreSQL replicas', () => {
   it('A follows a conversation whose run B executes; B is killed mid-run, A takes over, and A sees it finish', { timeout: 120_000 }, async () => {
     const schema = `sb_evrep_${randomBytes(4).toString('hex')}`;
@@ -125,6 +161,23 @@ describe.skipIf(!url || !built)('events across PostgreSQL replicas', () => {
     expect(ended.status).toBe('completed');
     expect(ended.leaseOwner).toBeNull();
   });
+  // B looks at the store every 10 minutes at best: only the notification can wake its run before the test times out.
+  it('a decision made in A reaches the run waiting for it in B, by notification (B polls every 10 minutes at best)', { timeout: 60_000 }, async () => {
+    const schema = `sb_evrep_${randomBytes(4).toString('hex')}`;
+    cleanups.push(async () => {
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await admin.end();
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'sb-evrep-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const fake = await startFakeOpenAI();
+    cleanups.push(() => fake.close());
+    fake.setHandler(approvalScript());
+    const a = await startA(new PostgresStore({ url: url!, schema, pool: { max: 4 } }), fake, dir, { pollMs: 20 });
+    await decideInA(a, 'test:events-replicas-approval', (o) => spawnB(dir, { pg: { url, schema }, fakeUrl: fake.url, engine: { pollMs: 600_000 }, ...o }));
+  });
 });
 
 describe.skipIf(!built)('events across SQLite processes sharing one file', () => {
@@ -150,5 +203,16 @@ describe.skipIf(!built)('events across SQLite processes sharing one file', () =>
     ].sort());
     expect(f.seen.at(-1)).toMatchObject({ type: 'run.completed', runId: root, reply: 'answer: seen' });
     await b.report('answered');
+  });
+
+  it('a decision made in A reaches the run waiting for it in B', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-evsql-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const fake = await startFakeOpenAI();
+    cleanups.push(() => fake.close());
+    fake.setHandler(approvalScript());
+    const path = join(dir, 'shared.db');
+    const a = await startA(new SqliteStore({ path }), fake, dir, { pollMs: 20 });
+    await decideInA(a, 'test:events-sqlite-approval', (o) => spawnB(dir, { sqlite: path, fakeUrl: fake.url, engine: { pollMs: 20 }, ...o }));
   });
 });
