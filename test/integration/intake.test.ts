@@ -63,6 +63,9 @@ describe('shared and private conversations', () => {
     await expect(h.sb.conversation('cli:notes', bob, { access: 'shared' })).rejects.toThrow(ForbiddenError);
     await expect(h.sb.getConversation(conv.id, bob)).rejects.toThrow(ForbiddenError);
     expect(mayAccess(conv, bob, [alice, bob])).toBe(false);
+    // Nor by sending into it: the message is refused, not queued, and bob is not recorded.
+    expect(await failureOf(h.sb.send(conv.id, { text: 'let me in', from: bob }))).toBeInstanceOf(ForbiddenError);
+    expect(await h.sb.store.listRuns({ conversationId: conv.id })).toEqual([]);
     expect(await h.sb.participants(conv.id)).toEqual([alice]);
   });
 
@@ -82,13 +85,17 @@ describe('shared and private conversations', () => {
     expect((await h.sb.wait(run.id)).status).toBe('completed');
   });
 
-  it('does not let someone who never took part decide in a private conversation with `who: conversation`', async () => {
+  it('lets only the owner decide in a private conversation with `who: conversation`, even someone recorded in it', async () => {
     h = await startHarness({ config: { approvals: { policy: { who: 'conversation' } } } });
     h.fake.setHandler(approvalScript());
     const conv = await h.sb.conversation('cli:private', alice);
     const run = await h.sb.send(conv.id, { text: 'what is 6*7?', from: alice });
     const approval = await pendingApproval(h.sb, conv.id);
     expect(await failureOf(h.sb.decide(approval.id, { approve: true, by: bob }))).toBeInstanceOf(ForbiddenError);
+    // A participant row in a private conversation (written before participants were kept, or by hand) admits nobody.
+    await h.sb.store.addParticipant(conv.id, carol);
+    expect(await failureOf(h.sb.decide(approval.id, { approve: true, by: carol }))).toBeInstanceOf(ForbiddenError);
+    expect(await h.sb.approvals({ conversationId: conv.id, principal: carol })).toEqual([]);
     await h.sb.decide(approval.id, { approve: false, by: alice });
     expect((await h.sb.wait(run.id)).status).toBe('completed');
   });
