@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ConfigInput } from '../../src/core/agents/spec.js';
 import type { SwitchboardEvent } from '../../src/core/events.js';
 import { PostgresStore } from '../../src/core/store/postgres.js';
 import { SqliteStore } from '../../src/core/store/sqlite.js';
@@ -11,6 +12,7 @@ import type { Store } from '../../src/core/store/types.js';
 import { createSwitchboard, type Switchboard } from '../../src/core/switchboard.js';
 import { scriptByAgent, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { delegatingScript } from '../support/events.js';
+import { plannerReply } from '../support/plans.js';
 import { alice } from '../support/switchboard.js';
 
 const url = process.env.SWITCHBOARD_TEST_POSTGRES_URL;
@@ -55,9 +57,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function start(stores: () => Store, fake: FakeOpenAI, dir: string): Promise<Switchboard> {
+async function start(stores: () => Store, fake: FakeOpenAI, dir: string, config: ConfigInput = {}): Promise<Switchboard> {
   const sb = await createSwitchboard({
-    config: { workspaceDir: join(dir, 'ws') },
+    config: { workspaceDir: join(dir, 'ws'), ...config },
     store: stores(),
     env: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test-events' },
     cwd: dir,
@@ -126,6 +128,27 @@ for (const d of dialects) {
 
       const fromFive = await collect(sb.events(conv.id, { after: 5 }), (e) => e.seq === all.length);
       expect(fromFive.map((e) => e.seq)).toEqual(all.slice(5).map((e) => e.seq));
+    });
+
+    it('puts the plan on every stored event of its runs and on its plan.updated, and none on a run outside it', async () => {
+      const { fake, db, dir } = await setUp(d);
+      const sb = await start(db.stores, fake, dir, { approvals: { plan: 'none' } });
+      fake.setHandler(scriptByAgent({ planner: [plannerReply(['code_agent', 'Compute 6*7.'])], code_agent: [{ content: '42' }], proxy: [{ content: 'summary: 42' }, { content: 'hi' }] }));
+      const conv = await sb.conversation('test:events-plan', alice);
+      const plan = await sb.plan(conv.id, 'Compute', alice);
+      expect((await sb.waitForPlan(plan.id, { until: 'done' })).status).toBe('completed');
+      const other = await sb.send(conv.id, { text: 'hello', from: alice });
+      // Replayed, then live (the live tail may carry best-effort text deltas: only stored events are looked at).
+      const all = stored(await collect(sb.events(conv.id, { after: 0 }), (e) => e.type === 'run.completed' && e.runId === other.id));
+      expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
+      const planRuns = new Set((await sb.listRuns({ conversationId: conv.id })).filter((r) => r.planId === plan.id).map((r) => r.id));
+      expect(planRuns.size).toBe(2); // the step's and the summary's
+      const ofPlan = all.filter((e) => planRuns.has(e.runId) || e.type === 'plan.updated');
+      expect(new Set(ofPlan.map((e) => e.type))).toEqual(new Set(['plan.updated', 'run.queued', 'run.started', 'message', 'run.completed']));
+      expect(ofPlan.filter((e) => e.planId !== plan.id).map((e) => `${e.agent}:${e.type}`)).toEqual([]);
+      const ofOther = all.filter((e) => e.runId === other.id);
+      expect(ofOther.map((e) => e.type)).toEqual(['run.queued', 'run.started', 'message', 'run.completed']);
+      expect(ofOther.filter((e) => 'planId' in e)).toEqual([]);
     });
 
     it('replays then follows live across two engines on one database, without gaps or repeats', async () => {
