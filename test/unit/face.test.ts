@@ -289,6 +289,18 @@ describe('no plain Error from the engine', () => {
     }
     expect(found).toEqual([]);
   });
+
+  it('has no error class of its own outside the SwitchboardError tree but the model client\'s internal failures and SQLite\'s own', () => {
+    // The model client's failures are classified into ModelCallError before they leave it; SqliteError mirrors the driver's.
+    const INTERNAL = new Set(['src/core/model/body.ts: ConnectionClosed', 'src/core/model/failures.ts: StreamIdleTimeout', 'src/core/model/failures.ts: ConnectionLost',
+      'src/core/model/failures.ts: BadResponse', 'src/core/model/failures.ts: HeadersTimeout', 'src/core/model/failures.ts: ConnectFailed',
+      'src/core/model/failures.ts: ErrorInAnswer', 'src/core/store/sqlite-driver-errors.ts: SqliteError', 'src/core/errors.ts: SwitchboardError']);
+    const found: string[] = [];
+    for (const file of tsFiles(join(root, 'src/core'))) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/class (\w+) extends (?:Error|TypeError|RangeError)\b/g)) found.push(`${relative(root, file)}: ${m[1]}`);
+    }
+    expect(found.filter((f) => !INTERNAL.has(f))).toEqual([]);
+  });
 });
 
 describe('adapter sections of the config', () => {
