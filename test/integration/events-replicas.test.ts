@@ -81,6 +81,42 @@ function expectNumbered(events: SwitchboardEvent[]): void {
   expect(lifecycle.map((e) => `${e.seq}:${label(e)}`)).toEqual(lifecycle.map((e, i) => `${i + 1}:${label(e)}`));
 }
 
+/**
+ * A follows a conversation; B (a child process) sends a message and runs it; B is killed while its
+ * delegate works; A takes the runs over and finishes them; A's follower sees every event, in order.
+ */
+async function takeoverFollowed(a: Switchboard, fake: FakeOpenAI, key: string, spawn: (options: Record<string, unknown>) => ReturnType<typeof spawnB>): Promise<void> {
+  let killed = false;
+  // B's call never answers: B is killed while the delegate works. A's call (after takeover) answers.
+  fake.setHandler(delegatingScript(() => (killed ? { content: 'seen' } : { hang: true })));
+  const conv = await a.conversation(key, alice);
+  const ids: { root?: string } = {};
+  const f = follow(a.events(conv.id, { after: 0 }), () => ids.root);
+  // B's lease is long (a loaded machine must not see a live B's lease lapse); dead, on this host, B's
+  // runs are taken over at A's next scan (every leaseMs / 3), whatever the lease says.
+  const b = spawn({ key, text: 'hello', engine: { leaseMs: 60_000, pollMs: 20 } });
+  const root = (ids.root = (await b.report('sent')).runId as string);
+  // B's delegate has started (seen live in A, from B's process): B is mid-run. The delegation's start comes
+  // right after the delegate's (both before the delegate's model call, which hangs): wait for both.
+  await f.sees((e) => e.type === 'run.started' && e.agent === 'vision_agent');
+  await f.sees((e) => e.type === 'delegation.started');
+  const beforeKill = f.seen.map(label);
+  expect([...beforeKill].sort()).toEqual(['proxy:run.queued', 'proxy:run.started', 'proxy:tool.call', 'vision_agent:run.queued', 'proxy:delegation.started', 'vision_agent:run.started'].sort());
+  const holder = await a.store.getRun(root);
+  expect(holder?.leaseOwner).toContain(`:${b.proc.pid}:`);
+  killed = true;
+  await b.kill9();
+
+  await f.ended;
+  expectNumbered(f.seen);
+  expect(f.seen.at(-1)).toMatchObject({ type: 'run.completed', runId: root, reply: 'answer: seen' });
+  // A resumed both runs: their second start is A's.
+  expect(f.seen.slice(beforeKill.length).map(label)).toContain('vision_agent:run.started');
+  const ended = await a.wait(root);
+  expect(ended.status).toBe('completed');
+  expect(ended.leaseOwner).toBeNull();
+}
+
 /** proxy -> code_agent -> run_code, which waits for a person; both answer with what they got back. */
 const approvalScript = () =>
   scriptByAgent({
@@ -130,37 +166,11 @@ describe.skipIf(!url || !built)('events across PostgreSQL replicas', () => {
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const fake = await startFakeOpenAI();
     cleanups.push(() => fake.close());
-    let killed = false;
-    // B's call never answers: B is killed while the delegate works. A's call (after takeover) answers.
-    fake.setHandler(delegatingScript(() => (killed ? { content: 'seen' } : { hang: true })));
     const a = await startA(new PostgresStore({ url: url!, schema, pool: { max: 4 } }), fake, dir, { leaseMs: 3_000, pollMs: 20 });
-    // B's lease is long (a loaded machine must not see a live B's lease lapse); dead, on this host, B's
-    // runs are taken over at A's next scan (every leaseMs / 3), whatever the lease says.
     await (a.bus.log as unknown as { listening(): Promise<void> }).listening();
-    const conv = await a.conversation('test:events-replicas', alice);
-    const ids: { root?: string } = {};
-    const f = follow(a.events(conv.id, { after: 0 }), () => ids.root);
-
-    const b = spawnB(dir, { pg: { url, schema }, fakeUrl: fake.url, key: 'test:events-replicas', text: 'hello', engine: { leaseMs: 60_000, pollMs: 20 } });
-    const root = (ids.root = (await b.report('sent')).runId as string);
-    // B's delegate has started (seen live in A, from B's process): B is mid-run.
-    await f.sees((e) => e.type === 'run.started' && e.agent === 'vision_agent');
-    const beforeKill = f.seen.map(label);
-    expect([...beforeKill].sort()).toEqual(['proxy:run.queued', 'proxy:run.started', 'proxy:tool.call', 'vision_agent:run.queued', 'proxy:delegation.started', 'vision_agent:run.started'].sort());
-    const holder = await a.store.getRun(root);
-    expect(holder?.leaseOwner).toContain(`:${b.proc.pid}:`);
-    killed = true;
-    await b.kill9();
-
-    await f.ended;
-    expectNumbered(f.seen);
-    expect(f.seen.at(-1)).toMatchObject({ type: 'run.completed', runId: root, reply: 'answer: seen' });
-    // A resumed both runs: their second start is A's.
-    expect(f.seen.slice(beforeKill.length).map(label)).toContain('vision_agent:run.started');
-    const ended = await a.wait(root);
-    expect(ended.status).toBe('completed');
-    expect(ended.leaseOwner).toBeNull();
+    await takeoverFollowed(a, fake, 'test:events-replicas', (o) => spawnB(dir, { pg: { url, schema }, fakeUrl: fake.url, ...o }));
   });
+
   // B looks at the store every 10 minutes at best: only the notification can wake its run before the test times out.
   it('a decision made in A reaches the run waiting for it in B, by notification (B polls every 10 minutes at best)', { timeout: 60_000 }, async () => {
     const schema = `sb_evrep_${randomBytes(4).toString('hex')}`;
@@ -203,6 +213,16 @@ describe.skipIf(!built)('events across SQLite processes sharing one file', () =>
     ].sort());
     expect(f.seen.at(-1)).toMatchObject({ type: 'run.completed', runId: root, reply: 'answer: seen' });
     await b.report('answered');
+  });
+
+  it('A follows a conversation whose run B executes; B is killed mid-run, A takes over, and A sees it finish', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-evsql-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const fake = await startFakeOpenAI();
+    cleanups.push(() => fake.close());
+    const path = join(dir, 'shared.db');
+    const a = await startA(new SqliteStore({ path }), fake, dir, { leaseMs: 3_000, pollMs: 20 });
+    await takeoverFollowed(a, fake, 'test:events-sqlite-takeover', (o) => spawnB(dir, { sqlite: path, fakeUrl: fake.url, ...o }));
   });
 
   it('a decision made in A reaches the run waiting for it in B', async () => {
