@@ -124,6 +124,9 @@ describe('idempotent send', () => {
     expect(redelivered).toMatchObject({ id: first.id, status: 'completed' });
     expect(await h.sb.store.listRuns({ conversationId: conv.id })).toHaveLength(1);
     expect(h.fake.requests).toHaveLength(1);
+    // One run, told once: the sends that found it queued announce nothing of their own.
+    const events = await h.sb.bus.log!.readAfter(conv.id, 0);
+    expect(events.map((e) => e.type)).toEqual(['run.queued', 'run.started', 'message', 'run.completed']);
     const other = await h.sb.conversation('cli:other', alice);
     const err = await failureOf(h.sb.send(other.id, { text: 'ping', from: alice, idempotencyKey: key }));
     expect(err).toBeInstanceOf(IdempotencyConflictError);
@@ -216,6 +219,9 @@ describe.skipIf(!url)('PostgreSQL, two engines on one database', () => {
         expect((await b.wait(runs[0]!.id)).reply).toBe('pong');
       }
       expect(await a.store.listRuns({ conversationId: conv.id })).toHaveLength(5);
+      // Each run told once, whichever of the four sends created it.
+      const queued = (await a.bus.log!.readAfter(conv.id, 0)).filter((e) => e.type === 'run.queued');
+      expect(queued).toHaveLength(5);
       expect(await b.participants(conv.id)).toEqual([alice, bob]);
       const claims = await Promise.all([a, b].map((sb, i) => sb.refs.claim('teams', 'conversation', conv.id, { activityId: `act-${i}` })));
       expect(claims.filter((c) => c.claimed)).toHaveLength(1);

@@ -144,7 +144,8 @@ export class RunEngine {
     const id = newRun.id ?? ids('run');
     emitter.defer(id, opts.announce);
     // run.queued is stored with the run (SQLite), not waited for where it cannot be (the bus keeps the conversation's events in order).
-    const created = emitter.around(() => store.createRun({ ...newRun, id }), (r) => (emitter.track(r), [[r, { type: 'run.queued' }]])).result;
+    // A run its idempotency key had already started (returned instead of a new one) was announced when it was created.
+    const created = emitter.around(() => store.createRun({ ...newRun, id }), (r) => (emitter.track(r), r.id === id ? [[r, { type: 'run.queued' }]] : [])).result;
     created.catch(() => emitter.take(id)); // a run not created announces nothing
     // Kicked before the run is written too: an idle thread's claim goes right behind it, in its commit (SQLite group commit).
     this.#queued.set(id, newRun.threadId);
@@ -154,7 +155,7 @@ export class RunEngine {
       throw err;
     });
     if (run.id !== id) this.#queued.set(run.id, run.threadId).delete(id); // the run holding the same idempotency key
-    for (const [r, e] of emitter.take(id, run)) void emitter.emit(r, e); // not started at once
+    for (const [r, e] of emitter.take(id, run)) if (run.id === id) void emitter.emit(r, e); // not started at once
     this.start();
     this.kick(run.threadId);
     return run;
