@@ -53,6 +53,27 @@ function spawnB(dir: string, options: Record<string, unknown>): SpawnedChild & {
   };
 }
 
+/** A PostgreSQL schema of its own, dropped after the test. */
+function pgSchema(): string {
+  const schema = `sb_evrep_${randomBytes(4).toString('hex')}`;
+  cleanups.push(async () => {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  });
+  return schema;
+}
+
+/** A folder and a fake model, removed after the test. */
+async function setUp(prefix: string): Promise<{ dir: string; fake: FakeOpenAI }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const fake = await startFakeOpenAI();
+  cleanups.push(() => fake.close());
+  return { dir, fake };
+}
+
 async function startA(store: Store, fake: FakeOpenAI, dir: string, engine: { leaseMs?: number; pollMs?: number }): Promise<Switchboard> {
   const sb = await createSwitchboard({ config: { workspaceDir: join(dir, 'ws') }, store, env: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test-events' }, cwd: dir, engine });
   cleanups.push(() => sb.close());
@@ -155,17 +176,8 @@ async function decideInA(a: Switchboard, key: string, spawn: (options: Record<st
 
 describe.skipIf(!url || !built)('events across PostgreSQL replicas', () => {
   it('A follows a conversation whose run B executes; B is killed mid-run, A takes over, and A sees it finish', { timeout: 120_000 }, async () => {
-    const schema = `sb_evrep_${randomBytes(4).toString('hex')}`;
-    cleanups.push(async () => {
-      const admin = new pg.Client({ connectionString: url });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await admin.end();
-    });
-    const dir = mkdtempSync(join(tmpdir(), 'sb-evrep-'));
-    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const fake = await startFakeOpenAI();
-    cleanups.push(() => fake.close());
+    const schema = pgSchema();
+    const { dir, fake } = await setUp('sb-evrep-');
     const a = await startA(new PostgresStore({ url: url!, schema, pool: { max: 4 } }), fake, dir, { leaseMs: 3_000, pollMs: 20 });
     await (a.bus.log as unknown as { listening(): Promise<void> }).listening();
     await takeoverFollowed(a, fake, 'test:events-replicas', (o) => spawnB(dir, { pg: { url, schema }, fakeUrl: fake.url, ...o }));
@@ -173,17 +185,8 @@ describe.skipIf(!url || !built)('events across PostgreSQL replicas', () => {
 
   // B looks at the store every 10 minutes at best: only the notification can wake its run before the test times out.
   it('a decision made in A reaches the run waiting for it in B, by notification (B polls every 10 minutes at best)', { timeout: 60_000 }, async () => {
-    const schema = `sb_evrep_${randomBytes(4).toString('hex')}`;
-    cleanups.push(async () => {
-      const admin = new pg.Client({ connectionString: url });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await admin.end();
-    });
-    const dir = mkdtempSync(join(tmpdir(), 'sb-evrep-'));
-    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const fake = await startFakeOpenAI();
-    cleanups.push(() => fake.close());
+    const schema = pgSchema();
+    const { dir, fake } = await setUp('sb-evrep-');
     fake.setHandler(approvalScript());
     const a = await startA(new PostgresStore({ url: url!, schema, pool: { max: 4 } }), fake, dir, { pollMs: 20 });
     await decideInA(a, 'test:events-replicas-approval', (o) => spawnB(dir, { pg: { url, schema }, fakeUrl: fake.url, engine: { pollMs: 600_000 }, ...o }));
@@ -192,10 +195,7 @@ describe.skipIf(!url || !built)('events across PostgreSQL replicas', () => {
 
 describe.skipIf(!built)('events across SQLite processes sharing one file', () => {
   it('A sees every stored event of a run B executes, in order', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sb-evsql-'));
-    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const fake = await startFakeOpenAI();
-    cleanups.push(() => fake.close());
+    const { dir, fake } = await setUp('sb-evsql-');
     fake.setHandler(delegatingScript(() => ({ content: 'seen' })));
     const path = join(dir, 'shared.db');
     const a = await startA(new SqliteStore({ path }), fake, dir, { pollMs: 20 });
@@ -216,20 +216,14 @@ describe.skipIf(!built)('events across SQLite processes sharing one file', () =>
   });
 
   it('A follows a conversation whose run B executes; B is killed mid-run, A takes over, and A sees it finish', { timeout: 120_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sb-evsql-'));
-    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const fake = await startFakeOpenAI();
-    cleanups.push(() => fake.close());
+    const { dir, fake } = await setUp('sb-evsql-');
     const path = join(dir, 'shared.db');
     const a = await startA(new SqliteStore({ path }), fake, dir, { leaseMs: 3_000, pollMs: 20 });
     await takeoverFollowed(a, fake, 'test:events-sqlite-takeover', (o) => spawnB(dir, { sqlite: path, fakeUrl: fake.url, ...o }));
   });
 
   it('a decision made in A reaches the run waiting for it in B', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sb-evsql-'));
-    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const fake = await startFakeOpenAI();
-    cleanups.push(() => fake.close());
+    const { dir, fake } = await setUp('sb-evsql-');
     fake.setHandler(approvalScript());
     const path = join(dir, 'shared.db');
     const a = await startA(new SqliteStore({ path }), fake, dir, { pollMs: 20 });
