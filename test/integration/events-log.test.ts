@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/core/agents/spec.js';
 import type { SwitchboardEvent } from '../../src/core/events.js';
 import { PostgresStore } from '../../src/core/store/postgres.js';
+import { sqliteEventLog } from '../../src/core/store/sqlite-events.js';
 import { SqliteStore } from '../../src/core/store/sqlite.js';
 import type { Store } from '../../src/core/store/types.js';
 import { createSwitchboard, type Switchboard } from '../../src/core/switchboard.js';
@@ -98,6 +99,14 @@ async function collect(it: AsyncIterable<SwitchboardEvent>, until: (e: Switchboa
   }
   return seen;
 }
+
+/** proxy -> code_agent -> run_code, which waits for a person; both answer with what they got back. */
+const approvalScript = () =>
+  scriptByAgent({
+    proxy: (req) => (req.toolResults.length > 0 ? { content: `proxy got: ${req.toolResults[0]!.content}` } : { toolCalls: [{ name: 'send_message', arguments: { recipient: 'code_agent', message: 'compute' } }] }),
+    code_agent: (req) =>
+      req.toolResults.length > 0 ? { content: `code said: ${req.toolResults[0]!.content.split('\n').join(' | ')}` } : { toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] },
+  });
 
 const stored = (events: SwitchboardEvent[]) => events.filter((e) => e.seq !== undefined);
 
@@ -199,13 +208,7 @@ for (const d of dialects) {
       cleanups.push(() => a.close());
       const b = await open(false);
       cleanups.push(() => b.close());
-      fake.setHandler(
-        scriptByAgent({
-          proxy: (req) => (req.toolResults.length > 0 ? { content: `proxy got: ${req.toolResults[0]!.content}` } : { toolCalls: [{ name: 'send_message', arguments: { recipient: 'code_agent', message: 'compute' } }] }),
-          code_agent: (req) =>
-            req.toolResults.length > 0 ? { content: `code said: ${req.toolResults[0]!.content.split('\n').join(' | ')}` } : { toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] },
-        }),
-      );
+      fake.setHandler(approvalScript());
       const conv = await a.conversation('test:events-approval', alice);
       const root = await a.send(conv.id, { text: 'what is 6*7?', from: alice });
       const requested = await collect(a.events(conv.id, { after: 0 }), (e) => e.type === 'approval.requested');
@@ -221,6 +224,44 @@ for (const d of dialects) {
     });
   });
 }
+
+describe('a decision made by another process on SQLite', () => {
+  it('reaches the listeners of the process whose run it wakes before that run goes on, stored once', async () => {
+    const { fake, db, dir } = await setUp(dialects[0]!);
+    fake.setHandler(approvalScript());
+    const open = (store: SqliteStore, resume: boolean, eventLog?: ReturnType<typeof sqliteEventLog>) =>
+      createSwitchboard({
+        config: { workspaceDir: join(dir, 'ws'), sandbox: { type: 'none' } },
+        store,
+        eventLog,
+        env: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test-events' },
+        cwd: dir,
+        engine: { pollMs: 20 },
+        resume,
+      });
+    // A's waiter looks at the approval every 20 ms, but A's event log would find B's events only once a minute:
+    // what A's listeners hear of B's decision, they hear because A's waiter had the log catch up first.
+    const storeA = db.stores() as SqliteStore;
+    const a = await open(storeA, true, sqliteEventLog(storeA, { pollMs: 60_000 }));
+    cleanups.push(() => a.close());
+    const b = await open(db.stores() as SqliteStore, false);
+    cleanups.push(() => b.close());
+    const conv = await a.conversation('test:events-decided-first', alice);
+    const seen: SwitchboardEvent[] = [];
+    a.on(conv.id, (e) => seen.push(e));
+    const root = await a.send(conv.id, { text: 'what is 6*7?', from: alice });
+    const requested = await collect(a.events(conv.id, { after: 0 }), (e) => e.type === 'approval.requested');
+    const approvalId = (requested.at(-1) as Extract<SwitchboardEvent, { type: 'approval.requested' }>).approvalId;
+    await b.decide(approvalId, { approve: true, by: alice });
+    expect((await a.wait(root.id)).status).toBe('completed');
+    const order = seen.filter((e) => e.seq !== undefined).map((e) => `${e.agent}:${e.type}`);
+    expect(order.filter((t) => t.endsWith('approval.decided'))).toEqual(['code_agent:approval.decided']);
+    expect(order.indexOf('code_agent:approval.decided')).toBeLessThan(order.indexOf('code_agent:tool.result'));
+    const decided = (await a.bus.log!.readAfter(conv.id, 0)).filter((e) => e.type === 'approval.decided');
+    expect(decided).toHaveLength(1);
+    expect(decided[0]).toMatchObject({ approvalId, approved: true, by: 'test:alice', agent: 'code_agent', rootRunId: root.id, parentRunId: root.id, depth: 1 });
+  });
+});
 
 for (const d of dialects) {
   describe.skipIf(d.skip)(`a parent waiting on a delegate another engine runs (${d.name})`, () => {
