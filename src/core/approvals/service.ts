@@ -179,9 +179,9 @@ export class ApprovalService {
       const approval = await this.get(id);
       if (approval.status === 'pending') return undefined;
       // Decided here: announced by `decide`/`cancel`. Decided by another process on the same event log: that
-      // process stored the event and it reaches listeners here through the log, so announcing it again would
-      // store it twice. Without a log, listeners here hear of it only from this announcement.
-      // Decided elsewhere (SQLite: its event stored with it): listeners here hear of it before the run goes on.
+      // process stored the event (SQLite: with the decision), so it is not stored again; it reaches listeners here
+      // through the log, which catches up now so that they hear of it before the run goes on. Without a log,
+      // this announcement is all they hear.
       const log = this.#d.events.log;
       if (!log) this.#announce(approval, opts.depth);
       else if (!this.#announced.has(id)) log.catchUp?.();
