@@ -82,4 +82,5 @@ export {
   StoreUnavailableError,
   LeaseLostError,
   InternalError,
+  ClosedError,
 } from './core/errors.js';

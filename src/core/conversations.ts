@@ -38,6 +38,16 @@ export async function admit(store: Store, ids: IdGenerator, key: string, princip
   return conversation;
 }
 
+/**
+ * Refuses `principal` a part in a private conversation that is not theirs (sending into it, making a plan in
+ * it): a private conversation stays its owner's. A shared one takes anyone the surface sends from, as its
+ * participant (the surface vouches for them).
+ */
+export function assertMayTakePart(conversation: Conversation, principal: Principal): void {
+  if (conversation.access === 'shared' || principalId(conversation.owner) === principalId(principal)) return;
+  throw new ForbiddenError(`Conversation "${conversation.key}" is private to ${principalId(conversation.owner)}; ${principalId(principal)} may not take part in it.`);
+}
+
 /** A conversation by id; with `principal`, ForbiddenError unless its owner or (shared) a participant. */
 export async function accessible(store: Store, id: string, principal?: Principal): Promise<Conversation> {
   const conversation = await store.getConversation(id);

@@ -78,6 +78,16 @@ export class LeaseLostError extends SwitchboardError {
 }
 
 /**
+ * The Switchboard was closed while a caller waited on it (`wait`, `waitForPlan`, `ask`), or was used
+ * after `close`. The run or plan is left as it is in the store: another process, or the next start, goes on with it.
+ */
+export class ClosedError extends SwitchboardError {
+  constructor(message = 'Switchboard was closed while waiting; the run or plan goes on when it is opened again (or on another replica).') {
+    super('closed', message);
+  }
+}
+
+/**
  * Something Switchboard itself got wrong: a state its own code should never reach. The message says
  * what; please report it with the stack (`--verbose`).
  */

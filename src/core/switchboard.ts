@@ -100,9 +100,9 @@ export interface Switchboard {
   readonly refs: SurfaceRefStore;
   /** A conversation by id, if `principal` (when given) may see it. */
   getConversation(id: string, principal?: Principal): Promise<Conversation>;
-  /** Queues a message for an agent's thread (the proxy's by default) and returns its run. Never "busy". */
+  /** Queues a message for an agent's thread (the proxy's by default) and returns its run. Never "busy". A private conversation takes messages from its owner only (ForbiddenError). */
   send(conversationId: string, input: SendInput): Promise<Run>;
-  /** Resolves when the run has ended. NotFoundError for an unknown run. */
+  /** Resolves when the run has ended. NotFoundError for an unknown run; ClosedError when `close` comes first. */
   wait(runId: string): Promise<Run>;
   /** A run by id: NotFoundError, or ForbiddenError when `principal` (when given) may not see its conversation. */
   getRun(runId: string, principal?: Principal): Promise<Run>;
@@ -130,7 +130,7 @@ export interface Switchboard {
   transcript(conversationId: string): Promise<{ thread: Thread; messages: Message[] }[]>;
   usage(group: 'agent' | 'model' | 'conversation', filter?: { conversationId?: string }): Promise<UsageTotals[]>;
 
-  /** The planner turns the goal into steps; approvals are requested per `approvals.plan`; steps run as decisions arrive. */
+  /** The planner turns the goal into steps; approvals are requested per `approvals.plan`; steps run as decisions arrive. A private conversation's owner only. */
   plan(conversationId: string, goal: string, principal: Principal): Promise<Plan>;
   /** NotFoundError, or ForbiddenError when `principal` may not see it. */
   getPlan(planId: string, principal?: Principal): Promise<Plan>;
@@ -138,7 +138,7 @@ export interface Switchboard {
   listPlans(filter: { conversationId?: string; principal?: Principal }): Promise<Plan[]>;
   /** Cancels the plan, its pending approvals and the run of the step in progress. */
   cancelPlan(planId: string, principal: Principal): Promise<Plan>;
-  /** `settled`: waiting for a person, or ended (default). `done`: ended. */
+  /** `settled`: waiting for a person, or ended (default). `done`: ended. ClosedError when `close` comes first. */
   waitForPlan(planId: string, opts?: { until?: 'settled' | 'done'; signal?: AbortSignal }): Promise<Plan>;
   /** Oldest first; with `principal`, the approvals the policy lets that principal decide. */
   approvals(filter?: { conversationId?: string; status?: ApprovalStatus; principal?: Principal }): Promise<Approval[]>;

@@ -221,8 +221,8 @@ describe.skipIf(!HAS_SCRIPT)('chat at a terminal, in a conversation an interrupt
     await tty.waitFor('Allow it? [y]es / [n]o <feedback>: ');
     expect(tty.text()).toContain(`(${id}; it can also be decided from another terminal)`);
     tty.type('n too late');
-    await tty.waitFor('code agent: '); // the resumed proxy run's reply, streamed
-    expect(tty.text()).toMatch(/proxy> proxy: code agent: .*too late/);
+    // The resumed proxy run's reply, streamed: waited for until it has come whole.
+    await until(() => /proxy> proxy: code agent: .*too late/.test(tty.text()), 'the whole reply on the terminal', 15_000);
     await tty.waitFor('you> ');
     tty.type('/exit');
     expect(await tty.exited).toBe(0);

@@ -4,13 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ConfigInput } from '../../src/core/agents/spec.js';
 import type { SwitchboardEvent } from '../../src/core/events.js';
 import { PostgresStore } from '../../src/core/store/postgres.js';
+import { sqliteEventLog } from '../../src/core/store/sqlite-events.js';
 import { SqliteStore } from '../../src/core/store/sqlite.js';
 import type { Store } from '../../src/core/store/types.js';
 import { createSwitchboard, type Switchboard } from '../../src/core/switchboard.js';
 import { scriptByAgent, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { delegatingScript } from '../support/events.js';
+import { plannerReply } from '../support/plans.js';
 import { alice } from '../support/switchboard.js';
 
 const url = process.env.SWITCHBOARD_TEST_POSTGRES_URL;
@@ -55,9 +58,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function start(stores: () => Store, fake: FakeOpenAI, dir: string): Promise<Switchboard> {
+async function start(stores: () => Store, fake: FakeOpenAI, dir: string, config: ConfigInput = {}): Promise<Switchboard> {
   const sb = await createSwitchboard({
-    config: { workspaceDir: join(dir, 'ws') },
+    config: { workspaceDir: join(dir, 'ws'), ...config },
     store: stores(),
     env: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test-events' },
     cwd: dir,
@@ -97,6 +100,14 @@ async function collect(it: AsyncIterable<SwitchboardEvent>, until: (e: Switchboa
   return seen;
 }
 
+/** proxy -> code_agent -> run_code, which waits for a person; both answer with what they got back. */
+const approvalScript = () =>
+  scriptByAgent({
+    proxy: (req) => (req.toolResults.length > 0 ? { content: `proxy got: ${req.toolResults[0]!.content}` } : { toolCalls: [{ name: 'send_message', arguments: { recipient: 'code_agent', message: 'compute' } }] }),
+    code_agent: (req) =>
+      req.toolResults.length > 0 ? { content: `code said: ${req.toolResults[0]!.content.split('\n').join(' | ')}` } : { toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] },
+  });
+
 const stored = (events: SwitchboardEvent[]) => events.filter((e) => e.seq !== undefined);
 
 for (const d of dialects) {
@@ -128,6 +139,27 @@ for (const d of dialects) {
       expect(fromFive.map((e) => e.seq)).toEqual(all.slice(5).map((e) => e.seq));
     });
 
+    it('puts the plan on every stored event of its runs and on its plan.updated, and none on a run outside it', async () => {
+      const { fake, db, dir } = await setUp(d);
+      const sb = await start(db.stores, fake, dir, { approvals: { plan: 'none' } });
+      fake.setHandler(scriptByAgent({ planner: [plannerReply(['code_agent', 'Compute 6*7.'])], code_agent: [{ content: '42' }], proxy: [{ content: 'summary: 42' }, { content: 'hi' }] }));
+      const conv = await sb.conversation('test:events-plan', alice);
+      const plan = await sb.plan(conv.id, 'Compute', alice);
+      expect((await sb.waitForPlan(plan.id, { until: 'done' })).status).toBe('completed');
+      const other = await sb.send(conv.id, { text: 'hello', from: alice });
+      // Replayed, then live (the live tail may carry best-effort text deltas: only stored events are looked at).
+      const all = stored(await collect(sb.events(conv.id, { after: 0 }), (e) => e.type === 'run.completed' && e.runId === other.id));
+      expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
+      const planRuns = new Set((await sb.listRuns({ conversationId: conv.id })).filter((r) => r.planId === plan.id).map((r) => r.id));
+      expect(planRuns.size).toBe(2); // the step's and the summary's
+      const ofPlan = all.filter((e) => planRuns.has(e.runId) || e.type === 'plan.updated');
+      expect(new Set(ofPlan.map((e) => e.type))).toEqual(new Set(['plan.updated', 'run.queued', 'run.started', 'message', 'run.completed']));
+      expect(ofPlan.filter((e) => e.planId !== plan.id).map((e) => `${e.agent}:${e.type}`)).toEqual([]);
+      const ofOther = all.filter((e) => e.runId === other.id);
+      expect(ofOther.map((e) => e.type)).toEqual(['run.queued', 'run.started', 'message', 'run.completed']);
+      expect(ofOther.filter((e) => 'planId' in e)).toEqual([]);
+    });
+
     it('replays then follows live across two engines on one database, without gaps or repeats', async () => {
       const { fake, db, dir } = await setUp(d);
       const a = await start(db.stores, fake, dir);
@@ -157,38 +189,77 @@ for (const d of dialects) {
   });
 }
 
-describe.skipIf(!url)('approval decisions across PostgreSQL replicas', () => {
-  it('a decision made on B wakes the run waiting on A, through the notification (no poll would come in time)', async () => {
-    const { fake, db, dir } = await setUp(dialects[1]!);
-    const open = (resume: boolean) =>
+for (const d of dialects) {
+  describe.skipIf(d.skip)(`approval decisions across engines (${d.name})`, () => {
+    it(d.name === 'postgres' ? 'a decision made on B wakes the run waiting on A, through the notification (no poll would come in time), and is stored once' : 'a decision made on B wakes the run waiting on A, and is stored once', async () => {
+      const { fake, db, dir } = await setUp(d);
+      const open = (resume: boolean) =>
+        createSwitchboard({
+          config: { workspaceDir: join(dir, 'ws'), sandbox: { type: 'none' } },
+          store: db.stores(),
+          env: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test-events' },
+          cwd: dir,
+          // PostgreSQL: polls every minute at best, so only the pushed event can wake A's waiter before the test
+          // times out. SQLite has no push: A's waiter hears B's stored event through the event log's poll.
+          engine: { pollMs: d.name === 'postgres' ? 60_000 : 20 },
+          resume,
+        });
+      const a = await open(true);
+      cleanups.push(() => a.close());
+      const b = await open(false);
+      cleanups.push(() => b.close());
+      fake.setHandler(approvalScript());
+      const conv = await a.conversation('test:events-approval', alice);
+      const root = await a.send(conv.id, { text: 'what is 6*7?', from: alice });
+      const requested = await collect(a.events(conv.id, { after: 0 }), (e) => e.type === 'approval.requested');
+      const approvalId = (requested.at(-1) as Extract<SwitchboardEvent, { type: 'approval.requested' }>).approvalId;
+      await b.decide(approvalId, { approve: true, by: alice });
+      const run = await a.wait(root.id);
+      expect(run.status).toBe('completed');
+      expect(run.reply).toContain('42');
+      // B stored the decision's event; A, whose run it woke, did not store it a second time.
+      const log = await collect(a.events(conv.id, { after: 0 }), (e) => e.type === 'run.completed' && e.runId === root.id);
+      expect(log.filter((e) => e.type === 'approval.decided').map((e) => (e as Extract<SwitchboardEvent, { type: 'approval.decided' }>).approvalId)).toEqual([approvalId]);
+      expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
+    });
+  });
+}
+
+describe('a decision made by another process on SQLite', () => {
+  it('reaches the listeners of the process whose run it wakes before that run goes on, stored once', async () => {
+    const { fake, db, dir } = await setUp(dialects[0]!);
+    fake.setHandler(approvalScript());
+    const open = (store: SqliteStore, resume: boolean, eventLog?: ReturnType<typeof sqliteEventLog>) =>
       createSwitchboard({
         config: { workspaceDir: join(dir, 'ws'), sandbox: { type: 'none' } },
-        store: db.stores(),
+        store,
+        eventLog,
         env: { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test-events' },
         cwd: dir,
-        // Polls every minute at best: only the pushed event can wake A's waiter before the test times out.
-        engine: { pollMs: 60_000 },
+        engine: { pollMs: 20 },
         resume,
       });
-    const a = await open(true);
+    // A's waiter looks at the approval every 20 ms, but A's event log would find B's events only once a minute:
+    // what A's listeners hear of B's decision, they hear because A's waiter had the log catch up first.
+    const storeA = db.stores() as SqliteStore;
+    const a = await open(storeA, true, sqliteEventLog(storeA, { pollMs: 60_000 }));
     cleanups.push(() => a.close());
-    const b = await open(false);
+    const b = await open(db.stores() as SqliteStore, false);
     cleanups.push(() => b.close());
-    fake.setHandler(
-      scriptByAgent({
-        proxy: (req) => (req.toolResults.length > 0 ? { content: `proxy got: ${req.toolResults[0]!.content}` } : { toolCalls: [{ name: 'send_message', arguments: { recipient: 'code_agent', message: 'compute' } }] }),
-        code_agent: (req) =>
-          req.toolResults.length > 0 ? { content: `code said: ${req.toolResults[0]!.content.split('\n').join(' | ')}` } : { toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] },
-      }),
-    );
-    const conv = await a.conversation('test:events-approval', alice);
+    const conv = await a.conversation('test:events-decided-first', alice);
+    const seen: SwitchboardEvent[] = [];
+    a.on(conv.id, (e) => seen.push(e));
     const root = await a.send(conv.id, { text: 'what is 6*7?', from: alice });
     const requested = await collect(a.events(conv.id, { after: 0 }), (e) => e.type === 'approval.requested');
     const approvalId = (requested.at(-1) as Extract<SwitchboardEvent, { type: 'approval.requested' }>).approvalId;
     await b.decide(approvalId, { approve: true, by: alice });
-    const run = await a.wait(root.id);
-    expect(run.status).toBe('completed');
-    expect(run.reply).toContain('42');
+    expect((await a.wait(root.id)).status).toBe('completed');
+    const order = seen.filter((e) => e.seq !== undefined).map((e) => `${e.agent}:${e.type}`);
+    expect(order.filter((t) => t.endsWith('approval.decided'))).toEqual(['code_agent:approval.decided']);
+    expect(order.indexOf('code_agent:approval.decided')).toBeLessThan(order.indexOf('code_agent:tool.result'));
+    const decided = (await a.bus.log!.readAfter(conv.id, 0)).filter((e) => e.type === 'approval.decided');
+    expect(decided).toHaveLength(1);
+    expect(decided[0]).toMatchObject({ approvalId, approved: true, by: 'test:alice', agent: 'code_agent', rootRunId: root.id, parentRunId: root.id, depth: 1 });
   });
 });
 

@@ -3,7 +3,7 @@
  * card-ready view — each checked against the principal — and typed errors for what does not exist.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ForbiddenError, NotFoundError, type Switchboard } from '../../src/index.js';
+import { ClosedError, ForbiddenError, NotFoundError, SwitchboardError, type Switchboard } from '../../src/index.js';
 import { scriptByAgent } from '../support/fake-openai.js';
 import { plannerReply, until } from '../support/plans.js';
 import { delegate } from '../support/replies.js';
@@ -52,6 +52,23 @@ describe('the face: runs', () => {
       expect(err).toMatchObject({ code: 'not_found', kind: 'run', id: 'run_nope', message: 'No run with id "run_nope".' });
     }
     await expect(h.sb.approvalView('apr_nope')).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('ends the waits under way with a typed ClosedError when it closes (wait, waitForPlan), and refuses new ones', async () => {
+    h = await startHarness();
+    h.fake.setHandler(scriptByAgent({ planner: [plannerReply(['code_agent', 'Compute 6*7.'])], proxy: () => ({ hang: true }) }));
+    const conv = await h.sb.conversation('test:face-close', alice);
+    // A plan waiting for a person, and a run whose model call never answers.
+    const plan = await h.sb.plan(conv.id, 'Compute a sum', alice);
+    const run = await h.sb.send(conv.id, { text: 'hello', from: alice });
+    await until(() => h!.fake.requests.some((r) => r.agent === 'proxy'), 'the proxy at work');
+    const waits = [h.sb.waitForPlan(plan.id, { until: 'done' }), h.sb.wait(run.id)].map((p) => p.then(() => null, (e: unknown) => e));
+    await h.sb.close();
+    for (const err of [...(await Promise.all(waits)), await h.sb.wait(run.id).then(() => null, (e: unknown) => e)]) {
+      expect(err).toBeInstanceOf(ClosedError);
+      expect(err).toBeInstanceOf(SwitchboardError);
+      expect(err).toMatchObject({ code: 'closed' });
+    }
   });
 });
 

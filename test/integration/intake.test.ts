@@ -63,6 +63,9 @@ describe('shared and private conversations', () => {
     await expect(h.sb.conversation('cli:notes', bob, { access: 'shared' })).rejects.toThrow(ForbiddenError);
     await expect(h.sb.getConversation(conv.id, bob)).rejects.toThrow(ForbiddenError);
     expect(mayAccess(conv, bob, [alice, bob])).toBe(false);
+    // Nor by sending into it: the message is refused, not queued, and bob is not recorded.
+    expect(await failureOf(h.sb.send(conv.id, { text: 'let me in', from: bob }))).toBeInstanceOf(ForbiddenError);
+    expect(await h.sb.store.listRuns({ conversationId: conv.id })).toEqual([]);
     expect(await h.sb.participants(conv.id)).toEqual([alice]);
   });
 
@@ -82,13 +85,17 @@ describe('shared and private conversations', () => {
     expect((await h.sb.wait(run.id)).status).toBe('completed');
   });
 
-  it('does not let someone who never took part decide in a private conversation with `who: conversation`', async () => {
+  it('lets only the owner decide in a private conversation with `who: conversation`, even someone recorded in it', async () => {
     h = await startHarness({ config: { approvals: { policy: { who: 'conversation' } } } });
     h.fake.setHandler(approvalScript());
     const conv = await h.sb.conversation('cli:private', alice);
     const run = await h.sb.send(conv.id, { text: 'what is 6*7?', from: alice });
     const approval = await pendingApproval(h.sb, conv.id);
     expect(await failureOf(h.sb.decide(approval.id, { approve: true, by: bob }))).toBeInstanceOf(ForbiddenError);
+    // A participant row in a private conversation (written before participants were kept, or by hand) admits nobody.
+    await h.sb.store.addParticipant(conv.id, carol);
+    expect(await failureOf(h.sb.decide(approval.id, { approve: true, by: carol }))).toBeInstanceOf(ForbiddenError);
+    expect(await h.sb.approvals({ conversationId: conv.id, principal: carol })).toEqual([]);
     await h.sb.decide(approval.id, { approve: false, by: alice });
     expect((await h.sb.wait(run.id)).status).toBe('completed');
   });
@@ -117,6 +124,9 @@ describe('idempotent send', () => {
     expect(redelivered).toMatchObject({ id: first.id, status: 'completed' });
     expect(await h.sb.store.listRuns({ conversationId: conv.id })).toHaveLength(1);
     expect(h.fake.requests).toHaveLength(1);
+    // One run, told once: the sends that found it queued announce nothing of their own.
+    const events = await h.sb.bus.log!.readAfter(conv.id, 0);
+    expect(events.map((e) => e.type)).toEqual(['run.queued', 'run.started', 'message', 'run.completed']);
     const other = await h.sb.conversation('cli:other', alice);
     const err = await failureOf(h.sb.send(other.id, { text: 'ping', from: alice, idempotencyKey: key }));
     expect(err).toBeInstanceOf(IdempotencyConflictError);
@@ -209,6 +219,9 @@ describe.skipIf(!url)('PostgreSQL, two engines on one database', () => {
         expect((await b.wait(runs[0]!.id)).reply).toBe('pong');
       }
       expect(await a.store.listRuns({ conversationId: conv.id })).toHaveLength(5);
+      // Each run told once, whichever of the four sends created it.
+      const queued = (await a.bus.log!.readAfter(conv.id, 0)).filter((e) => e.type === 'run.queued');
+      expect(queued).toHaveLength(5);
       expect(await b.participants(conv.id)).toEqual([alice, bob]);
       const claims = await Promise.all([a, b].map((sb, i) => sb.refs.claim('teams', 'conversation', conv.id, { activityId: `act-${i}` })));
       expect(claims.filter((c) => c.claimed)).toHaveLength(1);

@@ -142,10 +142,10 @@ describe('plans: who may decide', () => {
     expect((await h.sb.waitForPlan(plan.id)).status).toBe('completed');
   });
 
-  it('conversation: anyone who takes part in the conversation', async () => {
+  it('conversation: anyone who takes part in the (shared) conversation', async () => {
     h = await startHarness({ config: { approvals: { policy: { who: 'conversation' } } } });
     h.fake.setHandler(scriptByAgent({ planner: [plannerReply(['code_agent', 'x'])], code_agent: [{ content: 'ok' }], proxy: [{ content: 'hello bob' }, { content: 'done' }] }));
-    const conv = await h.sb.conversation('test:members', alice);
+    const conv = await h.sb.conversation('test:members', alice, { access: 'shared' });
     const plan = await h.sb.plan(conv.id, 'Shared', alice);
     const [approval] = await h.sb.approvals({ conversationId: conv.id, status: 'pending' });
     await expect(h.sb.decide(approval!.id, { approve: true, by: bob })).rejects.toThrow(

@@ -4,6 +4,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { ESLint } from 'eslint';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -32,6 +33,7 @@ const VALUES = [
   'ADAPTER_SECTIONS',
   'AgentRegistry',
   'AgentSpecSchema',
+  'ClosedError',
   'ConfigError',
   'ConfigSchema',
   'EventBus',
@@ -187,6 +189,23 @@ describe('the face (src/index.ts)', () => {
     }
     expect(offenders).toEqual([]);
   });
+
+  it('is enforced by the lint rule: an adapter importing src/core (statically, lazily, or re-exporting) fails eslint', async () => {
+    const eslint = new ESLint({ cwd: root });
+    const lint = async (file: string, code: string) => {
+      const [result] = await eslint.lintText(code, { filePath: join(root, file) });
+      return result!.messages.map((m) => m.ruleId);
+    };
+    const reach = "import { SwitchboardError } from '../core/errors.js';\nexport const e = SwitchboardError;\n";
+    expect(await lint('src/mcp/zz-probe.ts', reach)).toEqual(['no-restricted-imports']);
+    expect(await lint('src/cli/zz-probe.ts', reach)).toEqual(['no-restricted-imports']);
+    expect(await lint('src/bots/slack/zz-probe.ts', reach.replace('../core/', '../../core/'))).toEqual(['no-restricted-imports']);
+    expect(await lint('src/mcp/zz-probe.ts', "export { openStore } from '../core/store/open.js';\n")).toEqual(['no-restricted-imports']);
+    expect(await lint('src/bots/zz-probe.ts', "export const load = () => import('../core/errors.js');\n")).toEqual(['no-restricted-syntax']);
+    // The face itself is the way in; and the core may not reach out to an adapter.
+    expect(await lint('src/mcp/zz-probe.ts', "import { SwitchboardError } from '../index.js';\nexport const e = SwitchboardError;\n")).toEqual([]);
+    expect(await lint('src/core/zz-probe.ts', "export { startMcp } from '../mcp/index.js';\n")).toEqual(['no-restricted-imports']);
+  }, 60_000);
 });
 
 function tsFiles(dir: string): string[] {
@@ -269,6 +288,18 @@ describe('no plain Error from the engine', () => {
         });
     }
     expect(found).toEqual([]);
+  });
+
+  it('has no error class of its own outside the SwitchboardError tree but the model client\'s internal failures and SQLite\'s own', () => {
+    // The model client's failures are classified into ModelCallError before they leave it; SqliteError mirrors the driver's.
+    const INTERNAL = new Set(['src/core/model/body.ts: ConnectionClosed', 'src/core/model/failures.ts: StreamIdleTimeout', 'src/core/model/failures.ts: ConnectionLost',
+      'src/core/model/failures.ts: BadResponse', 'src/core/model/failures.ts: HeadersTimeout', 'src/core/model/failures.ts: ConnectFailed',
+      'src/core/model/failures.ts: ErrorInAnswer', 'src/core/store/sqlite-driver-errors.ts: SqliteError', 'src/core/errors.ts: SwitchboardError']);
+    const found: string[] = [];
+    for (const file of tsFiles(join(root, 'src/core'))) {
+      for (const m of readFileSync(file, 'utf8').matchAll(/class (\w+) extends (?:Error|TypeError|RangeError)\b/g)) found.push(`${relative(root, file)}: ${m[1]}`);
+    }
+    expect(found.filter((f) => !INTERNAL.has(f))).toEqual([]);
   });
 });
 

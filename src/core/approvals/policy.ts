@@ -9,8 +9,9 @@ export type PolicyVerdict = { ok: true } | { ok: false; reason: string };
 /**
  * Who may decide an approval, per `approvals.policy.who`:
  * - `requester`: the person whose request led to it (the conversation's owner when nobody is recorded);
- * - `conversation`: anyone taking part in the conversation: its owner, or anyone recorded as a participant
- *   (admitted to a shared conversation by its surface, or who sent a message or made a plan in it);
+ * - `conversation`: anyone taking part in the conversation: its owner, or, in a shared conversation, anyone
+ *   recorded as a participant (admitted by its surface, or who sent a message or made a plan in it). A private
+ *   conversation stays its owner's: a participant recorded there (before participants were kept) counts for nothing;
  * - `approvers`: only the principal ids listed in `approvals.policy.approvers`.
  */
 export async function mayDecide(
@@ -33,6 +34,6 @@ export async function mayDecide(
   if (policy.who === 'requester') {
     return { ok: false, reason: `Only the person who asked (${principalId(requester)}) may decide this approval; ${who} may not.` };
   }
-  if (principalId(conversation.owner) === who || (await isParticipant())) return { ok: true };
+  if (principalId(conversation.owner) === who || (conversation.access === 'shared' && (await isParticipant()))) return { ok: true };
   return { ok: false, reason: `Only people taking part in this conversation may decide its approvals; ${who} has not taken part in it.` };
 }

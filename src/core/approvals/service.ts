@@ -1,7 +1,8 @@
 import { InvalidInputError, NotFoundError, ForbiddenError } from '../errors.js';
-import type { EventBus } from '../events.js';
+import type { EventBus, EventInput } from '../events.js';
 import type { IdGenerator } from '../ids.js';
 import type { ToolApprovalRequest } from '../runs/approval-gate.js';
+import { runTreeResolver } from '../runs/emit.js';
 import type { ApprovalPatch, ApprovalStore } from '../store/approval-store.js';
 import type { PlanTransition } from '../store/plan-store.js';
 import { FINAL_RUN_STATUSES, principalId, type Principal, type Store } from '../store/types.js';
@@ -105,7 +106,12 @@ export class ApprovalService {
         throw new NotAwaitingApprovalError(id, `the run that asked ${run ? `was ${run.status}` : 'no longer exists'}`);
       }
       depth = run.depth;
-      stored = this.#d.approvals.updateApproval(id, ['pending'], patch);
+      // Announced with the write where the log can (SQLite): a process that sees the decision finds its event.
+      // With its run tree filled in, so that nothing is left to look up inside the transaction.
+      const tree = await runTreeResolver(this.#d.store, this.#d.events)(run.id);
+      const event = this.#decidedEvent({ ...approval, status: patch.status!, decidedBy: decision.by, feedback, planId: approval.planId ?? tree.planId ?? undefined }, depth);
+      const withTree = { ...event, rootRunId: tree.rootRunId, parentRunId: tree.parentRunId };
+      stored = this.#d.events.around(() => this.#d.approvals.updateApproval(id, ['pending'], patch), (ok) => (ok && this.#mark(id) ? [withTree] : [])).result;
     } else {
       const plans = this.#planDecisions;
       if (!plans) throw new NotAwaitingApprovalError(id, 'plans are not available in this process');
@@ -172,17 +178,32 @@ export class ApprovalService {
     return this.#d.watch.until(async () => {
       const approval = await this.get(id);
       if (approval.status === 'pending') return undefined;
-      this.#announce(approval, opts.depth);
+      // Decided here: announced by `decide`/`cancel`. Decided by another process on the same event log: that
+      // process stored the event (SQLite: with the decision), so it is not stored again; it reaches listeners here
+      // through the log, which catches up now so that they hear of it before the run goes on. Without a log,
+      // this announcement is all they hear.
+      const log = this.#d.events.log;
+      if (!log) this.#announce(approval, opts.depth);
+      else if (!this.#announced.has(id)) log.catchUp?.();
       return approval;
     }, opts.signal);
   }
 
   /** Emits `approval.decided` once per approval in this process. */
   #announce(approval: Approval, depth = 0): void {
-    if (this.#announced.has(approval.id)) return;
-    this.#announced.add(approval.id);
+    if (this.#mark(approval.id)) void this.#d.events.emit(this.#decidedEvent(approval, depth));
+  }
+
+  /** Records that this process announces the approval's decision; false when it did already. */
+  #mark(id: string): boolean {
+    if (this.#announced.has(id)) return false;
+    this.#announced.add(id);
     if (this.#announced.size > 10_000) this.#announced.delete(this.#announced.values().next().value!);
-    this.#d.events.emit({
+    return true;
+  }
+
+  #decidedEvent(approval: Approval, depth: number): EventInput {
+    return {
       type: 'approval.decided',
       conversationId: approval.conversationId,
       runId: approval.runId ?? '',
@@ -195,6 +216,6 @@ export class ApprovalService {
       status: approval.status,
       feedback: approval.feedback,
       planId: approval.planId,
-    });
+    };
   }
 }

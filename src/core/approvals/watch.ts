@@ -1,3 +1,4 @@
+import { ClosedError } from '../errors.js';
 import type { EventBus } from '../events.js';
 
 /** How often a waiter looks again when other processes' changes are pushed (a safety net only). */
@@ -55,7 +56,7 @@ export class Watch {
 
   /**
    * Resolves with the first value `check` returns that is not undefined. Looks again on every
-   * `notify` and every poll interval; rejects when `signal` aborts (with its reason) or on `close`.
+   * `notify` and every poll interval; rejects when `signal` aborts (with its reason) or on `close` (ClosedError).
    */
   async until<T>(check: () => Promise<T | undefined>, signal?: AbortSignal): Promise<T> {
     this.#waiting++;
@@ -71,7 +72,7 @@ export class Watch {
   async #loop<T>(check: () => Promise<T | undefined>, signal?: AbortSignal): Promise<T> {
     for (;;) {
       signal?.throwIfAborted();
-      if (this.#closed) throw new WatchClosedError();
+      if (this.#closed) throw new ClosedError();
       const generation = this.#generation;
       const value = await check();
       if (value !== undefined) return value;
@@ -97,12 +98,5 @@ export class Watch {
       this.#wakers.add(done);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
-  }
-}
-
-export class WatchClosedError extends Error {
-  constructor() {
-    super('Switchboard was closed while waiting.');
-    this.name = 'WatchClosedError';
   }
 }

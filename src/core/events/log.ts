@@ -30,6 +30,12 @@ export interface EventLog {
   readAfter(conversationId: string, after: number, limit?: number): Promise<StoredEvent[]>;
   /** Events other processes store from now on, in order per conversation; returns the unsubscribe. */
   remote(listener: (event: StoredEvent) => void): () => void;
+  /**
+   * Optional (a log that polls: SQLite): hands other processes' events stored so far to the remote
+   * listeners now, instead of at the next poll. Called by a waiter that saw, in the store, the effect of
+   * such an event (a decision) before acting on it, so listeners here hear of the cause first.
+   */
+  catchUp?(): void;
   close(): Promise<void>;
 }
 

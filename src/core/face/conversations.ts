@@ -6,7 +6,7 @@ import { intakeImages } from '../artifacts/intake.js';
 import type { ArtifactStore } from '../artifacts/types.js';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { Config } from '../agents/spec.js';
-import { accessible, admit, runForKey } from '../conversations.js';
+import { accessible, admit, assertMayTakePart, runForKey } from '../conversations.js';
 import { InvalidInputError, RunFailedError } from '../errors.js';
 import type { IdGenerator } from '../ids.js';
 import type { RunEngine } from '../runs/engine.js';
@@ -44,7 +44,8 @@ export function createConversations(deps: ConversationDeps): Conversations {
     // The same idempotency key returns the run it started (a retried Slack event, a redelivered activity).
     const again = await runForKey(store, input.idempotencyKey, conversation.id);
     if (again) return again;
-    // The owner was recorded with the conversation; anyone else joins its participants here.
+    assertMayTakePart(conversation, input.from);
+    // The owner was recorded with the conversation; anyone else (shared) joins its participants here.
     if (principalId(conversation.owner) !== principalId(input.from)) await store.addParticipant(conversation.id, input.from);
     const images = await intakeImages(input.images, { conversationId: conversation.id, maxBytes: config.limits.maxImageBytes, artifacts, ids, clock });
     const thread = await store.getOrCreateThread(conversation.id, agent.name, ids('thr'));
@@ -67,10 +68,12 @@ export function createConversations(deps: ConversationDeps): Conversations {
     getConversation,
     send,
     async ask(agentName, input): Promise<AskResult> {
-      const from = input.from ?? { surface: 'api', userId: 'local' };
+      // Without `from`, a trusted caller: in a conversation it names, as its owner.
+      const fallback = { surface: 'api', userId: 'local' };
       const conversation = input.conversationId
         ? await getConversation(input.conversationId, input.from)
-        : await store.getOrCreateConversation(`${from.surface}:${ids('ask')}`, from, ids('conv')).then((r) => r.conversation);
+        : await store.getOrCreateConversation(`${(input.from ?? fallback).surface}:${ids('ask')}`, input.from ?? fallback, ids('conv')).then((r) => r.conversation);
+      const from = input.from ?? conversation.owner;
       const run = await send(conversation.id, { text: input.text, images: input.images, from, agent: agentName });
       const ended = await runs.wait(run.id);
       if (ended.status !== 'completed') {

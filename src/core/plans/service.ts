@@ -4,6 +4,7 @@ import { NotAwaitingApprovalError } from '../approvals/errors.js';
 import type { ApprovalService, PlanDecisions } from '../approvals/service.js';
 import type { Approval, Decision } from '../approvals/types.js';
 import type { Watch } from '../approvals/watch.js';
+import { assertMayTakePart } from '../conversations.js';
 import { ConfigError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { IdGenerator } from '../ids.js';
@@ -72,7 +73,9 @@ export class PlanService implements PlanDecisions {
     if (!text) throw new InvalidInputError('The goal is empty.');
     if (text.length > config.limits.maxMessageChars) throw new InvalidInputError(`The goal has ${text.length} characters; the limit is ${config.limits.maxMessageChars}.`);
     if (!this.#d.agents.planner) throw new ConfigError('No agent has the role "planner"; add one to the config to make plans.');
-    if (!(await store.getConversation(conversationId))) throw new NotFoundError('conversation', conversationId);
+    const conversation = await store.getConversation(conversationId);
+    if (!conversation) throw new NotFoundError('conversation', conversationId);
+    assertMayTakePart(conversation, principal);
     // Making a plan is taking part (approvals.policy.who: conversation).
     await store.addParticipant(conversationId, principal);
     const now = clock();

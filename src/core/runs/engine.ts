@@ -1,4 +1,4 @@
-import { NotFoundError } from '../errors.js';
+import { ClosedError, NotFoundError } from '../errors.js';
 import { LeaseKeeper } from '../leases/keeper.js';
 import { FINAL_RUN_STATUSES, type Message, type NewRun, type Run } from '../store/types.js';
 import { RunExecutor, ShutdownSignal, StallSignal, CancelSignal, type ExecutorDeps } from './executor.js';
@@ -107,11 +107,7 @@ export class RunEngine {
     this.#timer = setInterval(() => this.#tick(), this.#pollMs);
     this.#timer.unref();
     // Pushed events cost nothing while idle: always listen. Polled ones only while someone waits.
-    if (this.#deps.events.log?.live) this.#listenRemote();
-  }
-
-  #listenRemote(): void {
-    this.#remote.listen();
+    if (this.#deps.events.log?.live) this.#remote.listen();
   }
 
   /**
@@ -126,6 +122,7 @@ export class RunEngine {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     this.#remote.stop();
+    this.#waiters.rejectAll(new ClosedError());
     // No renewal or takeover scan after this (one in flight is waited for): the leases given up below stay given up.
     await this.#leases.drop('runs');
     await this.#executor.shutdown();
@@ -147,7 +144,8 @@ export class RunEngine {
     const id = newRun.id ?? ids('run');
     emitter.defer(id, opts.announce);
     // run.queued is stored with the run (SQLite), not waited for where it cannot be (the bus keeps the conversation's events in order).
-    const created = emitter.around(() => store.createRun({ ...newRun, id }), (r) => (emitter.track(r), [[r, { type: 'run.queued' }]])).result;
+    // A run its idempotency key had already started (returned instead of a new one) was announced when it was created.
+    const created = emitter.around(() => store.createRun({ ...newRun, id }), (r) => (emitter.track(r), r.id === id ? [[r, { type: 'run.queued' }]] : [])).result;
     created.catch(() => emitter.take(id)); // a run not created announces nothing
     // Kicked before the run is written too: an idle thread's claim goes right behind it, in its commit (SQLite group commit).
     this.#queued.set(id, newRun.threadId);
@@ -157,7 +155,7 @@ export class RunEngine {
       throw err;
     });
     if (run.id !== id) this.#queued.set(run.id, run.threadId).delete(id); // the run holding the same idempotency key
-    for (const [r, e] of emitter.take(id, run)) void emitter.emit(r, e); // not started at once
+    for (const [r, e] of emitter.take(id, run)) if (run.id === id) void emitter.emit(r, e); // not started at once
     this.start();
     this.kick(run.threadId);
     return run;
@@ -175,7 +173,8 @@ export class RunEngine {
    */
   async wait(runId: string, signal?: AbortSignal): Promise<Run> {
     signal?.throwIfAborted();
-    this.#listenRemote(); // before the read: an end announced after it is heard
+    if (this.#closed) throw new ClosedError('Switchboard is closed: open it again to wait for a run.');
+    this.#remote.listen(); // before the read: an end announced after it is heard
     const run = await this.#deps.store.getRun(runId);
     if (!run) throw new NotFoundError('run', runId);
     if (FINAL_RUN_STATUSES.includes(run.status)) return run;

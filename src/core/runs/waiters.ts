@@ -5,7 +5,7 @@ import type { Run, Store } from '../store/types.js';
  * (here, or through another process's event or its polls); a waiter whose signal aborts stops waiting.
  */
 export class RunWaiters {
-  readonly #waiters = new Map<string, Set<(run: Run) => void>>();
+  readonly #waiters = new Map<string, Set<Waiter>>();
 
   get size(): number {
     return this.#waiters.size;
@@ -28,9 +28,10 @@ export class RunWaiters {
         if (list.size === 0 && this.#waiters.get(runId) === list) this.#waiters.delete(runId);
         reject(signal!.reason);
       };
-      const done = (ended: Run) => {
+      const done: Waiter = (ended) => {
         signal?.removeEventListener('abort', onAbort);
-        resolve(ended);
+        if (ended instanceof Error) reject(ended);
+        else resolve(ended);
       };
       list.add(done);
       this.#waiters.set(runId, list);
@@ -46,7 +47,17 @@ export class RunWaiters {
     this.#waiters.delete(run.id);
     for (const resolve of list) resolve(run);
   }
+
+  /** Rejects every waiter with `err` (the engine closed: nothing here will see their runs end). */
+  rejectAll(err: Error): void {
+    const lists = [...this.#waiters.values()];
+    this.#waiters.clear();
+    for (const list of lists) for (const done of list) done(err);
+  }
 }
+
+/** Told how the awaited run ended, or why nobody here will know. */
+type Waiter = (ended: Run | Error) => void;
 
 /** The runs with these ids, in one query where the store can. */
 export async function readRuns(store: Store, ids: string[]): Promise<(Run | null)[]> {

@@ -66,6 +66,7 @@ export class SqliteApprovalStore implements ApprovalStore {
   }
 
   async updateApproval(id: string, expect: readonly ApprovalStatus[], patch: ApprovalPatch): Promise<boolean> {
-    return updateSqliteApproval(this.#q, id, expect, patch) === 1;
+    // A transaction, so that the event announcing a decision is stored with it (sqlite-riders.ts).
+    return this.#store.db.transaction(() => updateSqliteApproval(this.#q, id, expect, patch) === 1);
   }
 }

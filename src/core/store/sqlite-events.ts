@@ -196,6 +196,10 @@ export class SqliteEventLog implements EventLog, TransactionRider {
     return this.#remote.add(listener);
   }
 
+  catchUp(): void {
+    if (this.#timer) this.#poll();
+  }
+
   async close(): Promise<void> {
     this.#stopPolling();
     // What is still waiting is stored before the store closes.
