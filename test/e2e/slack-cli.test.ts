@@ -1,10 +1,11 @@
 /**
  * The README's two Slack commands, as built: `switchboard serve` mounts /slack/events beside /mcp when
  * SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are set, and `switchboard slack --socket` connects over Socket
- * Mode; each answers a mention in its thread (fake Slack via SLACK_API_URL, fake model).
+ * Mode; each answers a mention in its thread (fake Slack via SLACK_API_URL, fake model); and a reply
+ * under way when serve is killed (SIGKILL) reaches its thread once serve runs again.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,4 +80,33 @@ describe('switchboard serve and switchboard slack --socket', () => {
     await until(() => slack.messages.find((m) => m.stream === 'stopped'), 'the streamed reply', 20_000);
     expect(slack.messages.find((m) => m.stream)).toMatchObject({ thread_ts: '1700000950.000100', text: 'Hello from the CLI.' });
   });
+
+  it('finishes a reply in its thread after serve was killed mid-reply (SIGKILL) and started again', async () => {
+    let release!: () => void;
+    const hold = new Promise<void>((r) => (release = r));
+    let requests = 0;
+    // The first life's model call never answers; the run, adopted by the second life, asks again.
+    model.setHandler(async () => (++requests === 1 ? (await hold, { content: 'too late' }) : { content: 'Finished after the crash.' }));
+    // A short beat, so the dead driver's silence shows soon (default 20 s).
+    writeFileSync(join(dir, 'switchboard.yaml'), 'slack:\n  replyBeatMs: 100\n');
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const env = { SLACK_SIGNING_SECRET: slack.signingSecret };
+    try {
+      start(['serve', '--port', String(port)], env);
+      await until(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok, `serve to listen (stderr: ${stderr})`, 20_000);
+      expect((await slack.postEvent(`${base}/slack/events`, mention('1700000990.000100'))).status).toBe(200);
+      await until(() => requests === 1 && slack.messages.find((m) => m.stream === 'streaming'), 'the reply under way', 20_000);
+      const killed = new Promise((r) => child!.once('close', r));
+      child!.kill('SIGKILL');
+      await killed;
+      start(['serve', '--port', String(port)], env);
+      const answer = await until(() => slack.messages.find((m) => m.thread_ts === '1700000990.000100' && !m.stream && m.text.includes('Finished after the crash.')), `the answer in the thread (model requests: ${requests}; stderr: ${stderr})`, 45_000);
+      expect(answer.text).toBe('Finished after the crash.');
+      await until(() => slack.callsOf('agents.sessions.setStatus').at(-1)?.args.status === 'active', 'the session at rest');
+      expect(slack.messages.filter((m) => m.text.includes('Finished after the crash.'))).toHaveLength(1);
+    } finally {
+      release();
+    }
+  }, 60_000);
 });

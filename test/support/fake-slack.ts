@@ -13,6 +13,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { tierLimiter } from './fake-slack-limits.js';
 import { FakeSocketMode } from './fake-slack-socket.js';
 
 export interface FakeTeam {
@@ -53,6 +54,11 @@ export interface FakeSlackOptions {
   signingSecret?: string;
   appToken?: string;
   appId?: string;
+  /**
+   * Slack's per-method rate tiers, enforced per workspace: a call beyond `perMinute` calls of its method
+   * in the last 60 s answers 429 with Retry-After, as Slack does (the bench proves none happen).
+   */
+  limits?: Record<string, number>;
 }
 
 type Fault = { method: string; times: number } & ({ kind: '429'; retryAfter: number } | { kind: 'error'; error: string });
@@ -79,6 +85,11 @@ export interface FakeSlack {
   /** A file on the fake's private host; only the team's bot token may download it. */
   hostFile(team: string, bytes: Buffer, mediaType: string, name?: string): { id: string; url_private: string; mimetype: string; name: string };
   downloads: { fileId: string; authorized: boolean }[];
+  /** Bodies the app POSTed to `responseUrl` (a slash command's response_url). */
+  responses: Record<string, unknown>[];
+  responseUrl: string;
+  /** Calls answered 429 because they went beyond `limits` (not counting `rateLimit` faults). */
+  throttled: SlackCall[];
   /** Signed POST to the app's request URL (Events API body as JSON). */
   postEvent(appUrl: string, body: unknown, opts?: { timestamp?: number; secret?: string; retryNum?: number }): Promise<{ status: number; text: string }>;
   /** Signed POST of an interactivity payload (`payload=` form). */
@@ -124,6 +135,9 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const url = `http://127.0.0.1:${port}`;
   const socket = new FakeSocketMode(server, { appId: opts.appId ?? 'A1' });
 
+  const throttled: SlackCall[] = [];
+  const responses: Record<string, unknown>[] = [];
+  const tiers = tierLimiter(opts.limits ?? {});
   const teamOfToken = (token: string | undefined) => teams.find((t) => t.botToken === token) ?? null;
   const find = (channel: string, ts: string) => messages.find((m) => m.channel === channel && m.ts === ts);
 
@@ -131,6 +145,11 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     const path = new URL(req.url ?? '/', url).pathname;
     const raw = await readRaw(req);
     if (path.startsWith('/files-pri/')) return serveFile(path.slice('/files-pri/'.length), req, res);
+    if (path === '/respond') {
+      // A slash command's response_url: what the app answered there, as the person would see it.
+      responses.push(JSON.parse(raw.toString('utf8')) as Record<string, unknown>);
+      return json(res, { ok: true });
+    }
     if (path.startsWith('/upload/')) {
       const up = pendingUploads.get(path.slice('/upload/'.length));
       if (!up) return void res.writeHead(404).end();
@@ -148,6 +167,12 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     const team = teamOfToken(auth);
     calls.push({ method, team: team?.id ?? null, args, encoding, at: performance.now() });
 
+    const retryAfter = team ? tiers.take(team.id, method) : null;
+    if (retryAfter !== null) {
+      throttled.push(calls.at(-1)!);
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(retryAfter) });
+      return void res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
+    }
     const fault = faults.find((f) => f.method === method || f.method === '*');
     if (fault) {
       if (--fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
@@ -284,6 +309,9 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     uploads,
     views,
     downloads,
+    throttled,
+    responses,
+    responseUrl: `${url}/respond`,
     socket,
     callsOf: (method) => calls.filter((c) => c.method === method),
     methods: () => calls.map((c) => c.method),

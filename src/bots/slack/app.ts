@@ -15,9 +15,10 @@ import type { SlackSettings } from './config.js';
 import type { SlackEngine } from './engine.js';
 import { Installations } from './installations.js';
 import { classify, InFlight, intake, type MessageLike } from './intake.js';
-import { decideClick, openEdit, openFullText, openReject, submitModal, tellClicker, type Click } from './interactions.js';
+import { decideClick, openEdit, openFullText, openReject, submitModal, tellClicker, whatSlackSaid, type Click } from './interactions.js';
 import { MODALS } from './modals.js';
 import { HeldAckSocketReceiver, httpReceiver } from './receivers.js';
+import { Handoff } from './handoff.js';
 import { driveReply } from './reply.js';
 import { slackKey } from './refs.js';
 import { stopSession, startPlanCommand } from './session.js';
@@ -28,6 +29,11 @@ export interface SlackBotOptions {
   logger: Logger;
   /** Largest image accepted from Slack (default: 10 MB, the engine's default). */
   maxImageBytes?: number;
+  /**
+   * Run ends the engine emitted before the bot was created (the host kept them since the engine opened):
+   * a reply a dead process left may end as soon as this process adopts its run (handoff.ts).
+   */
+  earlier?: readonly SwitchboardEvent[];
 }
 
 export interface SlackBot {
@@ -63,6 +69,7 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     },
   });
   const work = new Set<Promise<unknown>>();
+  let offHandoff: (() => void) | null = null;
   const shutdown = new AbortController();
   // Every reply in flight follows its run with this signal: far more than Node's default of 10 listeners.
   setMaxListeners(0, shutdown.signal);
@@ -71,7 +78,8 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     work.add(t);
   };
   const deps = { engine, clients, logger };
-  const replyDeps = { ...deps, flushMs: settings.flushMs, statusRefreshMs: settings.statusRefreshMs };
+  const replyDeps = { ...deps, flushMs: settings.flushMs, statusRefreshMs: settings.statusRefreshMs, beatMs: settings.replyBeatMs };
+  const handoff = new Handoff(deps, 3 * settings.replyBeatMs, track);
 
   const inFlight = new InFlight();
   const intakeDeps = { engine, logger, botToken: (t: string) => installations.get(t).botToken, fileHosts, maxImageBytes: opts.maxImageBytes ?? 10 * 1024 * 1024, known: new Set<string>() };
@@ -91,12 +99,19 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
   // The agent view: suggested prompts when a person opens the app's Messages tab (no thread_ts for agent apps).
   app.event('app_home_opened', async ({ event, body }) => {
     if (event.tab !== 'messages' || !installations.has(body.team_id)) return;
-    await clients.main(body.team_id).assistant.threads.setSuggestedPrompts({ channel_id: event.channel, title: 'Try asking', prompts: settings.suggestedPrompts });
+    // On the client that never waits on a 429: a throttled prompt is skipped, it does not pause the replies' queue.
+    await clients.interactive(body.team_id).assistant.threads.setSuggestedPrompts({ channel_id: event.channel, title: 'Try asking', prompts: settings.suggestedPrompts });
   });
   app.event('agent_session_stopped' as never, async ({ event, body }: { event: { channel: string; thread_ts: string; user: string }; body: { team_id: string } }) => {
     track(stopSession(deps, body.team_id, event));
   });
-  app.event('tokens_revoked', async ({ body }) => installations.remove(body.team_id, 'tokens revoked'));
+  // Only a revoked bot token stops the bot; user tokens (oauth) revoked in the same workspace do not.
+  app.event('tokens_revoked', async ({ event, body }) => {
+    if (!installations.has(body.team_id)) return;
+    const bots = event.tokens.bot ?? [];
+    const mine = installations.get(body.team_id).botUserId;
+    if (mine ? bots.includes(mine) : bots.length > 0) installations.remove(body.team_id, 'bot token revoked');
+  });
   app.event('app_uninstalled', async ({ body }) => installations.remove(body.team_id, 'app uninstalled'));
 
   const clickOf = (body: Record<string, unknown>, value: string): Click => {
@@ -117,18 +132,21 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
     const verdict = await decideClick(deps, click, { approve: true });
     if (!verdict.ok) await tellClicker(deps, click, verdict.message);
   });
-  app.action(ACTIONS.reject, async ({ ack, body, action }) => {
-    await ack();
-    await openReject(deps, clickOf(body as never, valueOf(action)));
-  });
-  app.action(ACTIONS.edit, async ({ ack, body, action }) => {
-    await ack();
-    await openEdit(deps, clickOf(body as never, valueOf(action)));
-  });
-  app.action(ACTIONS.view, async ({ ack, body, action }) => {
-    await ack();
-    await openFullText(deps, clickOf(body as never, valueOf(action)));
-  });
+  // A modal Slack would not open (rate limited, or the 3-second trigger expired) is said to the clicker, not swallowed.
+  const modal = (open: (d: typeof deps, click: Click) => Promise<void>) =>
+    async ({ ack, body, action }: { ack: () => Promise<void>; body: unknown; action: unknown }) => {
+      await ack();
+      const click = clickOf(body as never, valueOf(action));
+      try {
+        await open(deps, click);
+      } catch (err) {
+        logger.warn('Slack modal not opened', { approvalId: click.approvalId, error: err });
+        await tellClicker(deps, click, `Slack did not open the form (${whatSlackSaid(err)}); nothing was decided. Click the button again.`);
+      }
+    };
+  app.action(ACTIONS.reject, modal(openReject));
+  app.action(ACTIONS.edit, modal(openEdit));
+  app.action(ACTIONS.view, modal(openFullText));
   // Feedback on a reply: logged with its run, for whoever tunes the agents.
   app.action(ACTIONS.feedback, async ({ ack, body, action }) => {
     await ack();
@@ -141,12 +159,20 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       await ack(r.errors ? { response_action: 'errors', errors: r.errors } : undefined);
     });
   }
-  app.command('/switchboard', async ({ ack, command }) => {
+  app.command('/switchboard', async ({ ack, command, respond }) => {
     const [verb, ...rest] = command.text.trim().split(/\s+/);
     const goal = rest.join(' ').trim();
     if (verb !== 'plan' || !goal) return void (await ack({ response_type: 'ephemeral', text: 'Usage: `/switchboard plan <goal>` — the planner breaks the goal into steps you approve one by one.' }));
     await ack();
-    track(startPlanCommand(deps, cards, { team: command.team_id, channel: command.channel_id, user: command.user_id, goal }));
+    track(
+      startPlanCommand(deps, cards, { team: command.team_id, channel: command.channel_id, user: command.user_id, goal }).catch(async (err: unknown) => {
+        logger.warn('Slack plan command failed', { error: err });
+        // Through the command's response_url: it works where the bot cannot post (not invited to the channel).
+        const said = whatSlackSaid(err);
+        const why = said === 'not_in_channel' ? 'the bot is not in this channel: invite it (`/invite @switchboard`) and try again' : said;
+        await respond({ response_type: 'ephemeral', text: `The plan could not start: ${why}.` });
+      }),
+    );
   });
   app.error(async (err) => logger.warn('Slack listener failed', { error: err }));
 
@@ -160,14 +186,30 @@ export function createSlackBot(opts: SlackBotOptions): SlackBot {
       http.handle(req, res);
     },
     async start() {
+      // Replies a stopped or dead process left: the rest is posted when their runs end (any replica).
+      // Listening starts before anything is awaited; run ends seen meanwhile wait for the workspaces.
+      const waiting: SwitchboardEvent[] = [...(opts.earlier ?? [])];
+      let ready = false;
+      offHandoff = engine.on('*', (e) => {
+        if (ready) handoff.onEvent(e);
+        else if (e.type === 'run.completed' || e.type === 'run.failed' || e.type === 'run.cancelled') waiting.push(e);
+      });
       await installations.init();
       cards.start((id, listener) => engine.on(id, listener));
+      ready = true;
+      for (const e of waiting.splice(0)) handoff.onEvent(e);
       if (socket) await socket.start();
     },
     async stop() {
       shutdown.abort();
       cards.stop();
+      offHandoff?.();
+      handoff.stop();
       if (socket) await socket.stop();
+      // Replies end their streams and let go (handoff.ts) with the calls their budgets have room for now;
+      // a call that would wait for room is dropped (the text so far stands, the rest is posted when the run
+      // ends): waiting would hold the shutdown for as long as the budget needs (minutes, with many queued).
+      clients.stopWaiting();
       await Promise.allSettled([...work]);
       clients.close();
     },

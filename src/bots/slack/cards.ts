@@ -79,10 +79,18 @@ export class CardKeeper {
       if (d) decisions.set(s.approvalId, d);
     }
     const view = planView(plan, decisions);
-    await this.#place(where, 'plan', planId, planMessage(view), { existingTs: where.planMessageTs });
+    const placed = await this.#place(where, 'plan', planId, planMessage(view), { existingTs: where.planMessageTs });
     if (view.done && view.summary) {
-      const { claimed } = await this.deps.engine.refs.claim(SURFACE, 'plan', `${planId}#summary`, { posted: true });
-      if (claimed) for (const m of textMessages(view.summary)) await this.deps.clients.main(where.team).chat.postMessage({ channel: where.channel, thread_ts: where.threadTs, ...m });
+      const summary = view.summary;
+      // The summary follows once the card shows the plan's end (its update may wait for its turn in the
+      // budget; the card's queue goes on meanwhile, so later renders still replace that update).
+      this.#track(
+        (async () => {
+          await placed.update;
+          const { claimed } = await this.deps.engine.refs.claim(SURFACE, 'plan', `${planId}#summary`, { posted: true });
+          if (claimed) for (const m of textMessages(summary)) await this.deps.clients.main(where.team).chat.postMessage({ channel: where.channel, thread_ts: where.threadTs, ...m });
+        })().catch((err: unknown) => this.deps.logger.warn('Slack plan summary not posted', { planId, error: err })),
+      );
     }
     return new Set(view.steps.filter((s) => s.awaiting && s.approvalId).map((s) => s.approvalId!));
   }
@@ -95,30 +103,39 @@ export class CardKeeper {
     await this.#place(where, 'approval', approvalId, approvalMessage(approvalCard(view, { nameOf: displayName, escape: esc })), { post });
   }
 
-  /** Posts the card once (the replica that claims it), or updates it in place within the workspace budget. */
-  async #place(where: ConversationRef, kind: 'plan' | 'approval', id: string, message: SlackMessage, opts: { existingTs?: string; post?: boolean } = {}): Promise<void> {
+  /**
+   * Posts the card once (the replica that claims it), or updates it in place within the workspace budget;
+   * `update` resolves once the scheduled update is sent (or replaced by a newer one); it is not awaited here.
+   */
+  async #place(where: ConversationRef, kind: 'plan' | 'approval', id: string, message: SlackMessage, opts: { existingTs?: string; post?: boolean } = {}): Promise<{ update?: Promise<void> }> {
     const refs = this.deps.engine.refs;
     const client = this.deps.clients.main(where.team);
     const existingTs = opts.existingTs;
     let ref = (await refs.get(SURFACE, kind, id)) as MessageRef | null;
     if (!ref) {
-      if (opts.post === false && !existingTs) return;
+      if (opts.post === false && !existingTs) return {};
       const { claimed, data } = await refs.claim(SURFACE, kind, id, { channel: where.channel, ts: existingTs ?? null } as Json);
       ref = data as unknown as MessageRef;
       if (claimed && !existingTs) {
         const r = await client.chat.postMessage({ channel: where.channel, thread_ts: where.threadTs, ...message });
         ref = { channel: where.channel, ts: r.ts ?? null };
         await refs.put(SURFACE, kind, id, ref as unknown as Json);
-        return;
+        return {};
       }
     }
     // Another replica is posting it right now; its post shows the state it read, and the next event updates it.
-    if (!ref.ts) return;
+    if (!ref.ts) return {};
     const ts = ref.ts;
     // Not awaited: the next render may replace this update while it waits for its turn in the budget.
     const sent = this.deps.clients.updates(where.team).schedule(`${ref.channel}:${ts}`, () => client.chat.update({ channel: ref.channel, ts, ...message }));
-    this.#sending.add(sent);
-    void sent.finally(() => this.#sending.delete(sent));
+    this.#track(sent);
+    return { update: sent };
+  }
+
+  /** Work that outlives its render (an update waiting for its budget, a summary waiting for it): idle() waits for it. */
+  #track(p: Promise<void>): void {
+    this.#sending.add(p);
+    void p.finally(() => this.#sending.delete(p));
   }
 
   async #conversation(conversationId: string): Promise<ConversationRef | null> {

@@ -2,9 +2,10 @@
  * Web API clients per workspace, two of each:
  * - `main`: replies, cards, uploads. One 429 pauses a WebClient's whole queue until Retry-After, and its
  *   default retries last ~30 minutes, so retries here are bounded;
- * - `interactive`: views.open / views.update / ephemeral answers to a click. It never waits on a 429
- *   (rejectRateLimitedCalls, no retries), so a throttled main queue cannot push a modal past its
- *   3-second trigger_id.
+ * - `interactive`: views.open / views.update / ephemeral answers to a click, and the decoration
+ *   (status lines, session states, suggested prompts). It never waits on a 429 (rejectRateLimitedCalls,
+ *   no retries), so a throttled main queue cannot push a modal past its 3-second trigger_id, and a
+ *   throttled status is dropped rather than pausing the queue the replies use.
  * `chat.update` goes through a per-workspace budget (`UpdateQueue`), latest-wins per message.
  */
 import { WebClient, type WebClientOptions } from '@slack/web-api';
@@ -29,6 +30,8 @@ export interface SlackClients {
   streams(teamId: string, method: StreamMethod): UpdateQueue;
   /** Resolves when no update or status waits or is in flight (tests, shutdown). */
   drained(): Promise<void>;
+  /** Shutting down: a call still goes out when its budget has room at once; none waits for room (it is dropped). */
+  stopWaiting(): void;
   close(): void;
 }
 
@@ -86,6 +89,9 @@ export function createClients(installations: Installations, opts: ClientOptions)
     async drained() {
       await Promise.all([...queues.values(), ...statusQueues.values(), ...streamQueues.values()].map((q) => q.drained()));
     },
+    stopWaiting() {
+      for (const q of [...queues.values(), ...statusQueues.values(), ...streamQueues.values()]) q.stopWaiting();
+    },
     close() {
       for (const q of [...queues.values(), ...statusQueues.values(), ...streamQueues.values()]) q.close();
     },
@@ -93,8 +99,16 @@ export function createClients(installations: Installations, opts: ClientOptions)
 }
 
 /**
+ * The window a budget counts its calls in: Slack's minute and a margin. Slack counts calls as they
+ * arrive; the first calls of a window may have reached it later than they left (a busy moment), the
+ * first of the next window sooner, so a budget of exactly 60 s could still put `perMinute` + 1 calls
+ * into one of Slack's minutes.
+ */
+export const BUDGET_WINDOW_MS = 62_000;
+
+/**
  * A workspace's chat.update budget, shared by every conversation: at most `perMinute` calls in any
- * minute. Updates are keyed by message; a newer update of a message waiting in line replaces the older
+ * minute (`BUDGET_WINDOW_MS`). Updates are keyed by message; a newer update of a message waiting in line replaces the older
  * one (only the latest state matters), so a busy card costs one call per slot, not one per change.
  */
 export class UpdateQueue {
@@ -104,6 +118,8 @@ export class UpdateQueue {
   readonly #last = new Map<string, number>();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
+  /** Shutting down: what cannot go out at once is dropped instead of waiting. */
+  #noWait = false;
   #inFlight = 0;
   #idle: (() => void)[] = [];
   calls = 0;
@@ -117,6 +133,8 @@ export class UpdateQueue {
 
   /** Resolves once this update (or a newer one of the same message) was sent. */
   schedule(key: string, run: () => Promise<unknown>): Promise<void> {
+    // Closed: nothing is sent any more, and whoever waits is told at once (never left hanging).
+    if (this.#closed) return Promise.resolve();
     return new Promise((resolve) => {
       const existing = this.#pending.get(key);
       if (existing) {
@@ -162,6 +180,12 @@ export class UpdateQueue {
     if (this.#pending.size === 0 && this.#inFlight === 0) for (const r of this.#idle.splice(0)) r();
   }
 
+  /** From now on a call goes out if the budget has room at once; one that would wait is dropped (its waiter told). */
+  stopWaiting(): void {
+    this.#noWait = true;
+    this.#pump();
+  }
+
   close(): void {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
@@ -178,8 +202,8 @@ export class UpdateQueue {
     this.#timer = null;
     while (this.#pending.size > 0) {
       const t = this.now();
-      while (this.#sent.length > 0 && this.#sent[0]! <= t - 60_000) this.#sent.shift();
-      let wait = this.#sent.length >= this.perMinute ? this.#sent[0]! + 60_000 - t : 0;
+      while (this.#sent.length > 0 && this.#sent[0]! <= t - BUDGET_WINDOW_MS) this.#sent.shift();
+      let wait = this.#sent.length >= this.perMinute ? this.#sent[0]! + BUDGET_WINDOW_MS - t : 0;
       let next: string | null = null;
       if (wait === 0) {
         let soonest = Infinity;
@@ -192,6 +216,12 @@ export class UpdateQueue {
           soonest = Math.min(soonest, ready);
         }
         if (!next) wait = soonest - t;
+      }
+      if (!next && this.#noWait) {
+        for (const job of this.#pending.values()) job.done.forEach((d) => d());
+        this.#pending.clear();
+        this.#settle();
+        return;
       }
       if (!next) {
         this.#timer = setTimeout(() => {

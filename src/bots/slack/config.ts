@@ -33,6 +33,11 @@ export const SlackSectionSchema = z.strictObject({
   flushMs: z.number().int().positive().default(800),
   /** Slack clears a thread status after two minutes: it is set again this often while agents work. */
   statusRefreshMs: z.number().int().positive().default(90_000),
+  /**
+   * How often a process driving a reply says it is alive (in the run's reference). A reply whose driver
+   * went silent for three beats (the process died) is finished by whichever process sees its run end.
+   */
+  replyBeatMs: z.number().int().positive().default(20_000),
   /** Retries of ordinary Web API calls (not interactive ones, which never wait on a 429). */
   retries: z.number().int().min(0).max(10).default(4),
   suggestedPrompts: z.array(Prompt).max(4).default([

@@ -4,6 +4,7 @@
  * the reason and changes nothing; a second click (or a click on a step already decided) says who decided.
  * Modals open at once (a trigger_id lives 3 s) on the interactive client, which never waits on a 429.
  */
+import { ErrorCode } from '@slack/web-api';
 import { ForbiddenError, NotAwaitingApprovalError, NotFoundError, SwitchboardError, type Principal } from '../../index.js';
 import type { ApprovalView, DecideResult, Logger } from '../../index.js';
 import { approvalFullText, decidedLine } from '../shared/approval-view.js';
@@ -11,6 +12,7 @@ import { displayName } from './cards.js';
 import type { SlackClients } from './clients.js';
 import type { SlackEngine } from './engine.js';
 import { editModal, fullTextModal, INPUT, parseMeta, rejectModal, submittedText, type ModalMeta } from './modals.js';
+import { plainReason } from './reply.js';
 import { SURFACE, slackKey, slackPrincipal } from './refs.js';
 
 export interface InteractionDeps {
@@ -99,6 +101,13 @@ export async function tellClicker(deps: InteractionDeps, click: Pick<Click, 'tea
   if (!click.channel) return;
   const thread = click.threadTs ?? click.messageTs;
   await deps.clients.interactive(click.team).chat.postEphemeral({ channel: click.channel, user: click.user, text, ...(thread ? { thread_ts: thread } : {}) });
+}
+
+/** What went wrong, in a few words: Slack's answer (rate limited, `expired_trigger_id`, …) or a short plain reason. */
+export function whatSlackSaid(err: unknown): string {
+  const e = err as { code?: string; data?: { error?: string } };
+  if (e.code === ErrorCode.RateLimitedError) return 'rate limited';
+  return e.data?.error ?? plainReason(err instanceof Error ? err.message : String(err));
 }
 
 function threadOf(click: Click): { threadTs?: string } {

@@ -9,6 +9,7 @@ import { feedbackBlock } from './blocks.js';
 import type { SlackClients } from './clients.js';
 import type { SlackEngine } from './engine.js';
 import { uploadImage } from './files.js';
+import { writeRunRef, type RunRef } from './refs.js';
 import { ThreadStatus } from './status.js';
 import { ReplyStream, type StreamTarget } from './stream.js';
 import type { Logger } from '../../index.js';
@@ -19,6 +20,8 @@ export interface ReplyDeps {
   logger: Logger;
   flushMs: number;
   statusRefreshMs: number;
+  /** How often the driver says it is alive in the run's reference (handoff.ts). */
+  beatMs: number;
 }
 
 /** Events that mean work is going on somewhere below the proxy, shown as tasks. */
@@ -27,30 +30,47 @@ const INTERNAL_TOOLS = new Set(['send_message']);
 export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: StreamTarget & { title?: string }, signal?: AbortSignal): Promise<ReplyStream> {
   const client = deps.clients.main(target.team);
   const stream = new ReplyStream(client, deps.clients.updates(target.team), target, { flushMs: deps.flushMs, logger: deps.logger, budgets: { start: deps.clients.streams(target.team, 'start'), append: deps.clients.streams(target.team, 'append'), stop: deps.clients.streams(target.team, 'stop') } });
-  const status = new ThreadStatus(client, target, { refreshMs: deps.statusRefreshMs, logger: deps.logger, user: target.user, budgets: { line: deps.clients.statuses(target.team, 'line'), session: deps.clients.statuses(target.team, 'session') }, ...(target.title ? { title: target.title } : {}) });
+  // Statuses are decoration: on the client that never waits on a 429, so a throttled status is dropped
+  // instead of pausing the queue the reply's stream calls share.
+  const status = new ThreadStatus(deps.clients.interactive(target.team), target, { refreshMs: deps.statusRefreshMs, logger: deps.logger, user: target.user, budgets: { line: deps.clients.statuses(target.team, 'line'), session: deps.clients.statuses(target.team, 'session') }, ...(target.title ? { title: target.title } : {}) });
   // Not awaited before following: text deltas are not stored, so the follow starts listening now;
   // what the handlers send queues behind the stream's start. Statuses wait for their own budget: the
   // reply never waits for them.
   const starting = stream.start('Thinking…');
   void status.begin('is thinking…');
   let ended = false;
+  // Alive: the beat says so (and how much is shown); a process that sees the run end finishes a reply whose beat stopped.
+  const ref: RunRef = { channel: target.channel, threadTs: target.threadTs, user: target.user };
+  // One write at a time, in order: a beat still in flight never lands after (and erases) `released` or `done`.
+  let writing: Promise<void> = Promise.resolve();
+  const write = (r: RunRef) =>
+    (writing = writing.then(() => writeRunRef(deps, run.id, r)).catch((err: unknown) => deps.logger.debug('Slack run reference not written', { error: err })));
+  const beat = () => void write({ ...ref, beat: Date.now(), shown: stream.written.length });
+  beat();
+  const beating = setInterval(beat, deps.beatMs);
+  beating.unref();
   try {
     for await (const e of deps.engine.follow(run.id, { signal })) {
       await onEvent(e);
       if (ended) break;
     }
     if (!ended && signal?.aborted) {
-      // Shutting down: the text so far stands; the run goes on (here after a restart, or on another replica).
+      // Shutting down: the text so far stands; the run goes on (here after a restart, or on another
+      // replica), and whoever sees it end posts the rest (handoff.ts).
       await stream.pause();
+      clearInterval(beating);
+      await write({ ...ref, released: true, shown: stream.written.length });
     } else if (!ended) {
       const last = await deps.engine.getRun(run.id);
       if (last.status === 'completed') stream.complete(last.reply ?? '');
       await end(last.status === 'completed' ? {} : { error: plainReason(last.error ?? `The run ended as ${last.status}.`) });
     }
   } finally {
+    clearInterval(beating);
     await starting;
     void status.end();
   }
+  if (ended) await write({ ...ref, done: true, shown: stream.written.length });
   return stream;
 
   async function end(how: { error?: string }) {
@@ -83,8 +103,11 @@ export async function driveReply(deps: ReplyDeps, run: Pick<Run, 'id'>, target: 
         return;
       case 'approval.requested':
         // The wait may outlast the stream: the text so far stands, the card follows, later text streams anew.
+        // The session is suspended (a person has to act) until the work goes on.
         await stream.pause();
-        return void status.set('is waiting for an approval…');
+        return void status.suspend();
+      case 'approval.decided':
+        return void status.set(e.approved ? 'is working…' : 'is thinking it over…');
       case 'artifact.created':
         if (e.mediaType.startsWith('image/')) await upload(e.artifactId, e.name ?? `${e.artifactId}.${e.mediaType.split('/')[1]}`);
         return;

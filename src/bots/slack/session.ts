@@ -26,6 +26,8 @@ export async function stopSession(deps: SessionDeps, team: string, event: { chan
   const client = deps.clients.main(team);
   const key = slackKey(team, event.channel, event.thread_ts);
   const known = (await deps.engine.refs.get(SURFACE, 'conversation', key)) as KeyRef | null;
+  // The session's state afterwards: `active` once the work is stopped; `processing` when it goes on.
+  let after: 'active' | 'processing' = 'active';
   try {
     if (!known) return;
     const who = slackPrincipal(team, event.user);
@@ -33,13 +35,15 @@ export async function stopSession(deps: SessionDeps, team: string, event: { chan
       await deps.engine.getConversation(known.conversationId, who);
     } catch (err) {
       if (!(err instanceof ForbiddenError)) throw err;
-      await deps.clients.interactive(team).chat.postEphemeral({ channel: event.channel, user: event.user, thread_ts: event.thread_ts, text: `You may not stop this conversation's work: ${err.message}` });
+      const runs = await deps.engine.listRuns({ conversationId: known.conversationId, statuses: [...ACTIVE] });
+      if (runs.length > 0) after = 'processing';
+      await deps.clients.interactive(team).chat.postEphemeral({ channel: event.channel, user: event.user, thread_ts: event.thread_ts, text: `You may not stop this conversation's work (it goes on): ${err.message}` });
       return;
     }
     const runs = await deps.engine.listRuns({ conversationId: known.conversationId, statuses: [...ACTIVE] });
     for (const run of runs.filter((r) => r.parentRunId === null)) await deps.engine.cancel(run.id, `stopped in Slack by ${event.user}`);
   } finally {
-    await client.agents.sessions.setStatus({ channel_id: event.channel, thread_ts: event.thread_ts, status: 'active' }).catch(() => undefined);
+    await client.agents.sessions.setStatus({ channel_id: event.channel, thread_ts: event.thread_ts, status: after }).catch(() => undefined);
   }
 }
 

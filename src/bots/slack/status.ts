@@ -17,6 +17,7 @@ export class ThreadStatus {
   #line = '';
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
+  #suspended = false;
 
   constructor(
     private readonly client: WebClient,
@@ -41,9 +42,36 @@ export class ThreadStatus {
     ]);
   }
 
+  /**
+   * The work waits for a person (an approval): the session is `suspended` and the status line cleared,
+   * not refreshed for as long as the wait lasts (hours, perhaps: it would spend the workspace's status
+   * budget on nothing). The next `set` makes the session `processing` again.
+   */
+  async suspend(): Promise<void> {
+    if (this.#closed || this.#suspended) return;
+    this.#suspended = true;
+    this.#line = '';
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    const { channel, threadTs } = this.target;
+    await Promise.all([
+      this.#call('line', () => this.client.assistant.threads.setStatus({ channel_id: channel, thread_ts: threadTs, status: '' })),
+      this.#call('session', () => this.client.agents.sessions.setStatus({ channel_id: channel, thread_ts: threadTs, status: 'suspended' })),
+    ]);
+  }
+
+  get suspended(): boolean {
+    return this.#suspended;
+  }
+
   /** Shows `line` now (skipped when it is already showing) and keeps it fresh. */
   async set(line: string): Promise<void> {
     if (this.#closed || line === this.#line) return;
+    if (this.#suspended) {
+      this.#suspended = false;
+      const { channel, threadTs } = this.target;
+      void this.#call('session', () => this.client.agents.sessions.setStatus({ channel_id: channel, thread_ts: threadTs, status: 'processing' }));
+    }
     this.#line = line;
     this.#arm();
     await this.#send();

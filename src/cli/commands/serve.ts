@@ -1,5 +1,7 @@
 import type http from 'node:http';
-import { checkProviders, createLogger, createSwitchboard, describeEvent, preview, type Config, type Logger, type LogLevel, type Switchboard } from '../../index.js';
+import { checkProviders, createLogger, createSwitchboard, describeEvent, preview, type Config, type Logger, type LogLevel, type Switchboard, type SwitchboardEvent } from '../../index.js';
+
+const RUN_ENDS = new Set(['run.completed', 'run.failed', 'run.cancelled']);
 import { CliError, loadConfig, parse } from '../common.js';
 
 const HELP = `Usage: switchboard serve [--host 127.0.0.1] [--port 3939] [--allowed-host NAME]... [--allowed-origin URL]... [--config FILE]
@@ -57,6 +59,10 @@ export default async function serve(argv: string[]): Promise<number> {
   });
   // Opened now, not on the first call: runs and plans a previous process left are resumed at once.
   const sb = await engine.get();
+  // Runs that end before the Slack bot is up (Bolt loads lazily) are kept for it: a reply a dead process
+  // left may end as soon as this process adopts its run.
+  const early: SwitchboardEvent[] = [];
+  const offEarly = sb.on('*', (e) => void (RUN_ENDS.has(e.type) && early.push(e)));
   const healthz = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const ok = req.method === 'GET' || req.method === 'HEAD';
     res.writeHead(ok ? 200 : 405, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -68,7 +74,8 @@ export default async function serve(argv: string[]): Promise<number> {
     ? (await import('../../bots/teams/index.js')).createTeamsBot({ settings: teamsConfig, engine: sb, helpers: { describeEvent, preview }, logger, bindHost: host, maxImageBytes: config.limits.maxImageBytes })
     : null;
   const routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>> = { '/mcp': mcpHandler.handle, '/healthz': healthz, ...(teams ? { '/api/messages': teams.route } : {}) };
-  const slack = await mountSlack(config, env, sb, logger, routes);
+  const slack = await mountSlack(config, env, sb, logger, routes, early);
+  offEarly();
   const server = await mcp.listenHttp({ host, port, logger, routes });
   process.stderr.write(`switchboard: serving MCP at ${server.url}/mcp (health: ${server.url}/healthz)${slack ? `, Slack at ${server.url}/slack/events` : ''}\n`);
   if (teams) process.stderr.write(`switchboard: Teams bot at ${server.url}/api/messages (${teamsConfig!.mode === 'anonymous' ? 'anonymous: local development only' : `app ${teamsConfig!.appId}, ${teamsConfig!.appType}`})\n`);
@@ -86,11 +93,11 @@ export default async function serve(argv: string[]): Promise<number> {
 }
 
 /** The Slack bot on the same server, when configured (environment or `slack:` section); Bolt is loaded only then. */
-async function mountSlack(config: Config, env: NodeJS.ProcessEnv, sb: Switchboard, logger: Logger, routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>) {
+async function mountSlack(config: Config, env: NodeJS.ProcessEnv, sb: Switchboard, logger: Logger, routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>, earlier: SwitchboardEvent[]) {
   const { slackConfigured } = await import('../../bots/slack/config.js');
   if (!slackConfigured(config, env)) return null;
   const slackModule = await import('../../bots/slack/index.js');
-  const bot = slackModule.createSlackBot({ engine: sb, settings: slackModule.slackSettingsFromConfig(config, env, 'http'), logger });
+  const bot = slackModule.createSlackBot({ engine: sb, settings: slackModule.slackSettingsFromConfig(config, env, 'http'), logger, earlier });
   await bot.start();
   routes['/slack/events'] = bot.handle;
   return bot;

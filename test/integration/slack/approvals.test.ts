@@ -87,6 +87,40 @@ describe('Slack: plans and approvals', () => {
     expect(h.slack.callsOf('chat.postMessage').filter((c) => !c.args.thread_ts)).toHaveLength(1);
   });
 
+  it('puts a plan the proxy makes (create_plan) into the mention’s thread, approved there by a click', async () => {
+    h = await startSlackHarness({
+      model: {
+        handler: scriptByAgent({
+          proxy: [{ toolCalls: [{ name: 'create_plan', arguments: { goal: 'Describe the cat' } }] }, { content: 'Here is my plan.' }, { content: 'Summary: an orange cat.' }],
+          planner: [plannerReply(['vision_agent', 'Describe cat.png'])],
+          vision_agent: [{ content: 'An orange cat.' }],
+        }),
+      },
+    });
+    const { ts } = await h.say({ user: 'U1', text: `${BOT} describe the cat, with a plan` });
+    const card = await until(() => h!.slack.messages.find((m) => m.thread_ts === ts && m.text.startsWith('Plan:') && waitingOn(m)), 'the plan card in the thread');
+    expect(blocksOf(card)).toContain('Describe cat.png');
+    await h.click('sb_approve', waitingOn(card)!, { user: 'U1', messageTs: card.ts, threadTs: ts });
+    await settle(h);
+    const done = h.slack.messages.find((m) => m.ts === card.ts)!;
+    expect(done.text).toMatch(/completed/);
+    expect(blocksOf(done)).toMatch(/approved by <@U1>/);
+    // The proxy's answer streamed in the thread; the summary follows there; nothing went top-level.
+    expect(h.slack.messages.find((m) => m.stream && m.thread_ts === ts)!.text).toBe('Here is my plan.');
+    expect(h.slack.messages.some((m) => m.thread_ts === ts && m.text.includes('Summary: an orange cat.'))).toBe(true);
+    expect(h.slack.callsOf('chat.postMessage').filter((c) => !c.args.thread_ts)).toHaveLength(0);
+  });
+
+  it('answers a plan command it cannot carry out (the bot is not in the channel) to the person, through the command’s response_url', async () => {
+    h = await startSlackHarness({ model: { handler: scriptByAgent({ planner: [plannerReply(['vision_agent', 'Look'])] }) } });
+    h.slack.failWith('chat.postMessage', 'not_in_channel');
+    const r = await h.slack.postCommand(h.url, { command: '/switchboard', text: 'plan Look at it', team_id: 'T1', channel_id: 'C9', user_id: 'U1', trigger_id: 't', response_url: h.slack.responseUrl });
+    expect(r.status).toBe(200);
+    const answer = await until(() => h!.slack.responses[0], 'the answer at the response_url');
+    expect(answer).toMatchObject({ response_type: 'ephemeral', text: 'The plan could not start: the bot is not in this channel: invite it (`/invite @switchboard`) and try again.' });
+    expect(await h.sb.listPlans({})).toHaveLength(0);
+  });
+
   it('with whole-plan approval: one set of buttons for every step, without Edit', async () => {
     h = await startSlackHarness({
       config: { approvals: { plan: 'whole_plan' } },
@@ -138,6 +172,10 @@ describe('Slack: plans and approvals', () => {
     expect(blocksOf(card)).toContain('print(6*7)');
     // The stream ends before the wait (which would outlive Slack's stream); the text so far stands.
     await until(() => h!.slack.messages.filter((m) => m.stream).every((m) => m.stream === 'stopped'), 'the stream paused');
+    // While a person has to act, the session is suspended and no status line is kept alive.
+    const sessions = () => h!.slack.callsOf('agents.sessions.setStatus').map((c) => c.args.status);
+    await until(() => sessions().at(-1) === 'suspended', 'the session suspended');
+    expect(h.slack.callsOf('assistant.threads.setStatus').at(-1)!.args.status).toBe('');
     await h.click('sb_approve', waitingOn(card)!, { user: 'U1', messageTs: card.ts, threadTs: ts });
     await h.idle();
     await until(async () => (await h!.sb.listRuns({ statuses: ['in_progress', 'queued', 'requires_action'] })).length === 0, 'the run to end');
@@ -145,6 +183,21 @@ describe('Slack: plans and approvals', () => {
     const updated = h.slack.messages.find((m) => m.ts === card.ts)!;
     expect(blocksOf(updated)).toContain('Approved by <@U1>');
     expect(h.slack.messages.filter((m) => m.stream).map((m) => m.text).join('')).toMatch(/proxy got:/);
+    // Processing again once the decision let the work go on, active at the end.
+    expect(sessions()).toEqual(['processing', 'suspended', 'processing', 'active']);
+  });
+
+  it('shortens long code on a tool card and shows all of it in a modal on “See all”', async () => {
+    const code = ['print(6*7)', ...Array.from({ length: 300 }, (_, i) => `# line ${i} of a long script`), 'print("the end")'].join('\n');
+    h = await startSlackHarness({ model: { handler: scriptByAgent({ proxy: [delegate('code_agent', 'Run the long script')], code_agent: [{ toolCalls: [{ name: 'run_code', arguments: { language: 'python', code } }] }] }) } });
+    const { ts } = await h.say({ user: 'U1', text: `${BOT} run it` });
+    const card = await until(() => h!.slack.messages.find((m) => m.thread_ts === ts && waitingOn(m)), 'the tool approval card');
+    expect(blocksOf(card)).not.toContain('the end');
+    expect(blocksOf(card)).toContain(`See all ${code.length.toLocaleString('en')} characters`);
+    await h.click('sb_view', waitingOn(card)!, { user: 'U1', messageTs: card.ts, threadTs: ts });
+    const modal = JSON.stringify(h.slack.views.at(-1)!.view);
+    expect(modal).toContain('# line 299 of a long script');
+    expect(modal).toContain('print(\\"the end\\")');
   });
 
   it('keeps cards working across a restart: a click on the old card decides the next step and updates that card', async () => {
@@ -171,5 +224,11 @@ describe('Slack: plans and approvals', () => {
     await h.click('sb_reject', waitingOn(card)!, { user: 'U1', messageTs: card.ts });
     expect(h.slack.views.at(-1)!.view.callback_id).toBe('sb_reject_modal');
     void stuck;
+    // A 429 on views.open itself is not waited out (the trigger would expire): the clicker is told at once.
+    h.slack.rateLimit('views.open', 30, 1);
+    await h.click('sb_edit', waitingOn(card)!, { user: 'U1', messageTs: card.ts });
+    const told = await until(() => h!.slack.messages.find((m) => m.ephemeralTo === 'U1'), 'the answer to the clicker');
+    expect(told.text).toBe('Slack did not open the form (rate limited); nothing was decided. Click the button again.');
+    expect((await h.sb.approvalView(waitingOn(card)!)).status).toBe('pending');
   });
 });

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { lastUserTextOf, scriptByAgent, TINY_PNG_B64 } from '../../support/fake-openai.js';
 import { eventEnvelope, type FakeTeam } from '../../support/fake-slack.js';
+import { until } from '../../support/plans.js';
 import { delegate } from '../../support/replies.js';
 import { startSlackHarness, type SlackHarness } from '../../support/slack-harness.js';
 
@@ -44,6 +45,15 @@ describe('Slack: conversations in threads', () => {
     expect(lastUserTextOf(h.model.requests.find((r) => r.agent === 'proxy')!.body.messages)).toBe('what colour is the cat?');
   });
 
+  it('streams the reply even when Slack throttles the status calls (they never pause the reply’s queue)', async () => {
+    h = await startSlackHarness({ model: { handler: scriptByAgent({ proxy: [{ content: 'Still here.' }] }) } });
+    h.slack.rateLimit('assistant.threads.setStatus', 3_600, 1);
+    h.slack.rateLimit('agents.sessions.setStatus', 3_600, 1);
+    await h.say({ user: 'U1', text: `${BOT} hi` });
+    await h.idle();
+    expect(streamed(h)[0]).toMatchObject({ stream: 'stopped', text: 'Still here.' });
+  });
+
   it('ends a failed turn with a short plain reason, never a key or a stack', async () => {
     h = await startSlackHarness({ model: { handler: () => ({ status: 400, error: 'Invalid request for key sk-test-secret-key: context too long' }) } });
     await h.say({ user: 'U1', text: `${BOT} hi` });
@@ -72,13 +82,31 @@ describe('Slack: conversations in threads', () => {
   it('answers a mention once, though it arrives twice (app_mention + message) and Slack retries it', async () => {
     h = await startSlackHarness({ model: { handler: scriptByAgent({ proxy: [{ content: 'Once.' }] }) } });
     const ts = '1700000123.000100';
-    await h.say({ user: 'U1', text: `${BOT} hi`, ts, eventId: 'Ev1' });
+    await h.say({ user: 'U1', text: `${BOT} hi`, ts, eventId: 'Ev1', message: false });
+    // Slack's HTTP ack (the 200) left only after the message was a run in the store: nothing is lost after it.
+    expect((await h.sb.listRuns({})).map((r) => r.idempotencyKey)).toEqual(['slack:T1:C1:1700000123.000100']);
+    await h.say({ user: 'U1', text: `${BOT} hi`, ts, eventId: 'Ev1', mention: false });
     await h.say({ user: 'U1', text: `${BOT} hi`, ts, eventId: 'Ev1', retryNum: 1, message: false });
     await h.idle();
     expect(streamed(h)).toHaveLength(1);
     expect(h.model.requests).toHaveLength(1);
     const runs = await h.sb.listRuns({ parentRunId: undefined });
     expect(runs.filter((r) => r.idempotencyKey === 'slack:T1:C1:1700000123.000100')).toHaveLength(1);
+  });
+
+  it('shuts down at once while a reply waits for its rate budget (the waiting call is dropped, the text so far stands)', async () => {
+    h = await startSlackHarness({ section: { streamsPerMinute: { start: 1, append: 100, stop: 20 } }, model: { handler: scriptByAgent({ proxy: [{ content: 'One.' }, { content: 'Two.' }] }) } });
+    await h.say({ user: 'U1', text: `${BOT} one` });
+    await h.say({ user: 'U1', text: `${BOT} two`, channel: 'C2' });
+    await until(async () => (await h!.sb.listRuns({ statuses: ['completed'] })).length === 2, 'both runs to complete');
+    await until(() => streamed(h!).find((m) => m.stream === 'stopped'), 'the first reply');
+    // The second reply's chat.startStream waits for the next minute of the workspace's Tier 2 budget.
+    expect(h.slack.callsOf('chat.startStream')).toHaveLength(1);
+    const closing = h;
+    h = undefined;
+    // Without dropping the waiting call this would wait out the budget's minute (beyond the test's timeout).
+    await closing.close();
+    expect(streamed(closing)[0]!.text).toMatch(/^(One|Two)\.$/);
   });
 
   it('starts nothing for bots (itself included), edits, deletions and joins', async () => {
@@ -103,10 +131,13 @@ describe('Slack: conversations in threads', () => {
     expect(h.model.requests).toHaveLength(0);
   });
 
-  it('in the agent view: suggested prompts when the Messages tab opens, a private conversation per DM thread', async () => {
+  it('in the agent view: suggested prompts when the Messages tab opens, a private conversation per DM thread, its session titled and its status shown', async () => {
     h = await startSlackHarness({ model: { handler: scriptByAgent({ proxy: [{ content: 'Hi there.' }] }) } });
+    // People opening the tab can hit its rate limit: a throttled prompt must not pause the replies' queue for its Retry-After.
+    h.slack.rateLimit('assistant.threads.setSuggestedPrompts', 3_600, 1);
+    await h.slack.postEvent(h.url, eventEnvelope('T1', { type: 'app_home_opened', user: 'U2', channel: 'D2', tab: 'messages' }));
     await h.slack.postEvent(h.url, eventEnvelope('T1', { type: 'app_home_opened', user: 'U1', channel: 'D1', tab: 'messages' }));
-    const prompts = h.slack.callsOf('assistant.threads.setSuggestedPrompts')[0]!;
+    const prompts = h.slack.callsOf('assistant.threads.setSuggestedPrompts')[1]!;
     expect(prompts.args.channel_id).toBe('D1');
     // Agent apps must not pass thread_ts (the call would silently fail).
     expect(prompts.args).not.toHaveProperty('thread_ts');
@@ -116,6 +147,10 @@ describe('Slack: conversations in threads', () => {
     expect(streamed(h)[0]).toMatchObject({ channel: 'D1', thread_ts: ts, text: 'Hi there.' });
     const conv = await h.sb.conversation(`slack:T1:D1:${ts}`, { surface: 'slack', tenant: 'T1', userId: 'U1' });
     expect(conv.access).toBe('private');
+    // The agent session of that thread: titled by the message, processing while agents work, then active; the status line shown and cleared.
+    const inThread = (m: string) => h!.slack.callsOf(m).filter((c) => c.args.channel_id === 'D1' && c.args.thread_ts === ts).map((c) => c.args);
+    expect(inThread('agents.sessions.setStatus')).toEqual([expect.objectContaining({ status: 'processing', title: 'hello', initiator_user_id: 'U1' }), expect.objectContaining({ status: 'active' })]);
+    expect(inThread('assistant.threads.setStatus').map((a) => a.status)).toEqual(['is thinking…', '']);
   });
 
   it('sends an attached image to the vision agent (bot token to Slack’s file host only) and uploads images the agents make', async () => {
@@ -142,7 +177,7 @@ describe('Slack: conversations in threads', () => {
     expect(h.slack.methods()).toEqual(expect.arrayContaining(['files.getUploadURLExternal', 'files.completeUploadExternal']));
   });
 
-  it('works in two workspaces with their own tokens, and forgets one whose tokens were revoked', async () => {
+  it('works in two workspaces with their own tokens, and forgets one whose bot token was revoked or that uninstalled the app', async () => {
     const teams: FakeTeam[] = [
       { id: 'T1', botToken: 'xoxb-t1-token', botUserId: 'UBOT1', botId: 'B1' },
       { id: 'T2', botToken: 'xoxb-t2-token', botUserId: 'UBOT2', botId: 'B2' },
@@ -153,9 +188,19 @@ describe('Slack: conversations in threads', () => {
     await h.idle();
     const starts = h.slack.callsOf('chat.startStream');
     expect(starts.map((c) => [c.team, c.args.channel])).toEqual([['T1', 'C1'], ['T2', 'C2']]);
+    // A user's token revoked in T1 leaves the bot there working; T2's bot token revoked drops T2.
+    await h.slack.postEvent(h.url, eventEnvelope('T1', { type: 'tokens_revoked', tokens: { oauth: ['U1'] } }));
     await h.slack.postEvent(h.url, eventEnvelope('T2', { type: 'tokens_revoked', tokens: { bot: ['UBOT2'] } }));
     await h.say({ team: 'T2', user: 'U9', text: '<@UBOT2> again', channel: 'C2' });
+    await h.say({ team: 'T1', user: 'U1', text: `${BOT} still there?` });
     await h.idle();
-    expect(h.slack.callsOf('chat.startStream')).toHaveLength(2);
+    expect(h.slack.callsOf('chat.startStream').map((c) => c.team)).toEqual(['T1', 'T2', 'T1']);
+    // Uninstalled from T1 too: its events start nothing any more (and are still acked).
+    expect((await h.slack.postEvent(h.url, eventEnvelope('T1', { type: 'app_uninstalled' }))).status).toBe(200);
+    const { statuses } = await h.say({ team: 'T1', user: 'U1', text: `${BOT} gone?` });
+    await h.idle();
+    expect(statuses).toEqual([200, 200]);
+    expect(h.slack.callsOf('chat.startStream')).toHaveLength(3);
+    expect(h.bot.installations.teams()).toEqual([]);
   });
 });

@@ -46,4 +46,28 @@ describe('Slack: Stop', () => {
     expect(h.slack.messages.find((m) => m.stream)!.text).toMatch(/Stopped\.$/);
     expect(h.slack.callsOf('agents.sessions.setStatus').at(-1)!.args.status).toBe('active');
   });
+
+  it('refuses Stop to someone not in the conversation: only they are told, the work goes on, and no text is lost', async () => {
+    let release!: () => void;
+    const hold = new Promise<void>((r) => (release = r));
+    h = await startSlackHarness({ model: { handler: scriptByAgent({ proxy: [async () => (await hold, { content: 'Finished anyway.' })] }) } });
+    const { ts } = await h.say({ user: 'U1', text: '<@UBOT1> take your time' });
+    const stream = await until(() => h!.slack.messages.find((m) => m.stream === 'streaming'), 'the stream');
+    await until(() => h!.model.requests.length > 0, 'the model call');
+    // Slack's Stop ends the stream by itself, whoever pressed it.
+    h.slack.endStream('C1', stream.ts);
+    await h.slack.postEvent(h.url, eventEnvelope('T1', { type: 'agent_session_stopped', channel: 'C1', thread_ts: ts, user: 'U2', streaming_message_ts: [stream.ts] }));
+    const told = await until(() => h!.slack.messages.find((m) => m.ephemeralTo === 'U2'), 'the answer to U2');
+    expect(told.text).toMatch(/^You may not stop this conversation's work/);
+    // The session stays processing: the first call is the turn's start, the second the answer to Stop.
+    const sessions = await until(() => (h!.slack.callsOf('agents.sessions.setStatus').length >= 2 ? h!.slack.callsOf('agents.sessions.setStatus') : undefined), 'the session state after Stop');
+    expect(sessions.map((c) => c.args.status)).toEqual(['processing', 'processing']);
+    expect((await h.sb.listRuns({})).map((r) => r.status)).not.toContain('cancelled');
+    release();
+    await h.idle();
+    expect((await h.sb.listRuns({})).every((r) => r.status === 'completed')).toBe(true);
+    // The stream Slack ended is finished in a message of its own.
+    expect(h.slack.messages.filter((m) => m.thread_ts === ts && !m.ephemeralTo).map((m) => m.text).join('')).toContain('Finished anyway.');
+    expect(h.slack.callsOf('agents.sessions.setStatus').at(-1)!.args.status).toBe('active');
+  });
 });

@@ -10,7 +10,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WebClient } from '@slack/web-api';
 import { silentLogger } from '../../../src/index.js';
-import { UpdateQueue, type StreamMethod } from '../../../src/bots/slack/clients.js';
+import { BUDGET_WINDOW_MS, UpdateQueue, type StreamMethod } from '../../../src/bots/slack/clients.js';
 import { ReplyStream } from '../../../src/bots/slack/stream.js';
 
 interface Call {
@@ -63,9 +63,9 @@ describe('streaming calls share per-method workspace budgets', () => {
     // The first minute's budget goes out at once; the rest wait their turn.
     expect(calls.filter((c) => c.method === 'startStream')).toHaveLength(TIERS.start);
     expect(budgets.start.waiting).toBe(300 - TIERS.start);
-    // 300 starts at 20 a minute take 15 minutes: step through them a minute at a time.
+    // 300 starts at 20 a minute take 15 budget windows (a minute and a margin): step through them one at a time.
     for (let minute = 1; minute < 15; minute++) {
-      await vi.advanceTimersByTimeAsync(60_000);
+      await vi.advanceTimersByTimeAsync(BUDGET_WINDOW_MS);
       expect(calls.filter((c) => c.method === 'startStream')).toHaveLength(TIERS.start * (minute + 1));
     }
     await Promise.all(started);
@@ -97,7 +97,7 @@ describe('streaming calls share per-method workspace budgets', () => {
     const mine = () => calls.filter((c) => c.method === 'appendStream' && c.args.channel === 'C2');
     // Still within the minute: nothing of this stream went out, nothing was dropped.
     expect(mine()).toHaveLength(0);
-    await vi.advanceTimersByTimeAsync(60_000);
+    await vi.advanceTimersByTimeAsync(BUDGET_WINDOW_MS);
     await stream.settled();
     const texts = mine().map((c) => (c.args.chunks ?? []).filter((k) => k.type === 'markdown_text').map((k) => k.text).join(''));
     // The first text waited alone; everything after it joined the buffer and went out together.
@@ -106,5 +106,24 @@ describe('streaming calls share per-method workspace budgets', () => {
     await stream.finish();
     expect(stream.written).toBe('Hello there, world.');
     expect(calls.filter((c) => c.method === 'stopStream' && c.args.channel === 'C2')).toHaveLength(1);
+  });
+
+  it('sends the first text at once and later text on the flush timer, without waiting for the end', async () => {
+    const { client, calls } = recorder();
+    const stream = new ReplyStream(client, budgets.append, { team: 'T1', channel: 'C1', threadTs: 'timer', user: 'U1' }, { flushMs: 800, logger: silentLogger, budgets });
+    await stream.start('Thinking…');
+    stream.text('First');
+    await vi.advanceTimersByTimeAsync(0);
+    const texts = () => calls.filter((c) => c.method === 'appendStream').map((c) => (c.args.chunks ?? []).map((k) => k.text ?? '').join(''));
+    expect(texts()).toEqual(['First']);
+    stream.text(' words');
+    stream.text(' arrive');
+    await vi.advanceTimersByTimeAsync(799);
+    // Held for the timer (one append for both deltas), not for the SDK's 256 characters or the end.
+    expect(texts()).toEqual(['First']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(texts()).toEqual(['First', ' words arrive']);
+    await stream.finish();
+    expect(stream.written).toBe('First words arrive');
   });
 });
