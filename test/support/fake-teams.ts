@@ -52,6 +52,8 @@ export interface FakeTeams {
   issuer: string;
   tokenUrl: string;
   calls: ConnectorCall[];
+  /** Files served (`addFile`), with the Authorization header each download carried. */
+  downloads: { path: string; authorization: string | undefined }[];
   botEndpoint: string | null;
   inject(fault: Fault): void;
   addFile(path: string, bytes: Uint8Array, contentType: string): string;
@@ -94,6 +96,7 @@ export async function startFakeTeams(opts: FakeTeamsOptions = {}): Promise<FakeT
       }
       const file = files.get(url.pathname);
       if (file && req.method === 'GET') {
+        fake.downloads.push({ path: url.pathname, authorization: req.headers.authorization });
         res.writeHead(200, { 'content-type': file.type, 'content-length': String(file.bytes.byteLength) });
         return res.end(Buffer.from(file.bytes));
       }
@@ -138,6 +141,7 @@ export async function startFakeTeams(opts: FakeTeamsOptions = {}): Promise<FakeT
     issuer: 'https://api.botframework.com',
     tokenUrl: `http://127.0.0.1:${port}/${tenantId}/oauth2/v2.0/token`,
     calls,
+    downloads: [],
     botEndpoint: null,
     tokensIssued: 0,
     inject: (f) => void faults.push(f),
