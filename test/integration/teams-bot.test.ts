@@ -77,7 +77,6 @@ describe('Teams bot: replies', () => {
       expect(c.body.entities).toEqual([expect.objectContaining({ type: 'streaminfo', streamType: 'streaming', streamId })]);
       expect(String(final.body.text).startsWith(String(c.body.text))).toBe(true);
     }
-    process.stderr.write(`teams personal reply that delegates, connector calls in order:\n  ${lines.join('\n  ')}\n`);
   });
 
   it('personal chat: a delegation that outlasts the 2-minute stream ends it and the answer follows as a normal message', async () => {
@@ -230,7 +229,6 @@ describe('Teams bot: plans and approvals as Adaptive Cards', () => {
     const after = t.teams.calls.slice(before);
     expect(after.every((c) => c.method === 'PUT' || c.body.type === 'message')).toBe(true);
     expect(after.filter((c) => c.method === 'PUT').every((c) => c.activityId === posted.responseId)).toBe(true);
-    process.stderr.write(`teams plan approved by clicks, connector calls in order:\n  ${t.teams.calls.map(callLine).join('\n  ')}\n`);
   });
 
   it('a step rejected with feedback is revised by the planner; a step edited runs the edited action', async () => {
