@@ -72,7 +72,7 @@ export interface FakeTeams {
   /** Resolves with the first recorded call (past or future) that matches. */
   waitFor(pred: (c: ConnectorCall) => boolean, what?: string): Promise<ConnectorCall>;
   /** Posts an activity to the bot; `token: null` sends none, a string sends that one, undefined signs a valid one (auth mode). */
-  post(activity: Record<string, unknown>, opts?: { token?: string | null }): Promise<{ status: number; body: unknown }>;
+  post(activity: Record<string, unknown>, opts?: { token?: string | null; endpoint?: string }): Promise<{ status: number; body: unknown }>;
   sign(claims?: Record<string, unknown>): string;
   tokensIssued: number;
   close(): Promise<void>;
@@ -179,7 +179,7 @@ export async function startFakeTeams(opts: FakeTeamsOptions = {}): Promise<FakeT
       const full = { serviceUrl: fake.serviceUrl, channelId: 'msteams', recipient: { id: BOT_ID, name: 'Switchboard' }, ...activity };
       const entry: InboundPost = { seq: ++seq, activity: full, status: 0, body: null };
       fake.inbound.push(entry);
-      const res = await fetch(fake.botEndpoint, {
+      const res = await fetch(o.endpoint ?? fake.botEndpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
         body: JSON.stringify(full),

@@ -21,6 +21,8 @@ export interface TeamsHarness {
   /** Waits until every reply, welcome and card edit the bot started has been sent. */
   idle(): Promise<void>;
   restart(): Promise<void>;
+  /** A second replica: its own engine on the same database and its own bot and port (post to `endpoint`). */
+  replica(): Promise<{ sb: Switchboard; bot: TeamsBot; endpoint: string; close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -32,7 +34,9 @@ export async function startTeamsHarness(opts: { config?: ConfigInput; fake?: Fak
     ...opts.teams,
   };
   let sb: Switchboard = h.sb;
-  const mount = async (engine: Switchboard) => {
+  const reopen = () => createSwitchboard({ config: sb.config, env: { OPENAI_BASE_URL: h.fake.url, OPENAI_API_KEY: 'sk-test-secret-key' }, cwd: h.dir, engine: { pollMs: 20 } } as never);
+  const replicas: (() => Promise<void>)[] = [];
+  const mount = async (engine: Switchboard, endpoint = true) => {
     const bot = createTeamsBot({
       settings: teamsSettings(section, {})!,
       engine,
@@ -43,7 +47,7 @@ export async function startTeamsHarness(opts: { config?: ConfigInput; fake?: Fak
       ...(opts.appId ? { credentialsFactory: new FakeTokenCredentialsFactory(teams, opts.appId) } : {}),
     });
     const http = await listenHttp({ host: '127.0.0.1', port: 0, logger: silentLogger, routes: { '/api/messages': bot.route } });
-    teams.botEndpoint = `${http.url}/api/messages`;
+    if (endpoint) teams.botEndpoint = `${http.url}/api/messages`;
     return { bot, http };
   };
   let mounted = await mount(sb);
@@ -64,10 +68,22 @@ export async function startTeamsHarness(opts: { config?: ConfigInput; fake?: Fak
       await mounted.bot.close();
       await mounted.http.close();
       await sb.close();
-      sb = await createSwitchboard({ config: sb.config, env: { OPENAI_BASE_URL: h.fake.url, OPENAI_API_KEY: 'sk-test-secret-key' }, cwd: h.dir, engine: { pollMs: 20 } } as never);
+      sb = await reopen();
       mounted = await mount(sb);
     },
+    async replica() {
+      const other = await reopen();
+      const m = await mount(other, false);
+      const close = async () => {
+        await m.bot.close();
+        await m.http.close();
+        await other.close().catch(() => undefined);
+      };
+      replicas.push(close);
+      return { sb: other, bot: m.bot, endpoint: `${m.http.url}/api/messages`, close };
+    },
     async close() {
+      for (const r of replicas.splice(0)) await r();
       await mounted.bot.close();
       await mounted.http.close();
       if (sb !== h.sb) await sb.close().catch(() => undefined);

@@ -1,0 +1,108 @@
+/**
+ * Adaptive Cards beyond the happy path: the policy with Teams principals (`teams:<tenant>:<aadObjectId>`),
+ * a refused click and per-user refresh answered to that user only, a real double click (two concurrent
+ * invokes), a click that reaches another replica, and a user's Stop (403) on a personal-chat stream.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { scriptByAgent } from '../support/fake-openai.js';
+import { ALICE, BOB, teamsActivity, type ConnectorCall } from '../support/fake-teams.js';
+import { plannerReply, until } from '../support/plans.js';
+import { startTeamsHarness, type TeamsHarness } from '../support/teams-harness.js';
+import { cardOf, cardText, verbsOf } from '../support/teams-harness-views.js';
+
+let t: TeamsHarness | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+type Invoke = { statusCode: number; type: string; value: unknown };
+const GROUP = { id: '19:group-chat@thread.v2', conversationType: 'groupChat', isGroup: true };
+const message = (text: RegExp) => (c: ConnectorCall) => c.body.type === 'message' && text.test(String(c.body.text ?? ''));
+const approveData = (c: ConnectorCall) => JSON.parse(/"verb":"approve","data":(\{[^}]*\})/.exec(JSON.stringify(cardOf(c.body)))![1]!) as { on: string; id: string; approvalId: string };
+
+async function click(tt: TeamsHarness, conversation: Record<string, unknown>, user: typeof ALICE, verb: string, data: Record<string, unknown>, endpoint?: string): Promise<Invoke> {
+  const res = await tt.teams.post(teamsActivity.invoke(tt.teams, { ...conversation, tenantId: tt.teams.tenantId }, user, verb, data), endpoint ? { endpoint } : {});
+  expect(res.status).toBe(200);
+  return res.body as Invoke;
+}
+
+const onePlan = () =>
+  scriptByAgent({
+    planner: [plannerReply(['code_agent', 'write the notes'])],
+    code_agent: [{ content: 'notes written' }],
+    proxy: [{ content: 'Hi Bob.' }, { content: 'The notes are written.' }],
+  });
+
+describe('Teams cards: who decides', () => {
+  it('approvers named as teams:<tenant>:<aadObjectId>: a refused click and refresh answer only the clicker; a double click decides once', async () => {
+    t = await startTeamsHarness({ config: { approvals: { policy: { who: 'approvers', approvers: ['teams:tenant-1:aad-bob'] } } } as never });
+    t.h.fake.setHandler(onePlan());
+    await t.teams.post(teamsActivity.group(t.teams, 'hi', BOB));
+    await t.teams.waitFor(message(/Hi Bob/), 'the reply to Bob');
+    await t.teams.post(teamsActivity.group(t.teams, 'plan Ship the notes', ALICE));
+    const ready = await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve'), 'the plan card with buttons');
+    await t.idle();
+    // The base card refreshes itself for the people of the chat, to buttons of their own.
+    expect(cardOf(ready.body)!.refresh).toMatchObject({ action: { type: 'Action.Execute', verb: 'refresh' }, userIds: expect.arrayContaining(['29:alice', '29:bob']) });
+    const data = approveData(ready);
+    const before = t.teams.calls.length;
+
+    const refused = await click(t, GROUP, ALICE, 'approve', data);
+    expect(refused.type).toBe('application/vnd.microsoft.card.adaptive');
+    expect(cardText(refused.value)).toContain('You cannot decide this: Only the configured approvers (teams:tenant-1:aad-bob) may decide approvals; teams:tenant-1:aad-alice is not one of them.');
+    expect(verbsOf(refused.value)).toEqual([]);
+    expect(verbsOf((await click(t, GROUP, ALICE, 'refresh', { on: 'plan', id: data.id })).value)).toEqual([]);
+    expect(verbsOf((await click(t, GROUP, BOB, 'refresh', { on: 'plan', id: data.id })).value)).toEqual(['approve', 'reject', 'edit']);
+    await t.idle();
+    // Nothing was sent or edited for anyone else, and the step still waits.
+    expect(t.teams.calls).toHaveLength(before);
+    expect((await t.sb.getPlan(data.id)).steps[0]!.status).toBe('awaiting_approval');
+
+    const answers = await Promise.all([click(t, GROUP, BOB, 'approve', data), click(t, GROUP, BOB, 'approve', data)]);
+    const texts = answers.map((a) => cardText(a.value));
+    expect(texts.filter((x) => x.includes('Already approved by Bob'))).toHaveLength(1);
+    expect(texts.filter((x) => !x.includes('Already') && /write the notes\n.*approved by Bob/.test(x))).toHaveLength(1);
+    await until(async () => (await t!.sb.getPlan(data.id)).status === 'completed' || undefined, 'the plan to complete');
+    await t.teams.waitFor((c) => c.method === 'PUT' && c.activityId === ready.activityId && /Status: completed/.test(cardText(cardOf(c.body))), 'the base card completed');
+    expect(t.h.fake.requests.filter((r) => r.agent === 'code_agent')).toHaveLength(1);
+    expect((await t.sb.approvalView(data.approvalId)).decidedBy).toMatchObject({ surface: 'teams', tenant: 'tenant-1', userId: 'aad-bob' });
+  });
+
+  it('a click that reaches another replica decides, and the one card posted by the first is edited to the end', async () => {
+    t = await startTeamsHarness();
+    t.h.fake.setHandler(onePlan());
+    const other = await t.replica();
+    await t.teams.post(teamsActivity.personal(t.teams, 'plan Ship the notes'));
+    const posted = await t.teams.waitFor((c) => c.method === 'POST' && cardOf(c.body) !== null, 'the plan card');
+    const ready = await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve'), 'the plan card with buttons');
+    await t.idle();
+    const data = approveData(ready);
+    const personal = { id: 'a:personal-aad-alice', conversationType: 'personal' };
+    const answer = await click(t, personal, ALICE, 'approve', data, other.endpoint);
+    expect(cardText(answer.value)).toMatch(/write the notes\n.*approved by Alice/);
+    await until(async () => (await t!.sb.getPlan(data.id)).status === 'completed' || undefined, 'the plan to complete');
+    await t.teams.waitFor((c) => c.method === 'PUT' && c.activityId === posted.responseId && /Status: completed/.test(cardText(cardOf(c.body))), 'the first replica’s card completed');
+    await t.idle();
+    await other.bot.idle();
+    expect(t.teams.calls.filter((c) => c.method === 'POST' && cardOf(c.body))).toEqual([posted]);
+    expect(t.teams.calls.filter((c) => c.method === 'PUT').every((c) => c.activityId === posted.responseId)).toBe(true);
+  });
+});
+
+describe('Teams: Stop on a stream', () => {
+  it('a 403 on a streaming update is the user’s Stop: the run is cancelled and nothing more is sent', async () => {
+    t = await startTeamsHarness();
+    const long = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
+    t.h.fake.setHandler(scriptByAgent({ proxy: [{ content: long, chunkSize: 8, chunkIntervalMs: 100 }] }));
+    const isStreaming = (c: { body: Record<string, unknown> }) => (c.body.channelData as { streamType?: string } | undefined)?.streamType === 'streaming';
+    t.teams.inject({ status: 403, body: { error: { code: 'ContentStreamNotAllowed', message: 'Content stream was cancelled by user.' } }, match: isStreaming, times: 1 });
+    await t.teams.post(teamsActivity.personal(t.teams, 'tell me everything'));
+    const stopped = await t.teams.waitFor((c) => c.status === 403, 'the Stop');
+    const run = await until(async () => (await t!.sb.listRuns({ statuses: ['cancelled'] }))[0], 'the run to be cancelled');
+    expect(run.status).toBe('cancelled');
+    await t.idle();
+    expect(t.teams.calls.at(-1)).toBe(stopped);
+    expect(t.teams.calls.some((c) => c.body.type === 'message')).toBe(false);
+  });
+});
