@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { scriptByAgent } from '../support/fake-openai.js';
+import { delegate } from '../support/replies.js';
 import { ALICE, BOB, teamsActivity, type ConnectorCall } from '../support/fake-teams.js';
 import { plannerReply, until } from '../support/plans.js';
 import { startTeamsHarness, type TeamsHarness } from '../support/teams-harness.js';
@@ -90,7 +91,29 @@ describe('Teams cards: who decides', () => {
   });
 });
 
-describe('Teams: Stop on a stream', () => {
+describe('Teams: personal streams that cannot go on', () => {
+  it('a tool approval deep in a delegation ends the stream; the card follows, and after the click the answer comes as a normal message', async () => {
+    t = await startTeamsHarness();
+    t.h.fake.setHandler(
+      scriptByAgent({
+        proxy: [delegate('code_agent', 'compute 6*7'), { content: 'The answer is 42.' }],
+        code_agent: [{ toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] }, { content: '42' }],
+      }),
+    );
+    await t.teams.post(teamsActivity.personal(t.teams, 'what is 6*7?'));
+    const card = await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve') && /run_code/.test(cardText(cardOf(c.body))), 'the tool approval card');
+    const ended = t.teams.calls.find((c) => (c.body.channelData as { streamType?: string } | undefined)?.streamType === 'final')!;
+    expect(ended).toBeDefined();
+    expect(ended.seq).toBeLessThan(card.seq);
+    expect(ended.body).toMatchObject({ type: 'message', text: 'Waiting for a decision…' });
+    const answer = await click(t, { id: 'a:personal-aad-alice', conversationType: 'personal' }, ALICE, 'approve', approveData(card));
+    expect(cardText(answer.value)).toMatch(/approved by Alice/);
+    const reply = await t.teams.waitFor(message(/The answer is 42/), 'the answer');
+    expect(reply.body.channelData).toBeUndefined();
+    expect(reply.body.entities).toEqual([expect.objectContaining({ additionalType: ['AIGeneratedContent'] })]);
+    expect(t.teams.calls.filter((c) => (c.body.channelData as { streamType?: string } | undefined)?.streamType === 'final')).toEqual([ended]);
+  });
+
   it('a 403 on a streaming update is the user’s Stop: the run is cancelled and nothing more is sent', async () => {
     t = await startTeamsHarness();
     const long = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');

@@ -5,7 +5,7 @@
  *   and needs the tenant id, because new multi-tenant registrations are deprecated;
  * - anonymous (no app id): botbuilder then skips ALL token checks and would post replies to any
  *   `serviceUrl` a request names, so it is allowed for local development only: loopback bind, loopback
- *   service URLs (checked per activity in guard.ts).
+ *   service URLs (checked per activity in adapter.ts, and again before every connector call).
  */
 import { z } from 'zod';
 import { adapterSection, ConfigError, type Config } from '../../index.js';

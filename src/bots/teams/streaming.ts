@@ -215,3 +215,31 @@ export class PersonalStream {
     return this.#state === 'idle' ? 0 : this.#clock.now() - this.#startedAt;
   }
 }
+
+/**
+ * The personal chats with a stream open in this process. Teams allows one stream at a time per chat,
+ * and a card posted while a stream is open lands before the stream's end: a card for that chat waits
+ * (a bounded time) until the reply has ended its stream (it does so on the approval the card shows).
+ */
+export class OpenStreams {
+  readonly #open = new Map<string, { closed: Promise<void>; close: () => void }>();
+
+  /** Marks the chat as streaming; null when a stream is open there already. The returned function closes it. */
+  open(conversationId: string): (() => void) | null {
+    if (this.#open.has(conversationId)) return null;
+    let close!: () => void;
+    const closed = new Promise<void>((r) => (close = r));
+    const entry = { closed, close: () => (this.#open.get(conversationId) === entry && this.#open.delete(conversationId), close()) };
+    this.#open.set(conversationId, entry);
+    return entry.close;
+  }
+
+  /** Resolves when no stream is open in the chat, or after `maxMs`. */
+  async settled(conversationId: string, clock: Clock, maxMs = 10_000): Promise<void> {
+    const entry = this.#open.get(conversationId);
+    if (!entry) return;
+    const timer = new AbortController();
+    await Promise.race([entry.closed, clock.sleep(maxMs, timer.signal)]);
+    timer.abort();
+  }
+}

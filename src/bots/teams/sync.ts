@@ -9,6 +9,8 @@ import { approvalCard, cardAttachment, planCard, type Card, type CardOptions, ty
 import type { Target, TeamsConnector } from './connector.js';
 import type { Json, Plan, Principal, SwitchboardEvent } from '../../index.js';
 import type { TeamsEngine } from './engine.js';
+import { realClock, type Clock } from './limits.js';
+import type { OpenStreams } from './streaming.js';
 
 export interface ConversationRef extends Target {
   personal: boolean;
@@ -55,10 +57,15 @@ export class CardSync {
   /** The card last sent per plan/approval by this process: an edit that would change nothing is skipped. */
   readonly #last = new Map<string, string>();
 
-  constructor(engine: TeamsEngine, connector: TeamsConnector, onError: (err: unknown) => void) {
+  readonly #streams: OpenStreams | undefined;
+  readonly #clock: Clock;
+
+  constructor(engine: TeamsEngine, connector: TeamsConnector, onError: (err: unknown) => void, opts: { streams?: OpenStreams; clock?: Clock } = {}) {
     this.#engine = engine;
     this.#connector = connector;
     this.#onError = onError;
+    this.#streams = opts.streams;
+    this.#clock = opts.clock ?? realClock;
   }
 
   start(): () => void {
@@ -110,6 +117,8 @@ export class CardSync {
     if (claim.claimed) {
       let activityId: string;
       try {
+        // A reply streaming in this chat ends its stream on the approval this card shows: post after that.
+        await this.#streams?.settled(target.conversationId, this.#clock);
         activityId = await this.#connector.send(target, activity);
       } catch (err) {
         // Let the next event (or replica) post it instead of leaving a claim with no card behind it.
