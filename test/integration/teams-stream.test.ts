@@ -26,10 +26,11 @@ beforeEach(async () => {
 afterEach(() => fake.close());
 
 describe('Teams connector wrapper', () => {
-  it('honours a 429 Retry-After, then retries 412 and 502 with backoff, and the activity arrives once', async () => {
+  it('honours a 429 Retry-After, then retries 412, 502 and 504 with backoff, and the activity arrives once', async () => {
     fake.inject({ status: 429, headers: { 'retry-after': '7' }, times: 1 });
     fake.inject({ status: 412, times: 1 });
     fake.inject({ status: 502, times: 1 });
+    fake.inject({ status: 504, times: 1 });
     const sent = connector.send(target, { type: 'message', text: 'hello' });
     await fake.waitFor((c) => c.status === 429);
     await clock.advance(7_000);
@@ -37,8 +38,10 @@ describe('Teams connector wrapper', () => {
     await clock.advance(1_000);
     await fake.waitFor((c) => c.status === 502);
     await clock.advance(2_000);
+    await fake.waitFor((c) => c.status === 504);
+    await clock.advance(4_000);
     expect(await sent).toMatch(/^act-/);
-    expect(fake.calls.map((c) => c.status)).toEqual([429, 412, 502, 200]);
+    expect(fake.calls.map((c) => c.status)).toEqual([429, 412, 502, 504, 200]);
     expect(clock.sleeps).toContain(7_000);
     expect(fake.calls.at(-1)!.body.text).toBe('hello');
   });
