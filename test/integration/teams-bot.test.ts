@@ -8,7 +8,7 @@ import { TINY_PNG_B64, scriptByAgent, textOf } from '../support/fake-openai.js';
 import { ALICE, BOB, teamsActivity, type ConnectorCall } from '../support/fake-teams.js';
 import { plannerReply, until } from '../support/plans.js';
 import { delegate } from '../support/replies.js';
-import { startTeamsHarness, type TeamsHarness } from '../support/teams-harness.js';
+import { runCodeScript, startTeamsHarness, type TeamsHarness } from '../support/teams-harness.js';
 import { callLine, cardOf, cardText, verbsOf } from '../support/teams-harness-views.js';
 
 let t: TeamsHarness | undefined;
@@ -256,12 +256,7 @@ describe('Teams bot: plans and approvals as Adaptive Cards', () => {
 
   it('a tool approval deep in a delegation gets a card; a refused click and a double click change nothing', async () => {
     t = await startTeamsHarness({ config: { approvals: { policy: { who: 'requester' } } } as never });
-    t.h.fake.setHandler(
-      scriptByAgent({
-        proxy: [delegate('code_agent', 'compute 6*7'), { content: 'The answer is 42.' }],
-        code_agent: [{ toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] }, { content: '42' }],
-      }),
-    );
+    t.h.fake.setHandler(runCodeScript());
     const group = { id: '19:group-chat@thread.v2', conversationType: 'groupChat', tenantId: t.teams.tenantId, isGroup: true };
     await t.teams.post(teamsActivity.group(t.teams, 'what is 6*7?', ALICE));
     const posted = await t.teams.waitFor((c) => /run_code/.test(cardText(cardOf(c.body))) && verbsOf(cardOf(c.body)).includes('approve'), 'the tool approval card');

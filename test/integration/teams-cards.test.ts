@@ -5,10 +5,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { scriptByAgent } from '../support/fake-openai.js';
-import { delegate } from '../support/replies.js';
 import { ALICE, BOB, teamsActivity, type ConnectorCall } from '../support/fake-teams.js';
 import { plannerReply, until } from '../support/plans.js';
-import { startTeamsHarness, type TeamsHarness } from '../support/teams-harness.js';
+import { runCodeScript, startTeamsHarness, type TeamsHarness } from '../support/teams-harness.js';
 import { cardOf, cardText, verbsOf } from '../support/teams-harness-views.js';
 
 let t: TeamsHarness | undefined;
@@ -94,12 +93,7 @@ describe('Teams cards: who decides', () => {
 describe('Teams: personal streams that cannot go on', () => {
   it('a tool approval deep in a delegation ends the stream; the card follows, and after the click the answer comes as a normal message', async () => {
     t = await startTeamsHarness();
-    t.h.fake.setHandler(
-      scriptByAgent({
-        proxy: [delegate('code_agent', 'compute 6*7'), { content: 'The answer is 42.' }],
-        code_agent: [{ toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] }, { content: '42' }],
-      }),
-    );
+    t.h.fake.setHandler(runCodeScript());
     await t.teams.post(teamsActivity.personal(t.teams, 'what is 6*7?'));
     const card = await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve') && /run_code/.test(cardText(cardOf(c.body))), 'the tool approval card');
     const ended = t.teams.calls.find((c) => (c.body.channelData as { streamType?: string } | undefined)?.streamType === 'final')!;

@@ -7,7 +7,8 @@ import { createTeamsBot, type TeamsBot } from '../../src/bots/teams/index.js';
 import { teamsSettings, type TeamsSection } from '../../src/bots/teams/config.js';
 import { listenHttp, type HttpHost } from '../../src/mcp/http.js';
 import { createSwitchboard, describeEvent, preview, silentLogger, type ConfigInput, type Switchboard } from '../../src/index.js';
-import type { FakeOpenAIOptions } from './fake-openai.js';
+import { scriptByAgent, type FakeHandler, type FakeOpenAIOptions } from './fake-openai.js';
+import { delegate } from './replies.js';
 import { startFakeTeams, type FakeTeams, FakeTokenCredentialsFactory } from './fake-teams.js';
 import { startHarness, type Harness } from './switchboard.js';
 import type { Clock } from '../../src/bots/teams/limits.js';
@@ -95,3 +96,10 @@ export async function startTeamsHarness(opts: { config?: ConfigInput; fake?: Fak
 }
 
 export { cardOf, cardText, verbsOf, callLine } from './teams-harness-views.js';
+
+/** The proxy asks code_agent for 6*7; code_agent's run_code waits for an approval; then "The answer is 42." */
+export const runCodeScript = (): FakeHandler =>
+  scriptByAgent({
+    proxy: [delegate('code_agent', 'compute 6*7'), { content: 'The answer is 42.' }],
+    code_agent: [{ toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] }, { content: '42' }],
+  });
