@@ -108,6 +108,24 @@ describe('Teams: personal streams that cannot go on', () => {
     expect(t.teams.calls.filter((c) => (c.body.channelData as { streamType?: string } | undefined)?.streamType === 'final')).toEqual([ended]);
   });
 
+  it('a 403 that is not a Stop (the 2-minute limit) ends the stream, not the run: the rest of the answer follows as a normal message', async () => {
+    t = await startTeamsHarness();
+    const long = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
+    t.h.fake.setHandler(scriptByAgent({ proxy: [{ content: long, chunkSize: 8, chunkIntervalMs: 50 }] }));
+    const isStreaming = (c: { body: Record<string, unknown> }) => (c.body.channelData as { streamType?: string } | undefined)?.streamType === 'streaming';
+    t.teams.inject({ status: 403, body: { error: { code: 'ContentStreamNotAllowed', message: 'Content stream finished due to exceeded streaming time.' } }, match: isStreaming, times: 1 });
+    await t.teams.post(teamsActivity.personal(t.teams, 'tell me everything'));
+    const refused = await t.teams.waitFor((c) => c.status === 403, 'the refused update');
+    const rest = await t.teams.waitFor((c) => c.body.type === 'message' && c.seq > refused.seq, 'the rest as a message');
+    expect(rest.body.channelData).toBeUndefined();
+    expect(rest.body.entities).toEqual([expect.objectContaining({ additionalType: ['AIGeneratedContent'] })]);
+    const shown = t.teams.calls.filter((c) => isStreaming(c) && c.status === 200).map((c) => String(c.body.text)).at(-1) ?? '';
+    expect(`${shown} ${String(rest.body.text)}`.trim()).toBe(long);
+    expect((await t.sb.listRuns({ statuses: ['completed'] })).length).toBe(1);
+    await t.idle();
+    expect(t.teams.calls.at(-1)).toBe(rest);
+  });
+
   it('a 403 on a streaming update is the user’s Stop: the run is cancelled and nothing more is sent', async () => {
     t = await startTeamsHarness();
     const long = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');

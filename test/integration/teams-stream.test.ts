@@ -121,7 +121,7 @@ describe('personal-chat stream', () => {
     const stream = new PersonalStream({ connector, target, clock, onStopped: () => (stopped = true) });
     stream.text('Hello');
     await fake.waitFor((c) => c.body.text === 'Hello');
-    fake.inject({ status: 403, body: { error: { code: 'ContentStreamNotAllowed', message: 'stopped by user' } }, times: 1 });
+    fake.inject({ status: 403, body: { error: { code: 'ContentStreamNotAllowed', message: 'Content stream was cancelled by user.' } }, times: 1 });
     stream.text('Hello there');
     await clock.advance(1_000);
     await fake.waitFor((c) => c.status === 403);
@@ -129,5 +129,37 @@ describe('personal-chat stream', () => {
     expect(stopped).toBe(true);
     expect(stream.state).toBe('stopped');
     expect(await stream.finish({ text: 'Hello there, friend' })).toBeNull();
+  });
+
+  it('any other 403 (time limit, size, not allowed) is not a Stop: the stream ends and the rest goes as a normal message', async () => {
+    let stopped = false;
+    let ended: string | null = null;
+    const stream = new PersonalStream({ connector, target, clock, onStopped: () => (stopped = true), onEnded: (why) => (ended = why) });
+    stream.text('Hello');
+    await fake.waitFor((c) => c.body.text === 'Hello');
+    fake.inject({ status: 403, body: { error: { code: 'ContentStreamNotAllowed', message: 'Content stream finished due to exceeded streaming time.' } }, times: 1 });
+    stream.text('Hello there');
+    await clock.advance(1_000);
+    await fake.waitFor((c) => c.status === 403);
+    await new Promise((r) => setTimeout(r, 30));
+    expect([stopped, ended, stream.state]).toEqual([false, 'refused', 'ended']);
+    await stream.finish({ text: 'Hello there, friend.' });
+    expect(fake.calls.at(-1)!.body).toMatchObject({ type: 'message', text: 'there, friend.' });
+    expect(fake.calls.at(-1)!.body.channelData).toBeUndefined();
+  });
+
+  it('a final message Teams refuses (not a Stop) is sent again as a normal message with what was not shown', async () => {
+    let stopped = false;
+    const stream = new PersonalStream({ connector, target, clock, onStopped: () => (stopped = true) });
+    stream.text('Part one.');
+    await fake.waitFor((c) => c.body.text === 'Part one.');
+    fake.inject({ status: 403, body: { error: { code: 'ContentStreamNotAllowed', message: 'Content stream finished due to exceeded streaming time.' } }, times: 1 });
+    expect(await stream.finish({ text: 'Part one. Part two.' })).toMatch(/^act-/);
+    expect(stopped).toBe(false);
+    expect(fake.calls.map((c) => [c.status, (c.body.channelData as { streamType?: string } | undefined)?.streamType ?? null, c.body.text])).toEqual([
+      [200, 'streaming', 'Part one.'],
+      [403, 'final', 'Part one. Part two.'],
+      [200, null, 'Part two.'],
+    ]);
   });
 });

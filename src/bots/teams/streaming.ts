@@ -34,9 +34,19 @@ export interface StreamOptions {
   maxDurationMs?: number;
   /** The user pressed Stop (Teams answered 403). */
   onStopped?: () => void;
-  /** The stream was ended early (time limit or an approval wait); later text goes out as normal messages. */
-  onEnded?: (why: 'time' | 'wait') => void;
+  /** The stream was ended early (time limit, an approval wait, or Teams refused it); later text goes out as normal messages. */
+  onEnded?: (why: 'time' | 'wait' | 'refused') => void;
 }
+
+/**
+ * Teams answers 403 ContentStreamNotAllowed for several reasons (streaming not allowed, the 2-minute limit,
+ * a message too large, a completed stream); only "Content stream was cancelled by user." is the user's Stop.
+ */
+export function isUserStop(err: unknown): boolean {
+  return err instanceof ConnectorCallError && err.status === 403 && /cancell?ed by (the )?user/i.test(err.errorMessage ?? '');
+}
+
+const streamRefused = (err: unknown) => err instanceof ConnectorCallError && err.status === 403;
 
 type Pending = { kind: 'informative' | 'streaming'; text: string };
 export type StreamState = 'idle' | 'open' | 'ended' | 'stopped';
@@ -111,10 +121,15 @@ export class PersonalStream {
       return this.#sendFinal({ text: final.text, attachments: final.attachments, entities });
     }
     if (this.#state === 'stopped') return null;
-    const rest = this.#sentText && final.text.startsWith(this.#sentText) ? final.text.slice(this.#sentText.length).trim() : final.text;
     this.#state = 'ended';
-    if (!rest && !final.attachments?.length) return null;
-    return this.#o.connector.send(this.#o.target, { type: 'message', text: rest || undefined, attachments: final.attachments, entities: entities as Activity['entities'] });
+    return this.#sendRest({ text: final.text, attachments: final.attachments, entities });
+  }
+
+  /** After the stream: what the user has not seen yet, as a normal message (null when nothing is left). */
+  #sendRest(f: { text: string; attachments?: Activity['attachments']; entities?: unknown[] }): Promise<string | null> {
+    const rest = this.#sentText && f.text.startsWith(this.#sentText) ? f.text.slice(this.#sentText.length).trim() : f.text;
+    if (!rest && !f.attachments?.length) return Promise.resolve(null);
+    return this.#o.connector.send(this.#o.target, { type: 'message', text: rest || undefined, attachments: f.attachments, entities: (f.entities ?? []) as Activity['entities'] });
   }
 
   #schedule(): void {
@@ -157,10 +172,17 @@ export class PersonalStream {
       if (!this.#streamId) this.#streamId = id;
       if (p.kind === 'streaming') this.#sentText = p.text;
     } catch (err) {
-      if (err instanceof ConnectorCallError && err.status === 403) {
+      if (isUserStop(err)) {
         this.#state = 'stopped';
         this.#cancelTimers();
         this.#o.onStopped?.();
+        return;
+      }
+      if (streamRefused(err)) {
+        // Teams will not take more of this stream (time limit, size, not allowed): the rest goes as normal messages.
+        this.#state = 'ended';
+        this.#cancelTimers();
+        this.#o.onEnded?.('refused');
         return;
       }
       if (!this.#streamId) {
@@ -174,6 +196,7 @@ export class PersonalStream {
   async #sendFinal(f: { text: string; attachments?: Activity['attachments']; entities?: unknown[] }): Promise<string | null> {
     this.#cancelTimers();
     const info = { streamType: 'final', ...(this.#streamId ? { streamId: this.#streamId } : {}) };
+    const shown = this.#sentText;
     this.#sentText = f.text;
     try {
       return await this.#o.connector.send(this.#o.target, {
@@ -184,12 +207,15 @@ export class PersonalStream {
         channelData: info,
       });
     } catch (err) {
-      if (err instanceof ConnectorCallError && err.status === 403) {
+      if (isUserStop(err)) {
         this.#state = 'stopped';
         this.#o.onStopped?.();
         return null;
       }
-      throw err;
+      if (!streamRefused(err)) throw err;
+      // The stream cannot be closed with it (e.g. past the 2-minute limit): the rest goes as a normal message.
+      this.#sentText = shown;
+      return this.#sendRest(f);
     }
   }
 
