@@ -82,7 +82,12 @@ describe('personal-chat stream', () => {
     stream.text('The image shows a cat.');
     await clock.advance(1_000);
     await fake.waitFor((c) => c.body.text === 'The image shows a cat.');
-    await stream.finish({ text: 'The image shows a cat.' });
+    // The final message keeps the one-a-second pace too.
+    const finished = stream.finish({ text: 'The image shows a cat.' });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(fake.calls).toHaveLength(3);
+    await clock.advance(1_000);
+    await finished;
     const final = fake.calls.at(-1)!;
 
     expect(first.raw).toContain('"entities":[{"type":"streaminfo","streamType":"informative","streamSequence":1}]');
@@ -154,7 +159,9 @@ describe('personal-chat stream', () => {
     stream.text('Part one.');
     await fake.waitFor((c) => c.body.text === 'Part one.');
     fake.inject({ status: 403, body: { error: { code: 'ContentStreamNotAllowed', message: 'Content stream finished due to exceeded streaming time.' } }, times: 1 });
-    expect(await stream.finish({ text: 'Part one. Part two.' })).toMatch(/^act-/);
+    const finished = stream.finish({ text: 'Part one. Part two.' });
+    await clock.advance(1_000);
+    expect(await finished).toMatch(/^act-/);
     expect(stopped).toBe(false);
     expect(fake.calls.map((c) => [c.status, (c.body.channelData as { streamType?: string } | undefined)?.streamType ?? null, c.body.text])).toEqual([
       [200, 'streaming', 'Part one.'],

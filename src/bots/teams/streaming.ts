@@ -195,6 +195,9 @@ export class PersonalStream {
 
   async #sendFinal(f: { text: string; attachments?: Activity['attachments']; entities?: unknown[] }): Promise<string | null> {
     this.#cancelTimers();
+    // The final message is a stream request too: Teams refuses a stream sending faster than one a second.
+    const wait = this.#lastSentAt + (this.#o.minIntervalMs ?? STREAM_MIN_INTERVAL_MS) - this.#clock.now();
+    if (wait > 0) await this.#clock.sleep(wait);
     const info = { streamType: 'final', ...(this.#streamId ? { streamId: this.#streamId } : {}) };
     const shown = this.#sentText;
     this.#sentText = f.text;
