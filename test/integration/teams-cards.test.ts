@@ -69,6 +69,30 @@ describe('Teams cards: who decides', () => {
     expect((await t.sb.approvalView(data.approvalId)).decidedBy).toMatchObject({ surface: 'teams', tenant: 'tenant-1', userId: 'aad-bob' });
   });
 
+  it('a click on a step decided already says who decided, and still offers the buttons of the step waiting now', async () => {
+    t = await startTeamsHarness();
+    t.h.fake.setHandler(
+      scriptByAgent({
+        planner: [plannerReply(['code_agent', 'write the notes'], ['vision_agent', 'check the screenshot'])],
+        code_agent: [{ content: 'notes written' }],
+        vision_agent: [{ content: 'screenshot fine' }],
+        proxy: [{ content: 'Done.' }],
+      }),
+    );
+    const personal = { id: 'a:personal-aad-alice', conversationType: 'personal' };
+    await t.teams.post(teamsActivity.personal(t.teams, 'plan Ship the notes'));
+    const first = approveData(await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve'), 'step 1 waiting'));
+    await click(t, personal, ALICE, 'approve', first);
+    await until(async () => (await t!.sb.getPlan(first.id)).steps[1]!.status === 'awaiting_approval' || undefined, 'step 2 waiting');
+    const second = (await t.sb.getPlan(first.id)).steps[1]!.approvalId!;
+
+    const stale = await click(t, personal, ALICE, 'approve', first);
+    expect(cardText(stale.value)).toContain('Already approved by Alice');
+    expect(verbsOf(stale.value)).toEqual(['approve', 'reject', 'edit']);
+    expect(JSON.stringify(stale.value)).toContain(`"approvalId":"${second}"`);
+    expect((await t.sb.approvalView(second)).status).toBe('pending');
+  });
+
   it('a click that reaches another replica decides, and the one card posted by the first is edited to the end', async () => {
     t = await startTeamsHarness();
     t.h.fake.setHandler(onePlan());
