@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { scriptByAgent } from '../support/fake-openai.js';
 import { ALICE, BOB, teamsActivity, type ConnectorCall } from '../support/fake-teams.js';
 import { plannerReply, until } from '../support/plans.js';
-import { runCodeScript, startTeamsHarness, type TeamsHarness } from '../support/teams-harness.js';
+import { runCodeScript, startTeamsHarness, twoStepPlanScript, type TeamsHarness } from '../support/teams-harness.js';
 import { cardOf, cardText, verbsOf } from '../support/teams-harness-views.js';
 
 let t: TeamsHarness | undefined;
@@ -71,14 +71,7 @@ describe('Teams cards: who decides', () => {
 
   it('a click on a step decided already says who decided, and still offers the buttons of the step waiting now', async () => {
     t = await startTeamsHarness();
-    t.h.fake.setHandler(
-      scriptByAgent({
-        planner: [plannerReply(['code_agent', 'write the notes'], ['vision_agent', 'check the screenshot'])],
-        code_agent: [{ content: 'notes written' }],
-        vision_agent: [{ content: 'screenshot fine' }],
-        proxy: [{ content: 'Done.' }],
-      }),
-    );
+    t.h.fake.setHandler(twoStepPlanScript());
     const personal = { id: 'a:personal-aad-alice', conversationType: 'personal' };
     await t.teams.post(teamsActivity.personal(t.teams, 'plan Ship the notes'));
     const first = approveData(await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve'), 'step 1 waiting'));
@@ -114,13 +107,25 @@ describe('Teams cards: who decides', () => {
   });
 });
 
+const streamType = (c: ConnectorCall) => (c.body.channelData as { streamType?: string } | undefined)?.streamType;
+
+/** A personal chat whose answer streams for a few seconds; Teams answers its first streaming update with 403 and this message. */
+async function refusedStream(message: string) {
+  t = await startTeamsHarness();
+  const long = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
+  t.h.fake.setHandler(scriptByAgent({ proxy: [{ content: long, chunkSize: 8, chunkIntervalMs: 50 }] }));
+  t.teams.inject({ status: 403, body: { error: { code: 'ContentStreamNotAllowed', message } }, match: (c) => c.body.type === 'typing' && (c.body.channelData as { streamType?: string }).streamType === 'streaming', times: 1 });
+  await t.teams.post(teamsActivity.personal(t.teams, 'tell me everything'));
+  return { long, refused: await t.teams.waitFor((c) => c.status === 403, 'the 403') };
+}
+
 describe('Teams: personal streams that cannot go on', () => {
   it('a tool approval deep in a delegation ends the stream; the card follows, and after the click the answer comes as a normal message', async () => {
     t = await startTeamsHarness();
     t.h.fake.setHandler(runCodeScript());
     await t.teams.post(teamsActivity.personal(t.teams, 'what is 6*7?'));
     const card = await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve') && /run_code/.test(cardText(cardOf(c.body))), 'the tool approval card');
-    const ended = t.teams.calls.find((c) => (c.body.channelData as { streamType?: string } | undefined)?.streamType === 'final')!;
+    const ended = t.teams.calls.find((c) => streamType(c) === 'final')!;
     expect(ended).toBeDefined();
     expect(ended.seq).toBeLessThan(card.seq);
     expect(ended.body).toMatchObject({ type: 'message', text: 'Waiting for a decision…' });
@@ -129,39 +134,27 @@ describe('Teams: personal streams that cannot go on', () => {
     const reply = await t.teams.waitFor(message(/The answer is 42/), 'the answer');
     expect(reply.body.channelData).toBeUndefined();
     expect(reply.body.entities).toEqual([expect.objectContaining({ additionalType: ['AIGeneratedContent'] })]);
-    expect(t.teams.calls.filter((c) => (c.body.channelData as { streamType?: string } | undefined)?.streamType === 'final')).toEqual([ended]);
+    expect(t.teams.calls.filter((c) => streamType(c) === 'final')).toEqual([ended]);
   });
 
   it('a 403 that is not a Stop (the 2-minute limit) ends the stream, not the run: the rest of the answer follows as a normal message', async () => {
-    t = await startTeamsHarness();
-    const long = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
-    t.h.fake.setHandler(scriptByAgent({ proxy: [{ content: long, chunkSize: 8, chunkIntervalMs: 50 }] }));
-    const isStreaming = (c: { body: Record<string, unknown> }) => (c.body.channelData as { streamType?: string } | undefined)?.streamType === 'streaming';
-    t.teams.inject({ status: 403, body: { error: { code: 'ContentStreamNotAllowed', message: 'Content stream finished due to exceeded streaming time.' } }, match: isStreaming, times: 1 });
-    await t.teams.post(teamsActivity.personal(t.teams, 'tell me everything'));
-    const refused = await t.teams.waitFor((c) => c.status === 403, 'the refused update');
-    const rest = await t.teams.waitFor((c) => c.body.type === 'message' && c.seq > refused.seq, 'the rest as a message');
+    const { long, refused } = await refusedStream('Content stream finished due to exceeded streaming time.');
+    const rest = await t!.teams.waitFor((c) => c.body.type === 'message' && c.seq > refused.seq, 'the rest as a message');
     expect(rest.body.channelData).toBeUndefined();
     expect(rest.body.entities).toEqual([expect.objectContaining({ additionalType: ['AIGeneratedContent'] })]);
-    const shown = t.teams.calls.filter((c) => isStreaming(c) && c.status === 200).map((c) => String(c.body.text)).at(-1) ?? '';
+    const shown = t!.teams.calls.filter((c) => streamType(c) === 'streaming' && c.status === 200).map((c) => String(c.body.text)).at(-1) ?? '';
     expect(`${shown} ${String(rest.body.text)}`.trim()).toBe(long);
-    expect((await t.sb.listRuns({ statuses: ['completed'] })).length).toBe(1);
-    await t.idle();
-    expect(t.teams.calls.at(-1)).toBe(rest);
+    expect((await t!.sb.listRuns({ statuses: ['completed'] })).length).toBe(1);
+    await t!.idle();
+    expect(t!.teams.calls.at(-1)).toBe(rest);
   });
 
   it('a 403 on a streaming update is the user’s Stop: the run is cancelled and nothing more is sent', async () => {
-    t = await startTeamsHarness();
-    const long = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
-    t.h.fake.setHandler(scriptByAgent({ proxy: [{ content: long, chunkSize: 8, chunkIntervalMs: 100 }] }));
-    const isStreaming = (c: { body: Record<string, unknown> }) => (c.body.channelData as { streamType?: string } | undefined)?.streamType === 'streaming';
-    t.teams.inject({ status: 403, body: { error: { code: 'ContentStreamNotAllowed', message: 'Content stream was cancelled by user.' } }, match: isStreaming, times: 1 });
-    await t.teams.post(teamsActivity.personal(t.teams, 'tell me everything'));
-    const stopped = await t.teams.waitFor((c) => c.status === 403, 'the Stop');
+    const { refused: stopped } = await refusedStream('Content stream was cancelled by user.');
     const run = await until(async () => (await t!.sb.listRuns({ statuses: ['cancelled'] }))[0], 'the run to be cancelled');
     expect(run.status).toBe('cancelled');
-    await t.idle();
-    expect(t.teams.calls.at(-1)).toBe(stopped);
-    expect(t.teams.calls.some((c) => c.body.type === 'message')).toBe(false);
+    await t!.idle();
+    expect(t!.teams.calls.at(-1)).toBe(stopped);
+    expect(t!.teams.calls.some((c) => c.body.type === 'message')).toBe(false);
   });
 });

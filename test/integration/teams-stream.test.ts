@@ -67,6 +67,20 @@ describe('Teams connector wrapper', () => {
   });
 });
 
+/** A stream that showed "Hello"; Teams answers the next update with 403 and this message. */
+async function refusedUpdate(message: string) {
+  const seen: { stopped: boolean; ended: string | null } = { stopped: false, ended: null };
+  const stream = new PersonalStream({ connector, target, clock, onStopped: () => (seen.stopped = true), onEnded: (why) => (seen.ended = why) });
+  stream.text('Hello');
+  await fake.waitFor((c) => c.body.text === 'Hello');
+  fake.inject({ status: 403, body: { error: { code: 'ContentStreamNotAllowed', message } }, times: 1 });
+  stream.text('Hello there');
+  await clock.advance(1_000);
+  await fake.waitFor((c) => c.status === 403);
+  await new Promise((r) => setTimeout(r, 30));
+  return { stream, seen };
+}
+
 describe('personal-chat stream', () => {
   it('sends informative updates, then the growing text at most once a second, then the final message; stream fields on the wire', async () => {
     const stream = new PersonalStream({ connector, target, clock });
@@ -122,32 +136,16 @@ describe('personal-chat stream', () => {
   });
 
   it('treats a 403 on an update as the user’s Stop', async () => {
-    let stopped = false;
-    const stream = new PersonalStream({ connector, target, clock, onStopped: () => (stopped = true) });
-    stream.text('Hello');
-    await fake.waitFor((c) => c.body.text === 'Hello');
-    fake.inject({ status: 403, body: { error: { code: 'ContentStreamNotAllowed', message: 'Content stream was cancelled by user.' } }, times: 1 });
-    stream.text('Hello there');
-    await clock.advance(1_000);
-    await fake.waitFor((c) => c.status === 403);
-    await new Promise((r) => setTimeout(r, 30));
-    expect(stopped).toBe(true);
+    const { stream, seen } = await refusedUpdate('Content stream was cancelled by user.');
+    expect(seen).toEqual({ stopped: true, ended: null });
     expect(stream.state).toBe('stopped');
     expect(await stream.finish({ text: 'Hello there, friend' })).toBeNull();
   });
 
   it('any other 403 (time limit, size, not allowed) is not a Stop: the stream ends and the rest goes as a normal message', async () => {
-    let stopped = false;
-    let ended: string | null = null;
-    const stream = new PersonalStream({ connector, target, clock, onStopped: () => (stopped = true), onEnded: (why) => (ended = why) });
-    stream.text('Hello');
-    await fake.waitFor((c) => c.body.text === 'Hello');
-    fake.inject({ status: 403, body: { error: { code: 'ContentStreamNotAllowed', message: 'Content stream finished due to exceeded streaming time.' } }, times: 1 });
-    stream.text('Hello there');
-    await clock.advance(1_000);
-    await fake.waitFor((c) => c.status === 403);
-    await new Promise((r) => setTimeout(r, 30));
-    expect([stopped, ended, stream.state]).toEqual([false, 'refused', 'ended']);
+    const { stream, seen } = await refusedUpdate('Content stream finished due to exceeded streaming time.');
+    expect(seen).toEqual({ stopped: false, ended: 'refused' });
+    expect(stream.state).toBe('ended');
     await stream.finish({ text: 'Hello there, friend.' });
     expect(fake.calls.at(-1)!.body).toMatchObject({ type: 'message', text: 'there, friend.' });
     expect(fake.calls.at(-1)!.body.channelData).toBeUndefined();

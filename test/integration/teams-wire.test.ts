@@ -8,9 +8,9 @@ import { appendFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { scriptByAgent } from '../support/fake-openai.js';
 import { ALICE, teamsActivity, type ConnectorCall } from '../support/fake-teams.js';
-import { plannerReply, until } from '../support/plans.js';
+import { until } from '../support/plans.js';
 import { delegate } from '../support/replies.js';
-import { startTeamsHarness, type TeamsHarness } from '../support/teams-harness.js';
+import { startTeamsHarness, twoStepPlanScript, type TeamsHarness } from '../support/teams-harness.js';
 import { cardOf, cardText, timeline, verbsOf } from '../support/teams-harness-views.js';
 
 let t: TeamsHarness | undefined;
@@ -81,14 +81,7 @@ describe('Teams connector calls in order', () => {
 
   it('a plan approved by clicks: one card posted, each click answered with the card, every step change edits that activity', async () => {
     t = await startTeamsHarness();
-    t.h.fake.setHandler(
-      scriptByAgent({
-        planner: [plannerReply(['code_agent', 'write the notes'], ['vision_agent', 'check the screenshot'])],
-        code_agent: [{ content: 'notes written' }],
-        vision_agent: [{ content: 'screenshot fine' }],
-        proxy: [{ content: 'Release notes written and the screenshot checked.' }],
-      }),
-    );
+    t.h.fake.setHandler(twoStepPlanScript());
     const conversation = { id: PERSONAL, conversationType: 'personal', tenantId: t.teams.tenantId };
     await t.teams.post(teamsActivity.personal(t.teams, 'plan Ship the release notes'));
     let planId = '';

@@ -8,6 +8,7 @@ import { teamsSettings, type TeamsSection } from '../../src/bots/teams/config.js
 import { listenHttp, type HttpHost } from '../../src/mcp/http.js';
 import { createSwitchboard, describeEvent, preview, silentLogger, type ConfigInput, type Switchboard } from '../../src/index.js';
 import { scriptByAgent, type FakeHandler, type FakeOpenAIOptions } from './fake-openai.js';
+import { plannerReply } from './plans.js';
 import { delegate } from './replies.js';
 import { startFakeTeams, type FakeTeams, FakeTokenCredentialsFactory } from './fake-teams.js';
 import { startHarness, type Harness } from './switchboard.js';
@@ -102,4 +103,13 @@ export const runCodeScript = (): FakeHandler =>
   scriptByAgent({
     proxy: [delegate('code_agent', 'compute 6*7'), { content: 'The answer is 42.' }],
     code_agent: [{ toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] }, { content: '42' }],
+  });
+
+/** A two-step plan (code_agent writes the notes, vision_agent checks the screenshot) and the proxy's summary. */
+export const twoStepPlanScript = (summary = 'Release notes written and the screenshot checked.'): FakeHandler =>
+  scriptByAgent({
+    planner: [plannerReply(['code_agent', 'write the notes'], ['vision_agent', 'check the screenshot'])],
+    code_agent: [{ content: 'notes written' }],
+    vision_agent: [{ content: 'screenshot fine' }],
+    proxy: [{ content: summary }],
   });
