@@ -9,6 +9,7 @@ import { TINY_PNG_B64, scriptByAgent } from '../support/fake-openai.js';
 import { ALICE, BOB, teamsActivity, type ConnectorCall } from '../support/fake-teams.js';
 import { startTeamsHarness, type TeamsHarness } from '../support/teams-harness.js';
 import { WELCOME } from '../../src/bots/teams/bot.js';
+import { MAX_MESSAGE_CHARS } from '../../src/bots/teams/pieces.js';
 
 const APP_ID = '00000000-0000-0000-0000-0000000b0711';
 let t: TeamsHarness | undefined;
@@ -66,6 +67,24 @@ describe('Teams intake', () => {
     expect(welcomes.map((c) => c.conversationId).sort()).toEqual(['19:general@thread.tacv2', '19:group-chat@thread.v2', 'a:personal-aad-alice']);
     expect(t.teams.calls).toHaveLength(3);
     expect(WELCOME.split('\n').filter((l) => l.trim())).toHaveLength(2);
+  });
+
+  it('a group reply longer than one Teams message goes in pieces, in order, each with the AI label', async () => {
+    t = await startTeamsHarness();
+    const long = Array.from({ length: 60 }, (_, p) => Array.from({ length: 50 }, (_, w) => `p${p}w${w}`).join(' ')).join('\n\n');
+    t.h.fake.setHandler(scriptByAgent({ proxy: [{ content: long, chunkSize: 2_000 }] }));
+    await t.teams.post(teamsActivity.group(t.teams, 'write a lot', ALICE));
+    await t.teams.waitFor(message(/p59w49$/), 'the last piece');
+    await t.idle();
+    const pieces = t.teams.calls.filter((c) => c.body.type === 'message');
+    expect(long.length).toBeGreaterThan(MAX_MESSAGE_CHARS);
+    expect(pieces.length).toBeGreaterThanOrEqual(2);
+    for (const c of pieces) {
+      expect(String(c.body.text).length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
+      expect(c.body.entities).toEqual([AI_LABEL]);
+    }
+    const words = (s: string) => s.replace(/\s+/g, ' ').trim();
+    expect(words(pieces.map((c) => String(c.body.text)).join(' '))).toBe(words(long));
   });
 
   it('a failed run ends with a short plain reason and no AI label; a completed group reply carries the label', async () => {

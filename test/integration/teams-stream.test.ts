@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBotAdapter } from '../../src/bots/teams/adapter.js';
 import { teamsSettings } from '../../src/bots/teams/config.js';
 import { ConnectorCallError, TeamsConnector, type Target } from '../../src/bots/teams/connector.js';
+import { MAX_MESSAGE_CHARS } from '../../src/bots/teams/pieces.js';
 import { PersonalStream } from '../../src/bots/teams/streaming.js';
 import { silentLogger } from '../../src/index.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -81,6 +82,10 @@ async function refusedUpdate(message: string) {
   return { stream, seen };
 }
 
+/** ~24,000 characters in paragraphs of 50 words: more than one Teams message holds. */
+const LONG = Array.from({ length: 60 }, (_, p) => Array.from({ length: 50 }, (_, w) => `p${p}w${w}`).join(' ')).join('\n\n');
+const words = (s: string) => s.replace(/\s+/g, ' ').trim();
+
 describe('personal-chat stream', () => {
   it('sends informative updates, then the growing text at most once a second, then the final message; stream fields on the wire', async () => {
     const stream = new PersonalStream({ connector, target, clock });
@@ -116,6 +121,28 @@ describe('personal-chat stream', () => {
       { type: 'https://schema.org/Message', '@type': 'Message', '@context': 'https://schema.org', '@id': '', additionalType: ['AIGeneratedContent'] },
     ]);
     expect(fake.calls.map((c) => c.body.type)).toEqual(['typing', 'typing', 'typing', 'message']);
+  });
+
+  it('a text longer than one message: the stream stops growing at the limit, closes with what it showed, and the rest follows in pieces', async () => {
+    const stream = new PersonalStream({ connector, target, clock });
+    const shown = LONG.slice(0, LONG.indexOf('p20w0') - 2);
+    stream.text(shown);
+    await fake.waitFor((c) => c.body.text === shown);
+    stream.text(LONG); // past one message: not sent as an update
+    await clock.advance(1_000);
+    const finished = stream.finish({ text: LONG });
+    await clock.advance(1_000);
+    await finished;
+    const [update, final, ...rest] = fake.calls;
+    expect(update!.body.text).toBe(shown);
+    expect(final!.body).toMatchObject({ type: 'message', text: shown, channelData: { streamType: 'final' } });
+    expect(rest.length).toBeGreaterThanOrEqual(2);
+    for (const c of rest) {
+      expect(c.body.channelData).toBeUndefined();
+      expect(String(c.body.text).length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
+      expect(c.body.entities).toEqual([expect.objectContaining({ additionalType: ['AIGeneratedContent'] })]);
+    }
+    expect(words([shown, ...rest.map((c) => String(c.body.text))].join(' '))).toBe(words(LONG));
   });
 
   it('ends the stream before Teams’ 2-minute limit and sends the rest as a normal message', async () => {

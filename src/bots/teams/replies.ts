@@ -12,6 +12,7 @@ import type { Target, TeamsConnector } from './connector.js';
 import type { FaceHelpers, TeamsEngine } from './engine.js';
 import { imageAttachment } from './images.js';
 import { realClock, type Clock } from './limits.js';
+import { sendLong } from './pieces.js';
 import { AI_LABEL_ENTITY, OpenStreams, PersonalStream } from './streaming.js';
 
 export interface ReplyDeps {
@@ -99,7 +100,7 @@ export async function deliverReply(deps: ReplyDeps, job: ReplyJob): Promise<void
     if (stream) await stream.finish({ text: full, attachments, label: end.kind === 'completed' });
     else {
       if (working) await showWorking(true).catch(deps.onError);
-      await deps.connector.send(job.target, { type: 'message', text: full, attachments, entities: end.kind === 'completed' ? ([AI_LABEL_ENTITY] as Activity['entities']) : undefined });
+      await sendLong(deps.connector, job.target, { text: full, attachments, ...(end.kind === 'completed' ? { entities: [AI_LABEL_ENTITY] as Activity['entities'] } : {}) });
     }
   } catch (err) {
     deps.onError?.(err);

@@ -11,6 +11,7 @@
 import type { Activity } from 'botbuilder';
 import { ConnectorCallError, type Target, type TeamsConnector } from './connector.js';
 import { realClock, type Clock } from './limits.js';
+import { firstPiece, MAX_MESSAGE_CHARS, sendLong } from './pieces.js';
 
 export const AI_LABEL_ENTITY = {
   type: 'https://schema.org/Message',
@@ -90,6 +91,8 @@ export class PersonalStream {
   /** The whole text so far. Ignored if it does not extend what was shown (Teams refuses that). */
   text(full: string): void {
     if (this.#state === 'ended' || this.#state === 'stopped') return;
+    // Every update carries the whole text: past one message's size the stream keeps what it shows, finish() sends the rest.
+    if (full.length > MAX_MESSAGE_CHARS) return;
     if (!full.trim() || !full.startsWith(this.#sentText) || full === this.#sentText) return;
     this.#pending = { kind: 'streaming', text: full };
     this.#schedule();
@@ -104,7 +107,7 @@ export class PersonalStream {
     this.#state = 'ended';
     this.#pending = null;
     const text = this.#sentText || (why === 'wait' ? 'Waiting for a decision…' : 'Still working…');
-    await this.#sendFinal({ text });
+    await this.#closeStream({ text });
     this.#o.onEnded?.(why);
   }
 
@@ -116,20 +119,25 @@ export class PersonalStream {
     this.#cancelTimers();
     await this.#inFlight;
     const entities = final.label === false ? [] : [AI_LABEL_ENTITY];
+    const whole = { text: final.text, attachments: final.attachments, entities };
     if (this.#state === 'open') {
       this.#state = 'ended';
-      return this.#sendFinal({ text: final.text, attachments: final.attachments, entities });
+      // Too long for one message: the stream closes with what it showed (or the first piece), the rest follows.
+      const fits = final.text.length <= MAX_MESSAGE_CHARS;
+      const closed = await this.#closeStream(fits ? whole : { text: this.#sentText || firstPiece(final.text), entities });
+      if ((this.#state as StreamState) === 'stopped' || (fits && !closed.refused)) return closed.id;
+      return (await this.#sendRest(whole)) ?? closed.id;
     }
     if (this.#state === 'stopped') return null;
     this.#state = 'ended';
-    return this.#sendRest({ text: final.text, attachments: final.attachments, entities });
+    return this.#sendRest(whole);
   }
 
-  /** After the stream: what the user has not seen yet, as a normal message (null when nothing is left). */
-  #sendRest(f: { text: string; attachments?: Activity['attachments']; entities?: unknown[] }): Promise<string | null> {
+  /** After the stream: what the user has not seen yet, as normal messages (null when nothing is left). */
+  async #sendRest(f: { text: string; attachments?: Activity['attachments']; entities?: unknown[] }): Promise<string | null> {
     const rest = this.#sentText && f.text.startsWith(this.#sentText) ? f.text.slice(this.#sentText.length).trim() : f.text;
-    if (!rest && !f.attachments?.length) return Promise.resolve(null);
-    return this.#o.connector.send(this.#o.target, { type: 'message', text: rest || undefined, attachments: f.attachments, entities: (f.entities ?? []) as Activity['entities'] });
+    if (!rest && !f.attachments?.length) return null;
+    return sendLong(this.#o.connector, this.#o.target, { ...(rest ? { text: rest } : {}), attachments: f.attachments, entities: (f.entities ?? []) as Activity['entities'] });
   }
 
   #schedule(): void {
@@ -193,7 +201,8 @@ export class PersonalStream {
     }
   }
 
-  async #sendFinal(f: { text: string; attachments?: Activity['attachments']; entities?: unknown[] }): Promise<string | null> {
+  /** The stream's final message. Refused (not a Stop): what the user saw stays as it was, `refused` says so. */
+  async #closeStream(f: { text: string; attachments?: Activity['attachments']; entities?: unknown[] }): Promise<{ id: string | null; refused: boolean }> {
     this.#cancelTimers();
     // The final message is a stream request too: Teams refuses a stream sending faster than one a second.
     const wait = this.#lastSentAt + (this.#o.minIntervalMs ?? STREAM_MIN_INTERVAL_MS) - this.#clock.now();
@@ -202,23 +211,24 @@ export class PersonalStream {
     const shown = this.#sentText;
     this.#sentText = f.text;
     try {
-      return await this.#o.connector.send(this.#o.target, {
+      const id = await this.#o.connector.send(this.#o.target, {
         type: 'message',
         text: f.text,
         attachments: f.attachments,
         entities: [{ type: 'streaminfo', ...info }, ...(f.entities ?? [])] as Activity['entities'],
         channelData: info,
       });
+      return { id, refused: false };
     } catch (err) {
       if (isUserStop(err)) {
         this.#state = 'stopped';
         this.#o.onStopped?.();
-        return null;
+        return { id: null, refused: false };
       }
       if (!streamRefused(err)) throw err;
-      // The stream cannot be closed with it (e.g. past the 2-minute limit): the rest goes as a normal message.
+      // The stream cannot be closed with it (e.g. past the 2-minute limit): finish() sends the rest as normal messages.
       this.#sentText = shown;
-      return this.#sendRest(f);
+      return { id: null, refused: true };
     }
   }
 
