@@ -80,8 +80,7 @@ export async function deliverReply(deps: ReplyDeps, job: ReplyJob): Promise<void
         if (e.type === 'approval.requested' || e.type === 'run.requires_action') {
           await stream.end('wait');
           closeStream?.();
-        }
-        else if (changed.text) stream.text(view.text());
+        } else if (changed.text) stream.text(view.text());
         else if (changed.status && view.status()) stream.informative(view.status()!);
       } else if (changed.status && (e.type === 'delegation.started' || e.type === 'tool.call' || working)) {
         await showWorking(false).catch(deps.onError);
