@@ -86,6 +86,33 @@ describe('Teams cards: who decides', () => {
     expect((await t.sb.approvalView(second)).status).toBe('pending');
   });
 
+  it('a card claimed by a process that stopped before posting it is posted by the next event; a fresh claim is left to its poster', async () => {
+    t = await startTeamsHarness();
+    t.h.fake.setHandler(twoStepPlanScript());
+    const personal = { id: 'a:personal-aad-alice', conversationType: 'personal' };
+    await t.teams.post(teamsActivity.personal(t.teams, 'plan Ship the notes'));
+    const first = approveData(await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve'), 'step 1 waiting'));
+    await t.idle();
+    const target = { serviceUrl: t.teams.serviceUrl, conversationId: personal.id, tenantId: t.teams.tenantId };
+    const posts = () => t!.teams.calls.filter((c) => c.method === 'POST' && cardOf(c.body));
+    expect(posts()).toHaveLength(1);
+
+    // Someone is posting the card right now (claimed a moment ago): the click's edit leaves it to them.
+    await t.sb.refs.put('teams', 'plan', first.id, { activityId: null, target, claimedAt: Date.now() });
+    await click(t, personal, ALICE, 'approve', first);
+    await until(async () => (await t!.sb.getPlan(first.id)).steps[1]!.status === 'awaiting_approval' || undefined, 'step 2 waiting');
+    await t.idle();
+    expect(posts()).toHaveLength(1);
+
+    // The claim is old and nothing was posted: the next change posts the card, and later edits go to it.
+    await t.sb.refs.put('teams', 'plan', first.id, { activityId: null, target, claimedAt: Date.now() - 10 * 60_000 });
+    // (No card shows step 2's buttons: every edit since the fresh claim was left to its poster.)
+    await click(t, personal, ALICE, 'approve', { on: 'plan', id: first.id, approvalId: (await t.sb.getPlan(first.id)).steps[1]!.approvalId! });
+    const reposted = await t.teams.waitFor((c) => c.method === 'POST' && cardOf(c.body) !== null && c.seq > posts()[0]!.seq, 'the card posted again');
+    await t.teams.waitFor((c) => c.method === 'PUT' && c.activityId === reposted.responseId && /Status: completed/.test(cardText(cardOf(c.body))), 'the new card completed');
+    expect(posts()).toHaveLength(2);
+  });
+
   it('a click that reaches another replica decides, and the one card posted by the first is edited to the end', async () => {
     t = await startTeamsHarness();
     t.h.fake.setHandler(onePlan());

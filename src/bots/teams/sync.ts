@@ -21,7 +21,12 @@ export interface ConversationRef extends Target {
 export interface CardRef {
   activityId: string | null;
   target: Target;
+  /** When the posting replica claimed the card (activityId still null): a claim this old is taken over. */
+  claimedAt?: number;
 }
+
+/** A claim with no card behind it after this long was left by a process that stopped mid-post. */
+export const STALE_CLAIM_MS = 5 * 60_000;
 
 export function nameOf(p: Principal | null | undefined): string {
   return p ? (p.displayName ?? p.userId) : 'someone';
@@ -112,8 +117,15 @@ export class CardSync {
     const opts: CardOptions = { refreshUserIds: conv.userIds ?? [] };
     const card = kind === 'plan' ? await renderPlan(this.#engine, id, opts) : await renderApproval(this.#engine, id, opts);
     const activity = { type: 'message' as const, attachments: [cardAttachment(card)] };
-    const mine = { activityId: null, target } satisfies CardRef;
-    const claim = await this.#engine.refs.claim('teams', kind, id, mine as unknown as Json);
+    const claimCard = () => this.#engine.refs.claim('teams', kind, id, { activityId: null, target, claimedAt: this.#clock.now() } satisfies CardRef as unknown as Json);
+    let claim = await claimCard();
+    let ref = claim.data as unknown as CardRef;
+    if (!claim.claimed && !ref.activityId && !(this.#clock.now() - (ref.claimedAt ?? 0) < STALE_CLAIM_MS)) {
+      // Claimed long ago and never posted: the claiming process stopped mid-post. Take it over (one replica wins the new claim).
+      await this.#engine.refs.delete('teams', kind, id);
+      claim = await claimCard();
+      ref = claim.data as unknown as CardRef;
+    }
     if (claim.claimed) {
       let activityId: string;
       try {
@@ -129,7 +141,6 @@ export class CardSync {
       this.#last.set(`${kind}:${id}`, JSON.stringify(card));
       return;
     }
-    const ref = claim.data as unknown as CardRef;
     // Another replica is posting it right now; its post renders the state as it is then.
     if (!ref.activityId) return;
     const json = JSON.stringify(card);
