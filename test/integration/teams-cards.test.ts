@@ -34,6 +34,17 @@ const onePlan = () =>
     proxy: [{ content: 'Hi Bob.' }, { content: 'The notes are written.' }],
   });
 
+const PERSONAL = { id: 'a:personal-aad-alice', conversationType: 'personal' };
+
+/** Alice's two-step plan in her personal chat, its card waiting on step 1; the data of that card's Approve. */
+async function twoStepPlanWaiting() {
+  const tt = (t = await startTeamsHarness());
+  tt.h.fake.setHandler(twoStepPlanScript());
+  await tt.teams.post(teamsActivity.personal(tt.teams, 'plan Ship the notes'));
+  const first = approveData(await tt.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve'), 'step 1 waiting'));
+  return { tt, personal: PERSONAL, first };
+}
+
 describe('Teams cards: who decides', () => {
   it('approvers named as teams:<tenant>:<aadObjectId>: a refused click and refresh answer only the clicker; a double click decides once', async () => {
     t = await startTeamsHarness({ config: { approvals: { policy: { who: 'approvers', approvers: ['teams:tenant-1:aad-bob'] } } } as never });
@@ -70,46 +81,38 @@ describe('Teams cards: who decides', () => {
   });
 
   it('a click on a step decided already says who decided, and still offers the buttons of the step waiting now', async () => {
-    t = await startTeamsHarness();
-    t.h.fake.setHandler(twoStepPlanScript());
-    const personal = { id: 'a:personal-aad-alice', conversationType: 'personal' };
-    await t.teams.post(teamsActivity.personal(t.teams, 'plan Ship the notes'));
-    const first = approveData(await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve'), 'step 1 waiting'));
-    await click(t, personal, ALICE, 'approve', first);
-    await until(async () => (await t!.sb.getPlan(first.id)).steps[1]!.status === 'awaiting_approval' || undefined, 'step 2 waiting');
-    const second = (await t.sb.getPlan(first.id)).steps[1]!.approvalId!;
+    const { tt, personal, first } = await twoStepPlanWaiting();
+    await click(tt, personal, ALICE, 'approve', first);
+    await until(async () => (await tt.sb.getPlan(first.id)).steps[1]!.status === 'awaiting_approval' || undefined, 'step 2 waiting');
+    const second = (await tt.sb.getPlan(first.id)).steps[1]!.approvalId!;
 
-    const stale = await click(t, personal, ALICE, 'approve', first);
+    const stale = await click(tt, personal, ALICE, 'approve', first);
     expect(cardText(stale.value)).toContain('Already approved by Alice');
     expect(verbsOf(stale.value)).toEqual(['approve', 'reject', 'edit']);
     expect(JSON.stringify(stale.value)).toContain(`"approvalId":"${second}"`);
-    expect((await t.sb.approvalView(second)).status).toBe('pending');
+    expect((await tt.sb.approvalView(second)).status).toBe('pending');
   });
 
   it('a card claimed by a process that stopped before posting it is posted by the next event; a fresh claim is left to its poster', async () => {
-    t = await startTeamsHarness();
-    t.h.fake.setHandler(twoStepPlanScript());
-    const personal = { id: 'a:personal-aad-alice', conversationType: 'personal' };
-    await t.teams.post(teamsActivity.personal(t.teams, 'plan Ship the notes'));
-    const first = approveData(await t.teams.waitFor((c) => verbsOf(cardOf(c.body)).includes('approve'), 'step 1 waiting'));
-    await t.idle();
-    const target = { serviceUrl: t.teams.serviceUrl, conversationId: personal.id, tenantId: t.teams.tenantId };
-    const posts = () => t!.teams.calls.filter((c) => c.method === 'POST' && cardOf(c.body));
+    const { tt, personal, first } = await twoStepPlanWaiting();
+    await tt.idle();
+    const target = { serviceUrl: tt.teams.serviceUrl, conversationId: personal.id, tenantId: tt.teams.tenantId };
+    const posts = () => tt.teams.calls.filter((c) => c.method === 'POST' && cardOf(c.body));
     expect(posts()).toHaveLength(1);
 
     // Someone is posting the card right now (claimed a moment ago): the click's edit leaves it to them.
-    await t.sb.refs.put('teams', 'plan', first.id, { activityId: null, target, claimedAt: Date.now() });
-    await click(t, personal, ALICE, 'approve', first);
-    await until(async () => (await t!.sb.getPlan(first.id)).steps[1]!.status === 'awaiting_approval' || undefined, 'step 2 waiting');
-    await t.idle();
+    await tt.sb.refs.put('teams', 'plan', first.id, { activityId: null, target, claimedAt: Date.now() });
+    await click(tt, personal, ALICE, 'approve', first);
+    await until(async () => (await tt.sb.getPlan(first.id)).steps[1]!.status === 'awaiting_approval' || undefined, 'step 2 waiting');
+    await tt.idle();
     expect(posts()).toHaveLength(1);
 
     // The claim is old and nothing was posted: the next change posts the card, and later edits go to it.
-    await t.sb.refs.put('teams', 'plan', first.id, { activityId: null, target, claimedAt: Date.now() - 10 * 60_000 });
+    await tt.sb.refs.put('teams', 'plan', first.id, { activityId: null, target, claimedAt: Date.now() - 10 * 60_000 });
     // (No card shows step 2's buttons: every edit since the fresh claim was left to its poster.)
-    await click(t, personal, ALICE, 'approve', { on: 'plan', id: first.id, approvalId: (await t.sb.getPlan(first.id)).steps[1]!.approvalId! });
-    const reposted = await t.teams.waitFor((c) => c.method === 'POST' && cardOf(c.body) !== null && c.seq > posts()[0]!.seq, 'the card posted again');
-    await t.teams.waitFor((c) => c.method === 'PUT' && c.activityId === reposted.responseId && /Status: completed/.test(cardText(cardOf(c.body))), 'the new card completed');
+    await click(tt, personal, ALICE, 'approve', { on: 'plan', id: first.id, approvalId: (await tt.sb.getPlan(first.id)).steps[1]!.approvalId! });
+    const reposted = await tt.teams.waitFor((c) => c.method === 'POST' && cardOf(c.body) !== null && c.seq > posts()[0]!.seq, 'the card posted again');
+    await tt.teams.waitFor((c) => c.method === 'PUT' && c.activityId === reposted.responseId && /Status: completed/.test(cardText(cardOf(c.body))), 'the new card completed');
     expect(posts()).toHaveLength(2);
   });
 
