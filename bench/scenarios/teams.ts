@@ -24,7 +24,8 @@ import { plannerReply } from '../../test/support/plans.js';
 const BUSY = 100;
 const REPLY_TOKENS = 1_000;
 const TOKEN_MS = 10;
-const BUSY_TOKENS = 400;
+/** Long enough (300 s at 10 tokens/s) to keep every busy conversation streaming past the last click; closing ends them. */
+const BUSY_TOKENS = 3_000;
 const BUSY_TOKEN_MS = 100;
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i} `).join('');
 
@@ -70,7 +71,9 @@ export async function teams(opts: ScenarioOptions): Promise<ScenarioResult> {
     for (let i = 0; i < busy; i++) await fake.post(teamsActivity.personal(fake, `busy ${i}`, {}, user(`busy${i}`)));
     await waitFor(() => model.requests.filter((r) => r.firstContentAt !== undefined && JSON.stringify(r.body.messages).includes('busy')).length >= busy);
     const times: number[] = [];
+    let leastBusy = Infinity;
     for (let i = 0; i < clicks; i++) {
+      leastBusy = Math.min(leastBusy, (await engine.sb.listRuns({ statuses: ['queued', 'in_progress'] })).filter((r) => r.input?.content.startsWith('busy')).length);
       const who = user(`u${i}`);
       const planAct = teamsActivity.personal(fake, `plan goal ${i}`, {}, who);
       await fake.post(planAct);
@@ -101,6 +104,7 @@ export async function teams(opts: ScenarioOptions): Promise<ScenarioResult> {
         metric(`connector calls per ${REPLY_TOKENS}-token streamed reply`, long.calls.length, 'calls', {
           note: `${count(long.calls, 'informative')} informative + ${count(long.calls, 'streaming')} streaming + ${count(long.calls, 'final')} final, over ${round(long.streamMs / 1000, 1)} s at ${1000 / TOKEN_MS} tokens/s`,
         }),
+        metric(`busy conversations still streaming at each click (least)`, leastBusy, 'runs', { target: `= ${busy}`, ok: leastBusy === busy }),
         metric(`runs still in flight at the last click`, busyStill, 'runs'),
       ],
     };
