@@ -31,18 +31,22 @@ export default tseslint.config(
   },
   // Adapters reach the engine through its face (src/index.ts) only; what they need goes on the face.
   // One block per folder: a later block's no-restricted-imports replaces an earlier one's, it does not add to it.
+  // Each adapter's SDK stays in its own folder (a move to the Microsoft 365 Agents SDK is src/bots/teams only).
   ...[
-    { files: ['src/mcp/**/*.ts'], others: ['**/bots/**', '**/cli/**'] },
-    { files: ['src/bots/**/*.ts'], others: ['**/mcp/**', '**/cli/**'] },
-    // The CLI mounts the adapters (`serve`, `mcp`), so it may import them.
-    { files: ['src/cli/**/*.ts'], others: [] },
-  ].map(({ files, others }) => ({
+    { files: ['src/mcp/**/*.ts'], others: ['**/bots/**', '**/cli/**'], sdks: ['@slack/*', 'botbuilder*', 'botframework-*'] },
+    { files: ['src/bots/slack/**/*.ts'], others: ['**/mcp/**', '**/cli/**', '**/teams/**'], sdks: ['@modelcontextprotocol/*', 'botbuilder*', 'botframework-*'] },
+    { files: ['src/bots/teams/**/*.ts'], others: ['**/mcp/**', '**/cli/**', '**/slack/**'], sdks: ['@modelcontextprotocol/*', '@slack/*'] },
+    { files: ['src/bots/shared/**/*.ts'], others: ['**/mcp/**', '**/cli/**', '**/slack/**', '**/teams/**'], sdks: ['@modelcontextprotocol/*', '@slack/*', 'botbuilder*', 'botframework-*'] },
+    // The CLI mounts the adapters (`serve`, `mcp`), so it may import them; their SDKs it loads through them.
+    { files: ['src/cli/**/*.ts'], others: [], sdks: ['@slack/*', 'botbuilder*', 'botframework-*'] },
+  ].map(({ files, others, sdks }) => ({
     files,
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [
           { group: ['**/core/**', '**/core'], message: 'Adapters import the engine from src/index.ts only: put what you need on the face.' },
-          ...(others.length ? [{ group: others, message: 'MCP and bots never import each other, nor the CLI.' }] : []),
+          ...(others.length ? [{ group: others, message: 'MCP and bots never import each other, nor the CLI; shared code goes to src/bots/shared.' }] : []),
+          { group: sdks, message: 'SDKs of adapters stay in their adapter folder.' },
         ],
       }],
       // no-restricted-imports does not look at import(): a lazily loaded core module is still a way around the face.

@@ -4,13 +4,11 @@
  * Mode; each answers a mention in its thread (fake Slack via SLACK_API_URL, fake model); and a reply
  * under way when serve is killed (SIGKILL) reaches its thread once serve runs again.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { assertBuilt, BIN } from '../support/cli.js';
+import { assertBuilt, freePort, servingAt, spawnServing, type ServingCli } from '../support/cli.js';
 import { scriptByAgent, startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { DEFAULT_TEAM, eventEnvelope, startFakeSlack, type FakeSlack } from '../support/fake-slack.js';
 import { until } from '../support/plans.js';
@@ -18,8 +16,7 @@ import { until } from '../support/plans.js';
 let model: FakeOpenAI;
 let slack: FakeSlack;
 let dir: string;
-let child: ChildProcess | undefined;
-let stderr = '';
+let cli: ServingCli | undefined;
 
 beforeEach(async () => {
   assertBuilt();
@@ -28,34 +25,16 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sb-slack-cli-'));
 });
 afterEach(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child!.once('close', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
-  child = undefined;
-  stderr = '';
+  await cli?.stop();
+  cli = undefined;
   await slack.close();
   await model.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 function start(args: string[], env: Record<string, string>) {
-  child = spawn(process.execPath, [BIN, ...args], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'sk-test-secret-key', SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: DEFAULT_TEAM.botToken, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
+  cli = spawnServing(args, dir, { OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'sk-test-secret-key', SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: DEFAULT_TEAM.botToken, ...env });
+  return cli;
 }
 
 const mention = (ts: string) => eventEnvelope('T1', { type: 'app_mention', user: 'U1', text: '<@UBOT1> hello', ts, channel: 'C1', channel_type: 'channel' });
@@ -63,10 +42,8 @@ const mention = (ts: string) => eventEnvelope('T1', { type: 'app_mention', user:
 describe('switchboard serve and switchboard slack --socket', () => {
   it('serve answers a signed mention at /slack/events, on the same server as /mcp', async () => {
     const port = await freePort();
-    start(['serve', '--port', String(port)], { SLACK_SIGNING_SECRET: slack.signingSecret });
-    const base = `http://127.0.0.1:${port}`;
-    await until(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok, `serve to listen (stderr: ${stderr})`, 20_000);
-    expect(stderr).toContain(`Slack at ${base}/slack/events`);
+    const base = await servingAt(port, start(['serve', '--port', String(port)], { SLACK_SIGNING_SECRET: slack.signingSecret }));
+    expect(cli!.stderr()).toContain(`Slack at ${base}/slack/events`);
     expect((await slack.postEvent(`${base}/slack/events`, mention('1700000900.000100'))).status).toBe(200);
     await until(() => slack.messages.find((m) => m.stream === 'stopped'), 'the streamed reply', 20_000);
     expect(slack.messages.find((m) => m.stream)).toMatchObject({ thread_ts: '1700000900.000100', text: 'Hello from the CLI.' });
@@ -75,7 +52,7 @@ describe('switchboard serve and switchboard slack --socket', () => {
 
   it('slack --socket connects with the app token and answers a mention', async () => {
     start(['slack', '--socket'], { SLACK_APP_TOKEN: slack.appToken });
-    await until(() => slack.socket.connections > 0, `the socket (stderr: ${stderr})`, 20_000);
+    await until(() => slack.socket.connections > 0, `the socket (stderr: ${cli!.stderr()})`, 20_000);
     await slack.socket.send('events_api', mention('1700000950.000100'));
     await until(() => slack.messages.find((m) => m.stream === 'stopped'), 'the streamed reply', 20_000);
     expect(slack.messages.find((m) => m.stream)).toMatchObject({ thread_ts: '1700000950.000100', text: 'Hello from the CLI.' });
@@ -90,18 +67,14 @@ describe('switchboard serve and switchboard slack --socket', () => {
     // A short beat, so the dead driver's silence shows soon (default 20 s).
     writeFileSync(join(dir, 'switchboard.yaml'), 'slack:\n  replyBeatMs: 100\n');
     const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
     const env = { SLACK_SIGNING_SECRET: slack.signingSecret };
     try {
-      start(['serve', '--port', String(port)], env);
-      await until(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok, `serve to listen (stderr: ${stderr})`, 20_000);
+      const base = await servingAt(port, start(['serve', '--port', String(port)], env));
       expect((await slack.postEvent(`${base}/slack/events`, mention('1700000990.000100'))).status).toBe(200);
       await until(() => requests === 1 && slack.messages.find((m) => m.stream === 'streaming'), 'the reply under way', 20_000);
-      const killed = new Promise((r) => child!.once('close', r));
-      child!.kill('SIGKILL');
-      await killed;
-      start(['serve', '--port', String(port)], env);
-      const answer = await until(() => slack.messages.find((m) => m.thread_ts === '1700000990.000100' && !m.stream && m.text.includes('Finished after the crash.')), `the answer in the thread (model requests: ${requests}; stderr: ${stderr})`, 45_000);
+      await cli!.kill('SIGKILL');
+      await servingAt(port, start(['serve', '--port', String(port)], env));
+      const answer = await until(() => slack.messages.find((m) => m.thread_ts === '1700000990.000100' && !m.stream && m.text.includes('Finished after the crash.')), `the answer in the thread (model requests: ${requests}; stderr: ${cli!.stderr()})`, 45_000);
       expect(answer.text).toBe('Finished after the crash.');
       await until(() => slack.callsOf('agents.sessions.setStatus').at(-1)?.args.status === 'active', 'the session at rest');
       expect(slack.messages.filter((m) => m.text.includes('Finished after the crash.'))).toHaveLength(1);

@@ -76,4 +76,21 @@ describe('Teams endpoint trust', () => {
     expect(teamsSettings(undefined, { TEAMS_APP_ID: APP_ID, TEAMS_APP_PASSWORD: 'x', TEAMS_TENANT_ID: 't' })).toMatchObject({ mode: 'authenticated', appType: 'SingleTenant', tenantId: 't' });
     expect(teamsSettings(undefined, {})).toBeNull();
   });
+
+  it('credential settings botbuilder would reject at start are typed errors naming the setting', () => {
+    const reject = (section: Record<string, unknown>, path: string) => {
+      try {
+        const settings = teamsSettings({ appId: APP_ID, ...section }, {})!;
+        createBotAdapter(settings, silentLogger); // what it would have thrown
+        expect.unreachable('accepted');
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as ConfigError).issues.map((i) => i.path)).toEqual([path]);
+      }
+    };
+    reject({ appType: 'UserAssignedMSI' }, 'teams.tenantId');
+    reject({ appType: 'UserAssignedMSI', tenantId: 't', appPassword: 'x' }, 'teams.appPassword');
+    reject({ tenantId: 't', certificateThumbprint: 'AB12' }, 'teams.certificatePrivateKey');
+    expect(() => createBotAdapter(teamsSettings({ appId: APP_ID, appType: 'UserAssignedMSI', tenantId: 't' }, {})!, silentLogger)).not.toThrow();
+  });
 });

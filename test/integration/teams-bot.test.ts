@@ -8,7 +8,7 @@ import { TINY_PNG_B64, scriptByAgent, textOf } from '../support/fake-openai.js';
 import { ALICE, BOB, teamsActivity, type ConnectorCall } from '../support/fake-teams.js';
 import { plannerReply, until } from '../support/plans.js';
 import { delegate } from '../support/replies.js';
-import { startTeamsHarness, type TeamsHarness } from '../support/teams-harness.js';
+import { runCodeScript, startTeamsHarness, type TeamsHarness } from '../support/teams-harness.js';
 import { callLine, cardOf, cardText, verbsOf } from '../support/teams-harness-views.js';
 
 let t: TeamsHarness | undefined;
@@ -77,7 +77,6 @@ describe('Teams bot: replies', () => {
       expect(c.body.entities).toEqual([expect.objectContaining({ type: 'streaminfo', streamType: 'streaming', streamId })]);
       expect(String(final.body.text).startsWith(String(c.body.text))).toBe(true);
     }
-    process.stderr.write(`teams personal reply that delegates, connector calls in order:\n  ${lines.join('\n  ')}\n`);
   });
 
   it('personal chat: a delegation that outlasts the 2-minute stream ends it and the answer follows as a normal message', async () => {
@@ -230,7 +229,6 @@ describe('Teams bot: plans and approvals as Adaptive Cards', () => {
     const after = t.teams.calls.slice(before);
     expect(after.every((c) => c.method === 'PUT' || c.body.type === 'message')).toBe(true);
     expect(after.filter((c) => c.method === 'PUT').every((c) => c.activityId === posted.responseId)).toBe(true);
-    process.stderr.write(`teams plan approved by clicks, connector calls in order:\n  ${t.teams.calls.map(callLine).join('\n  ')}\n`);
   });
 
   it('a step rejected with feedback is revised by the planner; a step edited runs the edited action', async () => {
@@ -258,12 +256,7 @@ describe('Teams bot: plans and approvals as Adaptive Cards', () => {
 
   it('a tool approval deep in a delegation gets a card; a refused click and a double click change nothing', async () => {
     t = await startTeamsHarness({ config: { approvals: { policy: { who: 'requester' } } } as never });
-    t.h.fake.setHandler(
-      scriptByAgent({
-        proxy: [delegate('code_agent', 'compute 6*7'), { content: 'The answer is 42.' }],
-        code_agent: [{ toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] }, { content: '42' }],
-      }),
-    );
+    t.h.fake.setHandler(runCodeScript());
     const group = { id: '19:group-chat@thread.v2', conversationType: 'groupChat', tenantId: t.teams.tenantId, isGroup: true };
     await t.teams.post(teamsActivity.group(t.teams, 'what is 6*7?', ALICE));
     const posted = await t.teams.waitFor((c) => /run_code/.test(cardText(cardOf(c.body))) && verbsOf(cardOf(c.body)).includes('approve'), 'the tool approval card');

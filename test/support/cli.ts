@@ -5,6 +5,7 @@
  * running these tests by hand.
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -114,3 +115,47 @@ export function tempDir(files: Record<string, string> = {}): { dir: string; writ
 
 /** A stack trace line, as Node prints them. */
 export const STACK_LINE = /^\s+at .+[:(]/m;
+
+/** A long-running `switchboard` (serve, slack --socket): what it wrote to stderr, and a stop that waits for its exit. */
+export interface ServingCli {
+  stderr(): string;
+  /** SIGTERM, then waits for the exit. */
+  stop(): Promise<void>;
+  /** Kills it with `signal` (a crash: SIGKILL) and waits for the exit. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts the binary in `cwd` with exactly `env` (plus PATH and HOME) and leaves it running. */
+export function spawnServing(args: string[], cwd: string, env: Record<string, string>): ServingCli {
+  assertBuilt();
+  let stderr = '';
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const kill = async (signal: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('close', r));
+    child.kill(signal);
+    await exited;
+  };
+  return { stderr: () => stderr, stop: () => kill('SIGTERM'), kill };
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Waits until `serve` on `port` answers /healthz; returns its base URL. */
+export async function servingAt(port: number, cli: ServingCli): Promise<string> {
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if ((await fetch(`${base}/healthz`).catch(() => null))?.ok) return base;
+    if (i >= 400) throw new Error(`serve did not listen on ${base}; stderr: ${cli.stderr()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

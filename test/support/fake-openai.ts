@@ -79,6 +79,8 @@ export interface FakeReply {
   hang?: boolean;
   /** Split content (and tool arguments) into deltas of this many characters; default: word by word. */
   chunkSize?: number;
+  /** Wait this long between content deltas, as a model generating tokens does (streamed answers only). */
+  chunkIntervalMs?: number;
   /** Default `tool_calls` or `stop`; null sends no finish_reason at all (as some gateways do). */
   finishReason?: string | null;
   /** false: end the stream without `data: [DONE]` (as some compatible servers do). */
@@ -103,6 +105,8 @@ export interface RecordedRequest {
   agent: string | null;
   /** performance.now() when the request arrived and when its connection finished or closed. */
   startedAt: number;
+  /** performance.now() when the first content delta (the model's first token) was written; streamed chat only. */
+  firstContentAt?: number;
   endedAt: number | null;
   status: number | null;
   fault?: FakeFault;
@@ -369,7 +373,14 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 
     delta({ role: 'assistant', content: '' });
     if (fault === 'reset_mid_stream') return void setImmediate(() => req.socket.destroy());
-    for (const piece of split(content, reply.chunkSize)) delta({ content: piece });
+    for (const [i, piece] of split(content, reply.chunkSize).entries()) {
+      if (i > 0 && reply.chunkIntervalMs) {
+        await delay(reply.chunkIntervalMs, signal);
+        if (signal.aborted) return;
+      }
+      rec.firstContentAt ??= performance.now();
+      delta({ content: piece });
+    }
     // Parallel tool calls: announce each, then interleave their argument pieces, as `index` allows.
     calls.forEach((c, index) => delta({ tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.function.name, arguments: '' } }] }));
     const pieces = calls.map((c) => split(c.function.arguments, reply.chunkSize ?? 16));

@@ -27,6 +27,16 @@ export interface ConnectorCall {
   at: number;
   /** The id the fake answered with (a new activity's id, or the updated one's). */
   responseId?: string;
+  /** Order among connector calls and inbound posts (`FakeTeams.inbound`). */
+  seq: number;
+}
+
+/** An activity the fake channel posted to the bot, and what the bot answered. */
+export interface InboundPost {
+  seq: number;
+  activity: Record<string, unknown>;
+  status: number;
+  body: unknown;
 }
 
 export interface Fault {
@@ -52,13 +62,17 @@ export interface FakeTeams {
   issuer: string;
   tokenUrl: string;
   calls: ConnectorCall[];
+  /** Activities posted to the bot by `post`, with the answers (seq orders them among `calls`). */
+  inbound: InboundPost[];
+  /** Files served (`addFile`), with the Authorization header each download carried. */
+  downloads: { path: string; authorization: string | undefined }[];
   botEndpoint: string | null;
   inject(fault: Fault): void;
   addFile(path: string, bytes: Uint8Array, contentType: string): string;
   /** Resolves with the first recorded call (past or future) that matches. */
   waitFor(pred: (c: ConnectorCall) => boolean, what?: string): Promise<ConnectorCall>;
   /** Posts an activity to the bot; `token: null` sends none, a string sends that one, undefined signs a valid one (auth mode). */
-  post(activity: Record<string, unknown>, opts?: { token?: string | null }): Promise<{ status: number; body: unknown }>;
+  post(activity: Record<string, unknown>, opts?: { token?: string | null; endpoint?: string }): Promise<{ status: number; body: unknown }>;
   sign(claims?: Record<string, unknown>): string;
   tokensIssued: number;
   close(): Promise<void>;
@@ -75,6 +89,7 @@ export async function startFakeTeams(opts: FakeTeamsOptions = {}): Promise<FakeT
   const files = new Map<string, { bytes: Uint8Array; type: string }>();
   const waiters: { pred: (c: ConnectorCall) => boolean; resolve: (c: ConnectorCall) => void }[] = [];
   let ids = 0;
+  let seq = 0;
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -94,6 +109,7 @@ export async function startFakeTeams(opts: FakeTeamsOptions = {}): Promise<FakeT
       }
       const file = files.get(url.pathname);
       if (file && req.method === 'GET') {
+        fake.downloads.push({ path: url.pathname, authorization: req.headers.authorization });
         res.writeHead(200, { 'content-type': file.type, 'content-length': String(file.bytes.byteLength) });
         return res.end(Buffer.from(file.bytes));
       }
@@ -111,6 +127,7 @@ export async function startFakeTeams(opts: FakeTeamsOptions = {}): Promise<FakeT
         authorization: req.headers.authorization,
         status: fault?.status ?? 200,
         at: performance.now(),
+        seq: ++seq,
       };
       if (!fault) call.responseId = req.method === 'PUT' ? call.activityId : `act-${++ids}`;
       calls.push(call);
@@ -138,6 +155,8 @@ export async function startFakeTeams(opts: FakeTeamsOptions = {}): Promise<FakeT
     issuer: 'https://api.botframework.com',
     tokenUrl: `http://127.0.0.1:${port}/${tenantId}/oauth2/v2.0/token`,
     calls,
+    inbound: [],
+    downloads: [],
     botEndpoint: null,
     tokensIssued: 0,
     inject: (f) => void faults.push(f),
@@ -157,10 +176,13 @@ export async function startFakeTeams(opts: FakeTeamsOptions = {}): Promise<FakeT
     async post(activity, o = {}) {
       if (!fake.botEndpoint) throw new Error('set botEndpoint first');
       const token = o.token === undefined ? (opts.appId ? fake.sign() : null) : o.token;
-      const res = await fetch(fake.botEndpoint, {
+      const full = { serviceUrl: fake.serviceUrl, channelId: 'msteams', recipient: { id: BOT_ID, name: 'Switchboard' }, ...activity };
+      const entry: InboundPost = { seq: ++seq, activity: full, status: 0, body: null };
+      fake.inbound.push(entry);
+      const res = await fetch(o.endpoint ?? fake.botEndpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        body: JSON.stringify({ serviceUrl: fake.serviceUrl, channelId: 'msteams', recipient: { id: BOT_ID, name: 'Switchboard' }, ...activity }),
+        body: JSON.stringify(full),
       });
       const text = await res.text();
       let body: unknown = text;
@@ -169,6 +191,8 @@ export async function startFakeTeams(opts: FakeTeamsOptions = {}): Promise<FakeT
       } catch {
         body = text;
       }
+      entry.status = res.status;
+      entry.body = body;
       return { status: res.status, body };
     },
     close: () =>

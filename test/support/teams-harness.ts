@@ -7,7 +7,9 @@ import { createTeamsBot, type TeamsBot } from '../../src/bots/teams/index.js';
 import { teamsSettings, type TeamsSection } from '../../src/bots/teams/config.js';
 import { listenHttp, type HttpHost } from '../../src/mcp/http.js';
 import { createSwitchboard, describeEvent, preview, silentLogger, type ConfigInput, type Switchboard } from '../../src/index.js';
-import type { FakeOpenAIOptions } from './fake-openai.js';
+import { scriptByAgent, type FakeHandler, type FakeOpenAIOptions } from './fake-openai.js';
+import { plannerReply } from './plans.js';
+import { delegate } from './replies.js';
 import { startFakeTeams, type FakeTeams, FakeTokenCredentialsFactory } from './fake-teams.js';
 import { startHarness, type Harness } from './switchboard.js';
 import type { Clock } from '../../src/bots/teams/limits.js';
@@ -21,6 +23,8 @@ export interface TeamsHarness {
   /** Waits until every reply, welcome and card edit the bot started has been sent. */
   idle(): Promise<void>;
   restart(): Promise<void>;
+  /** A second replica: its own engine on the same database and its own bot and port (post to `endpoint`). */
+  replica(): Promise<{ sb: Switchboard; bot: TeamsBot; endpoint: string; close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -32,7 +36,9 @@ export async function startTeamsHarness(opts: { config?: ConfigInput; fake?: Fak
     ...opts.teams,
   };
   let sb: Switchboard = h.sb;
-  const mount = async (engine: Switchboard) => {
+  const reopen = () => createSwitchboard({ config: sb.config, env: { OPENAI_BASE_URL: h.fake.url, OPENAI_API_KEY: 'sk-test-secret-key' }, cwd: h.dir, engine: { pollMs: 20 } } as never);
+  const replicas: (() => Promise<void>)[] = [];
+  const mount = async (engine: Switchboard, endpoint = true) => {
     const bot = createTeamsBot({
       settings: teamsSettings(section, {})!,
       engine,
@@ -43,7 +49,7 @@ export async function startTeamsHarness(opts: { config?: ConfigInput; fake?: Fak
       ...(opts.appId ? { credentialsFactory: new FakeTokenCredentialsFactory(teams, opts.appId) } : {}),
     });
     const http = await listenHttp({ host: '127.0.0.1', port: 0, logger: silentLogger, routes: { '/api/messages': bot.route } });
-    teams.botEndpoint = `${http.url}/api/messages`;
+    if (endpoint) teams.botEndpoint = `${http.url}/api/messages`;
     return { bot, http };
   };
   let mounted = await mount(sb);
@@ -64,10 +70,22 @@ export async function startTeamsHarness(opts: { config?: ConfigInput; fake?: Fak
       await mounted.bot.close();
       await mounted.http.close();
       await sb.close();
-      sb = await createSwitchboard({ config: sb.config, env: { OPENAI_BASE_URL: h.fake.url, OPENAI_API_KEY: 'sk-test-secret-key' }, cwd: h.dir, engine: { pollMs: 20 } } as never);
+      sb = await reopen();
       mounted = await mount(sb);
     },
+    async replica() {
+      const other = await reopen();
+      const m = await mount(other, false);
+      const close = async () => {
+        await m.bot.close();
+        await m.http.close();
+        await other.close().catch(() => undefined);
+      };
+      replicas.push(close);
+      return { sb: other, bot: m.bot, endpoint: `${m.http.url}/api/messages`, close };
+    },
     async close() {
+      for (const r of replicas.splice(0)) await r();
       await mounted.bot.close();
       await mounted.http.close();
       if (sb !== h.sb) await sb.close().catch(() => undefined);
@@ -79,3 +97,19 @@ export async function startTeamsHarness(opts: { config?: ConfigInput; fake?: Fak
 }
 
 export { cardOf, cardText, verbsOf, callLine } from './teams-harness-views.js';
+
+/** The proxy asks code_agent for 6*7; code_agent's run_code waits for an approval; then "The answer is 42." */
+export const runCodeScript = (): FakeHandler =>
+  scriptByAgent({
+    proxy: [delegate('code_agent', 'compute 6*7'), { content: 'The answer is 42.' }],
+    code_agent: [{ toolCalls: [{ name: 'run_code', arguments: { language: 'python', code: 'print(6*7)' } }] }, { content: '42' }],
+  });
+
+/** A two-step plan (code_agent writes the notes, vision_agent checks the screenshot) and the proxy's summary. */
+export const twoStepPlanScript = (summary = 'Release notes written and the screenshot checked.'): FakeHandler =>
+  scriptByAgent({
+    planner: [plannerReply(['code_agent', 'write the notes'], ['vision_agent', 'check the screenshot'])],
+    code_agent: [{ content: 'notes written' }],
+    vision_agent: [{ content: 'screenshot fine' }],
+    proxy: [{ content: summary }],
+  });

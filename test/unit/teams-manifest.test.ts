@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { inflateRawSync } from 'node:zlib';
+import { inflateRawSync, inflateSync } from 'node:zlib';
 import { AppManifestUtils } from '@microsoft/app-manifest';
 import { describe, expect, it } from 'vitest';
 import { crc32, filledManifest, teamsPackage } from '../../src/bots/teams/package.js';
@@ -31,6 +31,39 @@ function unzip(buf: Buffer): Map<string, Buffer> {
   expect(buf.readUInt32LE(buf.length - 22)).toBe(0x06054b50);
   expect(buf.readUInt16LE(buf.length - 12)).toBe(out.size);
   return out;
+}
+
+/** The RGBA pixels of an 8-bit RGBA, non-interlaced PNG (all five row filters). */
+function rgbaPixels(png: Buffer): { width: number; height: number; px: Uint8Array } {
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  expect([png[24], png[25], png[28]]).toEqual([8, 6, 0]);
+  const idat: Buffer[] = [];
+  for (let at = 8; at < png.length; ) {
+    const len = png.readUInt32BE(at);
+    if (png.toString('ascii', at + 4, at + 8) === 'IDAT') idat.push(png.subarray(at + 8, at + 8 + len));
+    at += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * 4;
+  const px = new Uint8Array(height * stride);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)]!;
+    for (let x = 0; x < stride; x++) {
+      const v = raw[y * (stride + 1) + 1 + x]!;
+      const a = x >= 4 ? px[y * stride + x - 4]! : 0;
+      const b = y > 0 ? px[(y - 1) * stride + x]! : 0;
+      const c = x >= 4 && y > 0 ? px[(y - 1) * stride + x - 4]! : 0;
+      const paeth = () => {
+        const p = a + b - c;
+        const [pa, pb, pc] = [Math.abs(p - a), Math.abs(p - b), Math.abs(p - c)];
+        return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      };
+      const pred = [0, a, b, (a + b) >> 1, filter === 4 ? paeth() : 0][filter]!;
+      px[y * stride + x] = (v + pred) & 0xff;
+    }
+  }
+  return { width, height, px };
 }
 
 function pngSize(png: Buffer) {
@@ -64,5 +97,22 @@ describe('Teams app package', () => {
     expect(JSON.parse(files.get('manifest.json')!.toString('utf8'))).toMatchObject({ id: APP_ID, version: '1.2.3' });
     expect(pngSize(files.get('color.png')!)).toMatchObject({ width: 192, height: 192 });
     expect(pngSize(files.get('outline.png')!)).toEqual({ width: 32, height: 32, colorType: 6 });
+  });
+
+  it('outline.png is a white outline on a transparent background', () => {
+    const { px } = rgbaPixels(readFileSync(join(DIR, 'outline.png')));
+    let opaque = 0;
+    let transparent = 0;
+    for (let i = 0; i < px.length; i += 4) {
+      if (px[i + 3] === 0) transparent++;
+      else {
+        opaque++;
+        expect([px[i], px[i + 1], px[i + 2]]).toEqual([255, 255, 255]);
+      }
+    }
+    expect(opaque).toBeGreaterThan(20);
+    expect(transparent).toBeGreaterThan(opaque);
+    // Corners are background: the shape does not fill the square.
+    for (const i of [0, 31, 32 * 31, 32 * 32 - 1]) expect(px[i * 4 + 3]).toBe(0);
   });
 });

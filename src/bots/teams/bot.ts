@@ -46,9 +46,14 @@ export class SwitchboardTeamsBot extends TeamsActivityHandler {
     });
     this.onMembersAdded(async (context, next) => {
       const me = context.activity.recipient.id;
-      if (context.activity.membersAdded?.some((m) => m.id === me) && this.#tenantAllowed(context.activity)) {
-        await this.#remember(context.activity, null);
-        this.#d.track(this.#d.connector.send(targetOf(context.activity), { type: 'message', text: WELCOME }).catch((e) => this.#d.logger.warn('Teams welcome failed', { error: e })));
+      const a = context.activity;
+      if (a.membersAdded?.some((m) => m.id === me) && this.#tenantAllowed(a)) {
+        // Added to a team: the welcome is a new post in the channel (its id has no `;messageid=`), not a thread of its own.
+        if (kindOf(a) !== 'channel') await this.#remember(a, null);
+        // A redelivered install (same activity id) welcomes once, across replicas too.
+        const first = a.id ? await this.#d.engine.refs.claim('teams', 'conversation', `welcome:${a.conversation.id}:${a.id}`, true) : { claimed: true };
+        const target: Target = { serviceUrl: a.serviceUrl, conversationId: a.conversation.id, tenantId: tenantOf(a) };
+        if (first.claimed) this.#d.track(this.#d.connector.send(target, { type: 'message', text: WELCOME }).catch((e) => this.#d.logger.warn('Teams welcome failed', { error: e })));
       }
       await next();
     });
@@ -96,6 +101,7 @@ export class SwitchboardTeamsBot extends TeamsActivityHandler {
 
     const { images, skipped } = await imagesOf(a, {
       anonymous: this.#d.settings.mode === 'anonymous',
+      serviceUrl: a.serviceUrl,
       token: () => this.#d.token(a.serviceUrl),
       maxBytes: this.#d.maxImageBytes,
     });

@@ -5,7 +5,7 @@
  *   and needs the tenant id, because new multi-tenant registrations are deprecated;
  * - anonymous (no app id): botbuilder then skips ALL token checks and would post replies to any
  *   `serviceUrl` a request names, so it is allowed for local development only: loopback bind, loopback
- *   service URLs (checked per activity in guard.ts).
+ *   service URLs (checked per activity in adapter.ts, and again before every connector call).
  */
 import { z } from 'zod';
 import { adapterSection, ConfigError, type Config } from '../../index.js';
@@ -66,6 +66,15 @@ export function teamsSettings(raw: unknown, env: Record<string, string | undefin
   if (s.appType === 'SingleTenant' && !s.tenantId)
     throw new ConfigError('teams.tenantId: a single-tenant bot needs its tenant id (TEAMS_TENANT_ID or MicrosoftAppTenantId); new multi-tenant registrations are deprecated.', {
       issues: [{ path: 'teams.tenantId', message: 'required for SingleTenant' }],
+    });
+  // What botbuilder's credential factory would otherwise assert at start, as a typed error naming the setting.
+  if (s.appType === 'UserAssignedMSI' && (!s.tenantId || s.appPassword))
+    throw new ConfigError(`teams: a managed identity (appType UserAssignedMSI) ${!s.tenantId ? 'needs its tenant id (TEAMS_TENANT_ID)' : 'takes no client secret: unset TEAMS_APP_PASSWORD / teams.appPassword'}.`, {
+      issues: [{ path: !s.tenantId ? 'teams.tenantId' : 'teams.appPassword', message: !s.tenantId ? 'required for UserAssignedMSI' : 'not allowed for UserAssignedMSI' }],
+    });
+  if (!s.certificateThumbprint !== !s.certificatePrivateKey)
+    throw new ConfigError('teams: a certificate needs both teams.certificateThumbprint and teams.certificatePrivateKey.', {
+      issues: [{ path: s.certificateThumbprint ? 'teams.certificatePrivateKey' : 'teams.certificateThumbprint', message: 'required with a certificate' }],
     });
   if (s.appType !== 'UserAssignedMSI' && !s.appPassword && !s.certificatePrivateKey)
     throw new ConfigError('teams.appPassword: set the client secret (TEAMS_APP_PASSWORD), or a certificate (teams.certificateThumbprint + certificatePrivateKey), or appType UserAssignedMSI.', {

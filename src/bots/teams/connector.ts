@@ -25,10 +25,13 @@ export interface Target {
 export class ConnectorCallError extends SwitchboardError {
   readonly status: number | null;
   readonly errorCode: string | null;
-  constructor(message: string, status: number | null, errorCode: string | null) {
+  /** The channel's own `error.message` (Teams tells its 403s apart only by it), when it sent one. */
+  readonly errorMessage: string | null;
+  constructor(message: string, status: number | null, errorCode: string | null, errorMessage: string | null = null) {
     super('teams_connector', message);
     this.status = status;
     this.errorCode = errorCode;
+    this.errorMessage = errorMessage;
   }
 }
 
@@ -80,10 +83,10 @@ export class TeamsConnector {
         this.#opts.onCall?.(method, 200);
         return out;
       } catch (err) {
-        const { status, retryAfter, code, message } = describe(err, this.#clock.now());
+        const { status, retryAfter, code, message, bodyMessage } = describe(err, this.#clock.now());
         if (status !== null) this.#opts.onCall?.(method, status);
         if (status === null || !RETRYABLE.has(status) || attempt >= attempts)
-          throw new ConnectorCallError(`Teams connector ${method} failed${status ? ` (${status}${code ? ' ' + code : ''})` : ''}: ${message}`, status, code);
+          throw new ConnectorCallError(`Teams connector ${method} failed${status ? ` (${status}${code ? ' ' + code : ''})` : ''}: ${bodyMessage ?? message}`, status, code, bodyMessage);
         const backoff = Math.min(16_000, 500 * 2 ** (attempt - 1));
         const wait = retryAfter ?? backoff;
         if (wait > (this.#opts.maxRetryWaitMs ?? 60_000)) throw new ConnectorCallError(`Teams connector asked to wait ${Math.round(wait / 1000)} s (Retry-After); giving up on this ${method}.`, status, code);
@@ -115,20 +118,21 @@ interface RestErrorLike {
   response?: { headers?: { get?(name: string): string | undefined } | Record<string, string>; parsedBody?: unknown; bodyAsText?: string };
 }
 
-function describe(err: unknown, now: number): { status: number | null; retryAfter: number | null; code: string | null; message: string } {
+function describe(err: unknown, now: number): { status: number | null; retryAfter: number | null; code: string | null; message: string; bodyMessage: string | null } {
   const e = (err ?? {}) as RestErrorLike;
   const status = typeof e.statusCode === 'number' ? e.statusCode : typeof e.status === 'number' ? e.status : null;
   const headers = e.response?.headers;
   const ra = headers ? (typeof headers.get === 'function' ? headers.get('retry-after') : (headers as Record<string, string>)['retry-after']) : undefined;
-  let code: string | null = null;
-  const body = e.response?.parsedBody as { error?: { code?: string } } | undefined;
-  if (body?.error?.code) code = body.error.code;
-  else if (e.response?.bodyAsText) {
+  type ErrorBody = { error?: { code?: unknown; message?: unknown } } | undefined;
+  let body = e.response?.parsedBody as ErrorBody;
+  if (!body?.error && e.response?.bodyAsText) {
     try {
-      code = (JSON.parse(e.response.bodyAsText) as { error?: { code?: string } }).error?.code ?? null;
+      body = JSON.parse(e.response.bodyAsText) as ErrorBody;
     } catch {
-      code = null;
+      body = undefined;
     }
   }
-  return { status, retryAfter: retryAfterMs(ra, now), code, message: e.message ?? String(err) };
+  const code = typeof body?.error?.code === 'string' ? body.error.code : null;
+  const bodyMessage = typeof body?.error?.message === 'string' ? body.error.message : null;
+  return { status, retryAfter: retryAfterMs(ra, now), code, message: e.message ?? String(err), bodyMessage };
 }

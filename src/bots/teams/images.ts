@@ -1,7 +1,9 @@
 /**
  * Images in and out of Teams.
- * In: inline images and attachments are fetched with the bot's token — sent only to Microsoft's hosts
- * (a token must never reach a URL someone put in an activity); personal-chat files arrive as
+ * In: inline images and attachments are fetched with the bot's token — sent only to the activity's own
+ * service URL (its `serviceurl` claim was checked with the token) and to hosts only Microsoft can name
+ * (a token must never reach a URL someone put in an activity: no `*.trafficmanager.net` or
+ * `*.cloudapp.azure.com`, whose names any Azure customer picks); personal-chat files arrive as
  * `download.info` with a pre-signed URL (no token). Anonymous development mode fetches from loopback only.
  * Out: an image artifact goes back as an inline attachment when it fits Teams' message size.
  */
@@ -10,15 +12,24 @@ import { isLoopbackUrl } from './config.js';
 import type { ImageInput } from './engine.js';
 
 const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
-const TOKEN_HOSTS = ['.botframework.com', '.trafficmanager.net', '.skype.com', '.teams.microsoft.com', '.microsoft.com', '.botframework.us', '.azure.com'];
+/** Exact names, and suffixes (leading dot) of zones whose every name is Microsoft's own. */
+const TOKEN_HOSTS = ['smba.trafficmanager.net', '.botframework.com', '.botframework.us', '.botframework.azure.us', '.skype.com', '.teams.microsoft.com', '.teams.microsoft.us'];
 const PRESIGNED_HOSTS = ['.sharepoint.com', '.sharepoint-df.com', '.microsoft.com', '.microsoftpersonalcontent.com', '.office.com'];
 const DOWNLOAD_INFO = 'application/vnd.microsoft.teams.file.download.info';
 const EXT_TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp' };
 
-function hostIn(url: string, suffixes: readonly string[]): boolean {
+function hostIn(url: string, names: readonly string[]): boolean {
   try {
     const u = new URL(url);
-    return u.protocol === 'https:' && suffixes.some((s) => u.hostname === s.slice(1) || u.hostname.endsWith(s));
+    return u.protocol === 'https:' && names.some((s) => (s.startsWith('.') ? u.hostname === s.slice(1) || u.hostname.endsWith(s) : u.hostname === s));
+  } catch {
+    return false;
+  }
+}
+
+function sameOrigin(url: string, base: string | undefined): boolean {
+  try {
+    return !!base && new URL(url).origin === new URL(base).origin;
   } catch {
     return false;
   }
@@ -26,6 +37,8 @@ function hostIn(url: string, suffixes: readonly string[]): boolean {
 
 export interface ImageFetchOptions {
   anonymous: boolean;
+  /** The activity's service URL (authenticated mode: the token's `serviceurl` claim vouches for it). */
+  serviceUrl?: string;
   token: () => Promise<string | null>;
   maxBytes: number;
   fetch?: typeof fetch;
@@ -41,7 +54,7 @@ export async function imagesOf(activity: Partial<Activity>, opts: ImageFetchOpti
   const out: ImageIntake = { images: [], skipped: [] };
   const doFetch = opts.fetch ?? fetch;
   for (const a of activity.attachments ?? []) {
-    const plan = planDownload(a, opts.anonymous);
+    const plan = planDownload(a, opts.anonymous, opts.serviceUrl);
     if (!plan) continue;
     if ('refused' in plan) {
       out.skipped.push(plan.refused);
@@ -83,7 +96,7 @@ export async function imagesOf(activity: Partial<Activity>, opts: ImageFetchOpti
 
 type Download = { url: string; withToken: boolean; mediaType?: string } | { refused: string } | null;
 
-function planDownload(a: Attachment, anonymous: boolean): Download {
+function planDownload(a: Attachment, anonymous: boolean, serviceUrl: string | undefined): Download {
   if (a.contentType === DOWNLOAD_INFO) {
     const c = (a.content ?? {}) as { downloadUrl?: string; fileType?: string };
     const mediaType = EXT_TYPES[(c.fileType ?? '').toLowerCase()];
@@ -94,7 +107,7 @@ function planDownload(a: Attachment, anonymous: boolean): Download {
   if (!a.contentType?.startsWith('image/') || !a.contentUrl) return null;
   if (a.contentUrl.startsWith('data:')) return null;
   if (anonymous) return isLoopbackUrl(a.contentUrl) ? { url: a.contentUrl, withToken: false } : { refused: `${a.name ?? 'image'}: not downloaded (anonymous mode fetches from loopback only)` };
-  if (hostIn(a.contentUrl, TOKEN_HOSTS)) return { url: a.contentUrl, withToken: true };
+  if (hostIn(a.contentUrl, TOKEN_HOSTS) || sameOrigin(a.contentUrl, serviceUrl)) return { url: a.contentUrl, withToken: true };
   return { refused: `${a.name ?? 'image'}: not downloaded (the bot's token goes to Microsoft hosts only)` };
 }
 

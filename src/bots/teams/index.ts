@@ -12,6 +12,7 @@ import { assertBindAllowed, type TeamsSettings } from './config.js';
 import { TeamsConnector, type ConnectorOptions } from './connector.js';
 import type { FaceHelpers, TeamsEngine } from './engine.js';
 import { realClock, type Clock } from './limits.js';
+import { OpenStreams } from './streaming.js';
 import { CardSync } from './sync.js';
 
 export { teamsSettings, teamsFromConfig, assertBindAllowed, isLoopbackHost, isLoopbackUrl, type TeamsSettings } from './config.js';
@@ -46,7 +47,8 @@ export function createTeamsBot(opts: TeamsBotOptions): TeamsBot {
   const bot = createBotAdapter(opts.settings, opts.logger, opts.credentialsFactory);
   const connector = new TeamsConnector({ clientFor: bot.clientFor, checkServiceUrl: bot.checkServiceUrl, clock, ...(opts.onConnectorCall ? { onCall: opts.onConnectorCall } : {}) });
   const onError = (err: unknown) => opts.logger.warn('Teams: sending failed', { error: err });
-  const sync = new CardSync(opts.engine, connector, onError);
+  const streams = new OpenStreams();
+  const sync = new CardSync(opts.engine, connector, onError, { streams, clock });
   const stopSync = sync.start();
   const work = new Set<Promise<unknown>>();
   const closing = new AbortController();
@@ -63,7 +65,7 @@ export function createTeamsBot(opts: TeamsBotOptions): TeamsBot {
     sync,
     settings: opts.settings,
     logger: opts.logger,
-    reply: { clock, signal: closing.signal, maxInlineImageBytes: opts.settings.maxInlineImageBytes, streaming: opts.settings.streaming, onError },
+    reply: { clock, signal: closing.signal, maxInlineImageBytes: opts.settings.maxInlineImageBytes, streaming: opts.settings.streaming, onError, streams },
     token: async (serviceUrl) => {
       if (opts.settings.mode === 'anonymous') return null;
       const client = (await bot.clientFor(serviceUrl)) as unknown as { credentials?: { getToken?: () => Promise<string> } };

@@ -32,24 +32,27 @@ export async function answerCardAction(engine: TeamsEngine, sync: CardSync, acti
       return { kind: 'message', text: 'Stopping.' };
     }
 
-    if (verb === 'refresh') {
+    /** Buttons for this viewer: whatever waits now (another step than the one clicked, perhaps) and whether they may decide it. */
+    const mayAct = async () => {
       const approvalId = await pendingApprovalOf(engine, data);
       const view = approvalId ? await engine.approvalView(approvalId, principal) : null;
-      return { kind: 'card', card: await render({ buttons: !view || view.mayDecide?.ok !== false }) };
-    }
+      return !view || (view.status === 'pending' && view.mayDecide?.ok !== false);
+    };
+    if (verb === 'refresh') return { kind: 'card', card: await render({ buttons: await mayAct() }) };
 
     if (verb !== 'approve' && verb !== 'reject' && verb !== 'edit') return { kind: 'error', status: 400, code: 'BadRequest', message: `Unknown action ${verb}.` };
     const approvalId = data.approvalId;
-    if (!approvalId) return { kind: 'card', card: await render({ notice: 'Nothing waits for a decision here any more.', buttons: false }) };
+    if (!approvalId) return { kind: 'card', card: await render({ notice: 'Nothing waits for a decision here any more.', buttons: await mayAct() }) };
     const view = await engine.approvalView(approvalId, principal);
-    if (view.status !== 'pending') return { kind: 'card', card: await render({ notice: decidedNotice(view), buttons: false }) };
+    // A click on a step already decided: who decided it, and the buttons of the step waiting now, if any.
+    if (view.status !== 'pending') return { kind: 'card', card: await render({ notice: decidedNotice(view), buttons: await mayAct() }) };
     if (view.mayDecide && !view.mayDecide.ok) return { kind: 'card', card: await render({ notice: `You cannot decide this: ${view.mayDecide.reason}`, buttons: false }) };
     const feedback = typeof data.feedback === 'string' && data.feedback.trim() ? data.feedback.trim() : undefined;
     const edited = verb === 'edit' && typeof data.action === 'string' && data.action.trim() ? data.action.trim() : undefined;
     const result = await engine.decide(approvalId, { approve: verb !== 'reject', by: principal, ...(feedback ? { feedback } : {}), ...(edited ? { action: edited } : {}) });
     if (result.alreadyDecided) {
       const now = await engine.approvalView(approvalId, principal);
-      return { kind: 'card', card: await render({ notice: decidedNotice(now), buttons: false }) };
+      return { kind: 'card', card: await render({ notice: decidedNotice(now), buttons: await mayAct() }) };
     }
     // The base card, for everyone: edited in place after this answer.
     if (conversationId) sync.sync(data.on === 'plan' ? 'plan' : 'approval', data.id, conversationId);

@@ -12,7 +12,8 @@ import type { Target, TeamsConnector } from './connector.js';
 import type { FaceHelpers, TeamsEngine } from './engine.js';
 import { imageAttachment } from './images.js';
 import { realClock, type Clock } from './limits.js';
-import { AI_LABEL_ENTITY, PersonalStream } from './streaming.js';
+import { sendLong } from './pieces.js';
+import { AI_LABEL_ENTITY, OpenStreams, PersonalStream } from './streaming.js';
 
 export interface ReplyDeps {
   engine: TeamsEngine;
@@ -26,6 +27,8 @@ export interface ReplyDeps {
   signal?: AbortSignal;
   /** Working-card edits are spaced at least this far apart (Teams counts edits against the thread's limits). */
   workingCardIntervalMs?: number;
+  /** The chats streaming now (shared with the card sync, which posts a card only once a stream has ended). */
+  streams?: OpenStreams;
 }
 
 export interface ReplyJob {
@@ -36,17 +39,17 @@ export interface ReplyJob {
   notes?: string[];
 }
 
-/** Conversations with a stream open: Teams allows one at a time per chat. */
-const streamingNow = new Set<string>();
+/** Used when the caller passes none (one registry per process then). */
+const defaultStreams = new OpenStreams();
 
 export async function deliverReply(deps: ReplyDeps, job: ReplyJob): Promise<void> {
   const clock = deps.clock ?? realClock;
   const view = new EventView((e) => deps.helpers.describeEvent(e));
   const artifacts: string[] = [];
-  const useStream = job.personal && deps.streaming && !streamingNow.has(job.target.conversationId);
+  // Teams allows one stream at a time per chat: a second reply meanwhile goes whole.
+  const closeStream = job.personal && deps.streaming ? (deps.streams ?? defaultStreams).open(job.target.conversationId) : null;
   let stream: PersonalStream | null = null;
-  if (useStream) {
-    streamingNow.add(job.target.conversationId);
+  if (closeStream) {
     stream = new PersonalStream({
       connector: deps.connector,
       target: job.target,
@@ -74,8 +77,10 @@ export async function deliverReply(deps: ReplyDeps, job: ReplyJob): Promise<void
       const changed = view.apply(e);
       if (e.type === 'artifact.created') artifacts.push(e.artifactId);
       if (stream) {
-        if (e.type === 'approval.requested' || e.type === 'run.requires_action') await stream.end('wait');
-        else if (changed.text) stream.text(view.text());
+        if (e.type === 'approval.requested' || e.type === 'run.requires_action') {
+          await stream.end('wait');
+          closeStream?.();
+        } else if (changed.text) stream.text(view.text());
         else if (changed.status && view.status()) stream.informative(view.status()!);
       } else if (changed.status && (e.type === 'delegation.started' || e.type === 'tool.call' || working)) {
         await showWorking(false).catch(deps.onError);
@@ -94,12 +99,12 @@ export async function deliverReply(deps: ReplyDeps, job: ReplyJob): Promise<void
     if (stream) await stream.finish({ text: full, attachments, label: end.kind === 'completed' });
     else {
       if (working) await showWorking(true).catch(deps.onError);
-      await deps.connector.send(job.target, { type: 'message', text: full, attachments, entities: end.kind === 'completed' ? ([AI_LABEL_ENTITY] as Activity['entities']) : undefined });
+      await sendLong(deps.connector, job.target, { text: full, attachments, ...(end.kind === 'completed' ? { entities: [AI_LABEL_ENTITY] as Activity['entities'] } : {}) });
     }
   } catch (err) {
     deps.onError?.(err);
   } finally {
-    if (useStream) streamingNow.delete(job.target.conversationId);
+    closeStream?.();
   }
 }
 

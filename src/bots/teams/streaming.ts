@@ -11,6 +11,7 @@
 import type { Activity } from 'botbuilder';
 import { ConnectorCallError, type Target, type TeamsConnector } from './connector.js';
 import { realClock, type Clock } from './limits.js';
+import { firstPiece, MAX_MESSAGE_CHARS, sendLong } from './pieces.js';
 
 export const AI_LABEL_ENTITY = {
   type: 'https://schema.org/Message',
@@ -34,9 +35,19 @@ export interface StreamOptions {
   maxDurationMs?: number;
   /** The user pressed Stop (Teams answered 403). */
   onStopped?: () => void;
-  /** The stream was ended early (time limit or an approval wait); later text goes out as normal messages. */
-  onEnded?: (why: 'time' | 'wait') => void;
+  /** The stream was ended early (time limit, an approval wait, or Teams refused it); later text goes out as normal messages. */
+  onEnded?: (why: 'time' | 'wait' | 'refused') => void;
 }
+
+/**
+ * Teams answers 403 ContentStreamNotAllowed for several reasons (streaming not allowed, the 2-minute limit,
+ * a message too large, a completed stream); only "Content stream was cancelled by user." is the user's Stop.
+ */
+export function isUserStop(err: unknown): boolean {
+  return err instanceof ConnectorCallError && err.status === 403 && /cancell?ed by (the )?user/i.test(err.errorMessage ?? '');
+}
+
+const streamRefused = (err: unknown) => err instanceof ConnectorCallError && err.status === 403;
 
 type Pending = { kind: 'informative' | 'streaming'; text: string };
 export type StreamState = 'idle' | 'open' | 'ended' | 'stopped';
@@ -80,6 +91,8 @@ export class PersonalStream {
   /** The whole text so far. Ignored if it does not extend what was shown (Teams refuses that). */
   text(full: string): void {
     if (this.#state === 'ended' || this.#state === 'stopped') return;
+    // Every update carries the whole text: past one message's size the stream keeps what it shows, finish() sends the rest.
+    if (full.length > MAX_MESSAGE_CHARS) return;
     if (!full.trim() || !full.startsWith(this.#sentText) || full === this.#sentText) return;
     this.#pending = { kind: 'streaming', text: full };
     this.#schedule();
@@ -94,7 +107,7 @@ export class PersonalStream {
     this.#state = 'ended';
     this.#pending = null;
     const text = this.#sentText || (why === 'wait' ? 'Waiting for a decision…' : 'Still working…');
-    await this.#sendFinal({ text });
+    await this.#closeStream({ text });
     this.#o.onEnded?.(why);
   }
 
@@ -106,15 +119,25 @@ export class PersonalStream {
     this.#cancelTimers();
     await this.#inFlight;
     const entities = final.label === false ? [] : [AI_LABEL_ENTITY];
+    const whole = { text: final.text, attachments: final.attachments, entities };
     if (this.#state === 'open') {
       this.#state = 'ended';
-      return this.#sendFinal({ text: final.text, attachments: final.attachments, entities });
+      // Too long for one message: the stream closes with what it showed (or the first piece), the rest follows.
+      const fits = final.text.length <= MAX_MESSAGE_CHARS;
+      const closed = await this.#closeStream(fits ? whole : { text: this.#sentText || firstPiece(final.text), entities });
+      if ((this.#state as StreamState) === 'stopped' || (fits && !closed.refused)) return closed.id;
+      return (await this.#sendRest(whole)) ?? closed.id;
     }
     if (this.#state === 'stopped') return null;
-    const rest = this.#sentText && final.text.startsWith(this.#sentText) ? final.text.slice(this.#sentText.length).trim() : final.text;
     this.#state = 'ended';
-    if (!rest && !final.attachments?.length) return null;
-    return this.#o.connector.send(this.#o.target, { type: 'message', text: rest || undefined, attachments: final.attachments, entities: entities as Activity['entities'] });
+    return this.#sendRest(whole);
+  }
+
+  /** After the stream: what the user has not seen yet, as normal messages (null when nothing is left). */
+  async #sendRest(f: { text: string; attachments?: Activity['attachments']; entities?: unknown[] }): Promise<string | null> {
+    const rest = this.#sentText && f.text.startsWith(this.#sentText) ? f.text.slice(this.#sentText.length).trim() : f.text;
+    if (!rest && !f.attachments?.length) return null;
+    return sendLong(this.#o.connector, this.#o.target, { ...(rest ? { text: rest } : {}), attachments: f.attachments, entities: (f.entities ?? []) as Activity['entities'] });
   }
 
   #schedule(): void {
@@ -157,10 +180,17 @@ export class PersonalStream {
       if (!this.#streamId) this.#streamId = id;
       if (p.kind === 'streaming') this.#sentText = p.text;
     } catch (err) {
-      if (err instanceof ConnectorCallError && err.status === 403) {
+      if (isUserStop(err)) {
         this.#state = 'stopped';
         this.#cancelTimers();
         this.#o.onStopped?.();
+        return;
+      }
+      if (streamRefused(err)) {
+        // Teams will not take more of this stream (time limit, size, not allowed): the rest goes as normal messages.
+        this.#state = 'ended';
+        this.#cancelTimers();
+        this.#o.onEnded?.('refused');
         return;
       }
       if (!this.#streamId) {
@@ -171,25 +201,34 @@ export class PersonalStream {
     }
   }
 
-  async #sendFinal(f: { text: string; attachments?: Activity['attachments']; entities?: unknown[] }): Promise<string | null> {
+  /** The stream's final message. Refused (not a Stop): what the user saw stays as it was, `refused` says so. */
+  async #closeStream(f: { text: string; attachments?: Activity['attachments']; entities?: unknown[] }): Promise<{ id: string | null; refused: boolean }> {
     this.#cancelTimers();
+    // The final message is a stream request too: Teams refuses a stream sending faster than one a second.
+    const wait = this.#lastSentAt + (this.#o.minIntervalMs ?? STREAM_MIN_INTERVAL_MS) - this.#clock.now();
+    if (wait > 0) await this.#clock.sleep(wait);
     const info = { streamType: 'final', ...(this.#streamId ? { streamId: this.#streamId } : {}) };
+    const shown = this.#sentText;
     this.#sentText = f.text;
     try {
-      return await this.#o.connector.send(this.#o.target, {
+      const id = await this.#o.connector.send(this.#o.target, {
         type: 'message',
         text: f.text,
         attachments: f.attachments,
         entities: [{ type: 'streaminfo', ...info }, ...(f.entities ?? [])] as Activity['entities'],
         channelData: info,
       });
+      return { id, refused: false };
     } catch (err) {
-      if (err instanceof ConnectorCallError && err.status === 403) {
+      if (isUserStop(err)) {
         this.#state = 'stopped';
         this.#o.onStopped?.();
-        return null;
+        return { id: null, refused: false };
       }
-      throw err;
+      if (!streamRefused(err)) throw err;
+      // The stream cannot be closed with it (e.g. past the 2-minute limit): finish() sends the rest as normal messages.
+      this.#sentText = shown;
+      return { id: null, refused: true };
     }
   }
 
@@ -213,5 +252,33 @@ export class PersonalStream {
   /** Elapsed since the first update (for tests and the bench). */
   elapsed(): number {
     return this.#state === 'idle' ? 0 : this.#clock.now() - this.#startedAt;
+  }
+}
+
+/**
+ * The personal chats with a stream open in this process. Teams allows one stream at a time per chat,
+ * and a card posted while a stream is open lands before the stream's end: a card for that chat waits
+ * (a bounded time) until the reply has ended its stream (it does so on the approval the card shows).
+ */
+export class OpenStreams {
+  readonly #open = new Map<string, { closed: Promise<void>; close: () => void }>();
+
+  /** Marks the chat as streaming; null when a stream is open there already. The returned function closes it. */
+  open(conversationId: string): (() => void) | null {
+    if (this.#open.has(conversationId)) return null;
+    let close!: () => void;
+    const closed = new Promise<void>((r) => (close = r));
+    const entry = { closed, close: () => (this.#open.get(conversationId) === entry && this.#open.delete(conversationId), close()) };
+    this.#open.set(conversationId, entry);
+    return entry.close;
+  }
+
+  /** Resolves when no stream is open in the chat, or after `maxMs`. */
+  async settled(conversationId: string, clock: Clock, maxMs = 10_000): Promise<void> {
+    const entry = this.#open.get(conversationId);
+    if (!entry) return;
+    const timer = new AbortController();
+    await Promise.race([entry.closed, clock.sleep(maxMs, timer.signal)]);
+    timer.abort();
   }
 }

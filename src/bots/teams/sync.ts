@@ -9,6 +9,8 @@ import { approvalCard, cardAttachment, planCard, type Card, type CardOptions, ty
 import type { Target, TeamsConnector } from './connector.js';
 import type { Json, Plan, Principal, SwitchboardEvent } from '../../index.js';
 import type { TeamsEngine } from './engine.js';
+import { realClock, type Clock } from './limits.js';
+import type { OpenStreams } from './streaming.js';
 
 export interface ConversationRef extends Target {
   personal: boolean;
@@ -19,7 +21,12 @@ export interface ConversationRef extends Target {
 export interface CardRef {
   activityId: string | null;
   target: Target;
+  /** When the posting replica claimed the card (activityId still null): a claim this old is taken over. */
+  claimedAt?: number;
 }
+
+/** A claim with no card behind it after this long was left by a process that stopped mid-post. */
+export const STALE_CLAIM_MS = 5 * 60_000;
 
 export function nameOf(p: Principal | null | undefined): string {
   return p ? (p.displayName ?? p.userId) : 'someone';
@@ -55,10 +62,15 @@ export class CardSync {
   /** The card last sent per plan/approval by this process: an edit that would change nothing is skipped. */
   readonly #last = new Map<string, string>();
 
-  constructor(engine: TeamsEngine, connector: TeamsConnector, onError: (err: unknown) => void) {
+  readonly #streams: OpenStreams | undefined;
+  readonly #clock: Clock;
+
+  constructor(engine: TeamsEngine, connector: TeamsConnector, onError: (err: unknown) => void, opts: { streams?: OpenStreams; clock?: Clock } = {}) {
     this.#engine = engine;
     this.#connector = connector;
     this.#onError = onError;
+    this.#streams = opts.streams;
+    this.#clock = opts.clock ?? realClock;
   }
 
   start(): () => void {
@@ -105,11 +117,20 @@ export class CardSync {
     const opts: CardOptions = { refreshUserIds: conv.userIds ?? [] };
     const card = kind === 'plan' ? await renderPlan(this.#engine, id, opts) : await renderApproval(this.#engine, id, opts);
     const activity = { type: 'message' as const, attachments: [cardAttachment(card)] };
-    const mine = { activityId: null, target } satisfies CardRef;
-    const claim = await this.#engine.refs.claim('teams', kind, id, mine as unknown as Json);
+    const claimCard = () => this.#engine.refs.claim('teams', kind, id, { activityId: null, target, claimedAt: this.#clock.now() } satisfies CardRef as unknown as Json);
+    let claim = await claimCard();
+    let ref = claim.data as unknown as CardRef;
+    if (!claim.claimed && !ref.activityId && !(this.#clock.now() - (ref.claimedAt ?? 0) < STALE_CLAIM_MS)) {
+      // Claimed long ago and never posted: the claiming process stopped mid-post. Take it over (one replica wins the new claim).
+      await this.#engine.refs.delete('teams', kind, id);
+      claim = await claimCard();
+      ref = claim.data as unknown as CardRef;
+    }
     if (claim.claimed) {
       let activityId: string;
       try {
+        // A reply streaming in this chat ends its stream on the approval this card shows: post after that.
+        await this.#streams?.settled(target.conversationId, this.#clock);
         activityId = await this.#connector.send(target, activity);
       } catch (err) {
         // Let the next event (or replica) post it instead of leaving a claim with no card behind it.
@@ -120,7 +141,6 @@ export class CardSync {
       this.#last.set(`${kind}:${id}`, JSON.stringify(card));
       return;
     }
-    const ref = claim.data as unknown as CardRef;
     // Another replica is posting it right now; its post renders the state as it is then.
     if (!ref.activityId) return;
     const json = JSON.stringify(card);
