@@ -8,6 +8,7 @@ import type { ModelClient } from '../model/types.js';
 import type { RunEngine } from '../runs/engine.js';
 import type { PlanRecord, PlanStore, PlanTransition } from '../store/plan-store.js';
 import type { Run, Store } from '../store/types.js';
+import { abortable } from './abortable.js';
 import { askPlanner } from './planner.js';
 import {
   failureApprovalSummary,
@@ -230,24 +231,8 @@ async function runToEnd(d: DriverDeps, plan: PlanRecord, runId: string, agent: s
       planId: plan.id,
     });
   }
+  // Checked again after the awaits above: a close during them has aborted the signal and closed the engine.
+  signal.throwIfAborted();
   return abortable(d.engine.wait(runId), signal);
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
