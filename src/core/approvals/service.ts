@@ -2,7 +2,7 @@ import { InvalidInputError, NotFoundError, ForbiddenError } from '../errors.js';
 import type { EventBus, EventInput } from '../events.js';
 import type { IdGenerator } from '../ids.js';
 import type { ToolApprovalRequest } from '../runs/approval-gate.js';
-import { runTreeResolver } from '../runs/emit.js';
+import { runTreeOf } from '../runs/emit.js';
 import type { ApprovalPatch, ApprovalStore } from '../store/approval-store.js';
 import type { PlanTransition } from '../store/plan-store.js';
 import { FINAL_RUN_STATUSES, principalId, type Principal, type Store } from '../store/types.js';
@@ -108,7 +108,7 @@ export class ApprovalService {
       depth = run.depth;
       // Announced with the write where the log can (SQLite): a process that sees the decision finds its event.
       // With its run tree filled in, so that nothing is left to look up inside the transaction.
-      const tree = await runTreeResolver(this.#d.store, this.#d.events)(run.id);
+      const tree = await runTreeOf(this.#d.store, this.#d.events, run);
       const event = this.#decidedEvent({ ...approval, status: patch.status!, decidedBy: decision.by, feedback, planId: approval.planId ?? tree.planId ?? undefined }, depth);
       const withTree = { ...event, rootRunId: tree.rootRunId, parentRunId: tree.parentRunId };
       stored = this.#d.events.around(() => this.#d.approvals.updateApproval(id, ['pending'], patch), (ok) => (ok && this.#mark(id) ? [withTree] : [])).result;

@@ -1,5 +1,5 @@
 import { NotFoundError } from '../errors.js';
-import type { EventBus, RunTreeResolver } from '../events.js';
+import type { EventBus, RunTree, RunTreeResolver } from '../events.js';
 import type { Run, Store } from '../store/types.js';
 import type { RunEvent } from './active-run.js';
 
@@ -103,16 +103,21 @@ export class RunEmitter {
 /** Finds a run's root by walking up its parents in the store (stopping at one whose tree is known), and its plan. */
 export function runTreeResolver(store: Store, bus: EventBus): RunTreeResolver {
   return async (runId) => {
-    let run = await store.getRun(runId);
+    const run = await store.getRun(runId);
     if (!run) throw new NotFoundError('run', runId);
-    const { parentRunId, planId } = run;
-    for (let hops = 0; run.parentRunId && hops < 64; hops++) {
-      const known = bus.treeOf(run.parentRunId);
-      if (known) return { rootRunId: known.rootRunId, parentRunId, planId };
-      const parent = await store.getRun(run.parentRunId);
-      if (!parent) break;
-      run = parent;
-    }
-    return { rootRunId: run.id, parentRunId, planId };
+    return runTreeOf(store, bus, run);
   };
+}
+
+/** runTreeResolver for a run already read. */
+export async function runTreeOf(store: Store, bus: EventBus, run: Run): Promise<RunTree> {
+  const { parentRunId, planId } = run;
+  for (let hops = 0; run.parentRunId && hops < 64; hops++) {
+    const known = bus.treeOf(run.parentRunId);
+    if (known) return { rootRunId: known.rootRunId, parentRunId, planId };
+    const parent = await store.getRun(run.parentRunId);
+    if (!parent) break;
+    run = parent;
+  }
+  return { rootRunId: run.id, parentRunId, planId };
 }
