@@ -19,6 +19,7 @@ import type { SlackClients } from './clients.js';
 import type { SlackEngine } from './engine.js';
 import { plainReason } from './reply.js';
 import { SURFACE, type ConversationRef, type RunRef } from './refs.js';
+import { ThreadStatus } from './status.js';
 
 export interface HandoffDeps {
   engine: SlackEngine;
@@ -83,9 +84,9 @@ export class Handoff {
     const client = this.deps.clients.main(where.team);
     const thread = { channel: ref.channel, thread_ts: ref.threadTs };
     if (text.trim()) for (const m of textMessages(text)) await client.chat.postMessage({ ...thread, ...m });
-    await Promise.all([
-      client.assistant.threads.setStatus({ channel_id: ref.channel, thread_ts: ref.threadTs, status: '' }),
-      client.agents.sessions.setStatus({ channel_id: ref.channel, thread_ts: ref.threadTs, status: 'active' }),
-    ]).catch((err: unknown) => this.deps.logger.debug('Slack status call failed', { error: err }));
+    // The thread's status ends as a driven reply's does: on the client that never waits on a 429, within the status budgets.
+    const { clients, logger } = this.deps;
+    const status = new ThreadStatus(clients.interactive(where.team), { channel: ref.channel, threadTs: ref.threadTs }, { refreshMs: 0, logger, budgets: { line: clients.statuses(where.team, 'line'), session: clients.statuses(where.team, 'session') } });
+    await status.end();
   }
 }
